@@ -1,0 +1,138 @@
+//! The CI media-workflow API: templates, workflows, triggers and executions.
+//!
+//! [`Route::parse`] decides whether a request is a CI call. On a `.ci.` host every path is; on
+//! the `.cos.` host (where the Python SDK sends CI calls) only the CI resource paths are, so an
+//! object whose key's first segment is `workflow`, `template`, … is reachable path-style only.
+
+mod execution;
+mod template;
+mod workflow;
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+
+use crate::state::AppState;
+use crate::{ApiError, Ctx};
+
+/// A recognised CI operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /template`
+    CreateTemplate,
+    /// `GET /template`
+    ListTemplates,
+    /// `PUT /template/<id>`
+    UpdateTemplate(String),
+    /// `DELETE /template/<id>`
+    DeleteTemplate(String),
+    /// `POST /workflow`
+    CreateWorkflow,
+    /// `GET /workflow`
+    ListWorkflows,
+    /// `PUT /workflow/<id>` (`?active`/`?paused` switch state)
+    UpdateWorkflow(String),
+    /// `DELETE /workflow/<id>`
+    DeleteWorkflow(String),
+    /// `POST /triggerworkflow`
+    Trigger,
+    /// `GET /workflowexecution`
+    ListExecutions,
+    /// `GET /workflowexecution/<RunId>`
+    GetExecution(String),
+    /// A CI path with a method it does not support.
+    Unsupported,
+}
+
+const CI_RESOURCES: &[&str] = &[
+    "template",
+    "workflow",
+    "triggerworkflow",
+    "workflowexecution",
+    "jobs",
+    "queue",
+    "inventorytriggerjob",
+];
+
+impl Route {
+    /// The CI route for a request, or `None` when it is an object request.
+    pub fn parse(method: &Method, rest: &str, ci_host: bool) -> Option<Route> {
+        let (resource, id) = rest.split_once('/').unwrap_or((rest, ""));
+        if !CI_RESOURCES.contains(&resource) {
+            return ci_host.then_some(Route::Unsupported);
+        }
+        let id = id.to_owned();
+        let route = match (method.clone(), resource, id.is_empty()) {
+            (Method::POST, "template", true) => Route::CreateTemplate,
+            (Method::GET, "template", true) => Route::ListTemplates,
+            (Method::PUT, "template", false) => Route::UpdateTemplate(id),
+            (Method::DELETE, "template", false) => Route::DeleteTemplate(id),
+            (Method::POST, "workflow", true) => Route::CreateWorkflow,
+            (Method::GET, "workflow", true) => Route::ListWorkflows,
+            (Method::PUT, "workflow", false) => Route::UpdateWorkflow(id),
+            (Method::DELETE, "workflow", false) => Route::DeleteWorkflow(id),
+            (Method::POST, "triggerworkflow", true) => Route::Trigger,
+            (Method::GET, "workflowexecution", true) => Route::ListExecutions,
+            (Method::GET, "workflowexecution", false) => Route::GetExecution(id),
+            // On the COS host, anything else under these names is an object request
+            // (e.g. uploading the key `workflow/x.mp4`).
+            _ if !ci_host => return None,
+            _ => Route::Unsupported,
+        };
+        Some(route)
+    }
+}
+
+/// Serves a CI request.
+pub async fn handle(
+    state: &AppState,
+    ctx: &Ctx,
+    route: Route,
+    request: Request,
+) -> Result<Response, ApiError> {
+    require_bucket(state, ctx).await?;
+    let limit = state.config.max_xml_body;
+    let body = request.into_body();
+    match route {
+        Route::CreateTemplate => template::create(state, ctx, body, limit).await,
+        Route::ListTemplates => template::list(state, ctx).await,
+        Route::UpdateTemplate(id) => template::update(state, ctx, &id, body, limit).await,
+        Route::DeleteTemplate(id) => template::delete(state, ctx, &id).await,
+        Route::CreateWorkflow => workflow::create(state, ctx, body, limit).await,
+        Route::ListWorkflows => workflow::list(state, ctx).await,
+        Route::UpdateWorkflow(id) => workflow::update(state, ctx, &id, body, limit).await,
+        Route::DeleteWorkflow(id) => workflow::delete(state, ctx, &id).await,
+        Route::Trigger => execution::trigger(state, ctx).await,
+        Route::ListExecutions => execution::list(state, ctx).await,
+        Route::GetExecution(id) => execution::get(state, ctx, &id).await,
+        Route::Unsupported => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "this CI operation is not supported",
+        )),
+    }
+}
+
+async fn require_bucket(state: &AppState, ctx: &Ctx) -> Result<(), ApiError> {
+    if state.store.bucket_exists(&ctx.bucket).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchBucket",
+            format!("bucket {} does not exist", ctx.bucket),
+        ))
+    }
+}
+
+/// Parses a positive page number/size query value, with a default.
+fn page_param(ctx: &Ctx, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+    match crate::context::query_value(&ctx.query, name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("{name} must be an integer between 1 and {max}, got {v:?}"))),
+    }
+}

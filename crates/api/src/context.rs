@@ -1,0 +1,100 @@
+//! Per-request context: which bucket and key a request addresses, and its request id.
+//!
+//! COS addresses the bucket by the Host's first label (`<bucket>.cos.<region>.myqcloud.com`,
+//! `.ci.` alike — the Python SDK sends CI calls to the `.cos.` host too). When Host is an IP
+//! address or `localhost`, the bucket is the first path segment (path-style).
+
+use percent_encoding::percent_decode_str;
+use reelflow_model::object::valid_bucket_name;
+
+/// The request id, put into request extensions by the outer middleware.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// What a request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Bucket name, empty for service-level requests.
+    pub bucket: String,
+    /// Decoded key or CI path below the bucket, without the leading `/`.
+    pub rest: String,
+    /// The Host names the CI endpoint (`.ci.`).
+    pub ci_host: bool,
+}
+
+/// Works out the bucket and the rest of the path from Host and the raw URI path.
+pub fn resolve_target(host: Option<&str>, raw_path: &str) -> Target {
+    let decoded = percent_decode_str(raw_path).decode_utf8_lossy().into_owned();
+    let path = decoded.strip_prefix('/').unwrap_or(&decoded);
+    let host = host.unwrap_or("").to_ascii_lowercase();
+    let hostname = strip_port(&host);
+    if let Some((first, suffix)) = hostname.split_once('.') {
+        let virtual_host = (suffix.starts_with("cos.") || suffix.starts_with("ci."))
+            && valid_bucket_name(first);
+        if virtual_host {
+            return Target {
+                bucket: first.to_owned(),
+                rest: path.to_owned(),
+                ci_host: suffix.starts_with("ci."),
+            };
+        }
+    }
+    let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
+    Target {
+        bucket: bucket.to_owned(),
+        rest: rest.to_owned(),
+        ci_host: false,
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// Query pairs decoded as application/x-www-form-urlencoded (`+` is a space), as the SDKs send.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The value of query parameter `name` (case-insensitive), if present.
+pub fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_host_and_path_style() {
+        let t = resolve_target(Some("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"), "/in/a%20b.mp4");
+        assert_eq!((t.bucket.as_str(), t.rest.as_str(), t.ci_host), ("examplebucket-1250000000", "in/a b.mp4", false));
+        let t = resolve_target(Some("b-1.ci.ap-beijing.myqcloud.com:9600"), "/workflow");
+        assert_eq!((t.bucket.as_str(), t.rest.as_str(), t.ci_host), ("b-1", "workflow", true));
+        let t = resolve_target(Some("127.0.0.1:9600"), "/b-1/dir/key.mp4");
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "dir/key.mp4"));
+        let t = resolve_target(Some("localhost"), "/b-1");
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", ""));
+        let t = resolve_target(Some("[::1]:9600"), "/b-1/k");
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "k"));
+    }
+
+    #[test]
+    fn query_decoding_matches_python_requests() {
+        let q = query_pairs(Some("workflowId=w1&object=dir%2Fa+b%2Bc.mp4&active"));
+        assert_eq!(query_value(&q, "workflowid"), Some("w1"));
+        assert_eq!(query_value(&q, "object"), Some("dir/a b+c.mp4"));
+        assert_eq!(query_value(&q, "active"), Some(""));
+    }
+}

@@ -1,0 +1,100 @@
+//! reelflow's HTTP layer: the COS-compatible object API and the CI media-workflow API on one
+//! port, plus our own `/_reelflow/` namespace (which can never be a bucket name).
+//!
+//! Request flow: [`middleware::request_id_and_errors`] (ids, error bodies) →
+//! [`middleware::authenticate`] (COS signature) → [`dispatch`], which works out the bucket from
+//! Host or path ([`context::resolve_target`]) and hands the request to the CI routes ([`ci`]) or
+//! the object routes ([`cos`]). Handlers are thin: parsing and rules live in `reelflow-model`,
+//! state changes in `reelflow-engine` and `reelflow-store`.
+
+pub mod ci;
+pub mod context;
+pub mod cos;
+pub mod error;
+pub mod middleware;
+pub mod state;
+pub mod xml;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use state::{ApiConfig, AppState};
+
+use crate::context::{RequestId, Target, query_pairs, resolve_target};
+
+/// What every handler gets besides the request: ids and the addressed bucket.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// This request's id (also in `x-ci-request-id`).
+    pub request_id: String,
+    /// Addressed bucket ("" for service-level requests).
+    pub bucket: String,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+}
+
+/// The full application router.
+pub fn router(state: AppState) -> Router {
+    let signed = Router::new()
+        .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ));
+    Router::new()
+        .route("/_reelflow/health", get(health))
+        .merge(signed)
+        .layer(axum::middleware::from_fn(middleware::request_id_and_errors))
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store.list_buckets().await {
+        Ok(_) => "ok\n".into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let target = resolve_target(
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok()),
+        request.uri().path(),
+    );
+    let ctx = Ctx {
+        request_id: request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        bucket: target.bucket.clone(),
+        query: query_pairs(request.uri().query()),
+    };
+    let result = route(&state, &ctx, &target, request).await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn route(
+    state: &AppState,
+    ctx: &Ctx,
+    target: &Target,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if target.bucket.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "InvalidHost",
+            "no bucket in the Host header or path",
+        ));
+    }
+    match ci::Route::parse(request.method(), &target.rest, target.ci_host) {
+        Some(route) => ci::handle(state, ctx, route, request).await,
+        None => cos::handle(state, ctx, &target.rest, request).await,
+    }
+}

@@ -1,0 +1,129 @@
+//! The workflow engine: starts runs when objects land (or on trigger), and executes their tasks
+//! with ffmpeg through a pool of workers that claim tasks from the store with leases.
+//!
+//! No scheduling state lives in memory: a task is claimed in the store, heartbeated while it
+//! runs, and finished in one store transaction that also submits its successors and, when the
+//! run is over, enqueues its callbacks. In-process `Notify`s only shorten the wait between those
+//! steps; polling covers work created by other nodes.
+
+pub mod callbacks;
+pub mod dag;
+mod error;
+mod execute;
+pub mod specs;
+pub mod plan;
+mod triggers;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelflow_model::clock::DisplayOffset;
+use reelflow_objects::BlobStore;
+use reelflow_store::Store;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use error::EngineError;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Offset used in callback times.
+    pub offset: DisplayOffset,
+    /// This process's identity as a lease owner; persisted so a restart can reclaim its tasks.
+    pub node_id: String,
+    /// Scratch space; each task gets its own directory under it.
+    pub work_dir: PathBuf,
+    /// Parallel tasks on this node.
+    pub workers: usize,
+    /// How long a claimed task stays ours without a heartbeat.
+    pub lease: Duration,
+    /// How often idle workers poll the store for work from other nodes.
+    pub poll_interval: Duration,
+}
+
+/// Handle to the engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    config: EngineConfig,
+    /// Signalled when tasks were submitted.
+    task_wake: Notify,
+    /// Signalled when callbacks were enqueued (the notifier listens).
+    callback_wake: Arc<Notify>,
+}
+
+impl Engine {
+    /// A new engine; call [`Engine::spawn_workers`] to start executing tasks.
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
+        config: EngineConfig,
+        callback_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                blobs,
+                config,
+                task_wake: Notify::new(),
+                callback_wake,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.inner.blobs
+    }
+
+    /// The display offset.
+    pub fn offset(&self) -> DisplayOffset {
+        self.inner.config.offset
+    }
+
+    /// Requeues tasks this node held before a crash, then starts the workers. They stop when
+    /// `shutdown` is cancelled; a task interrupted by shutdown stays Running and is requeued at
+    /// the next start (or by another node when its lease expires).
+    pub async fn spawn_workers(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Result<JoinSet<()>, EngineError> {
+        let now = reelflow_model::clock::now_unix();
+        let requeued = self
+            .inner
+            .store
+            .requeue_stale(now, Some(&self.inner.config.node_id))
+            .await?;
+        if requeued > 0 {
+            tracing::info!(tasks = requeued, "requeued tasks interrupted by the previous stop");
+        }
+        let mut set = JoinSet::new();
+        for index in 0..self.inner.config.workers.max(1) {
+            let engine = self.clone();
+            let shutdown = shutdown.clone();
+            set.spawn(async move { worker::run(engine, index, shutdown).await });
+        }
+        let engine = self.clone();
+        set.spawn(async move { worker::sweep_stale(engine, shutdown).await });
+        Ok(set)
+    }
+
+    fn wake_workers(&self) {
+        self.inner.task_wake.notify_waiters();
+    }
+}

@@ -1,0 +1,82 @@
+//! Starting runs: on upload (every Active workflow of the bucket whose filter matches) and on
+//! explicit trigger (any workflow, Active or Paused).
+
+use std::collections::HashMap;
+
+use reelflow_model::clock::now_unix;
+use reelflow_model::naming::start_matches;
+use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+use reelflow_model::template::Template;
+use reelflow_model::workflow::{Workflow, WorkflowState};
+use reelflow_store::NewRun;
+
+use crate::plan::new_run;
+use crate::{Engine, EngineError};
+
+impl Engine {
+    /// Records an uploaded (or workflow-written) object and starts the runs it triggers, in one
+    /// transaction; returns the new RunIds. A replaced object's old blob is deleted afterwards.
+    pub async fn object_uploaded(&self, record: ObjectRecord) -> Result<Vec<String>, EngineError> {
+        let runs = if record.origin == ObjectOrigin::Upload {
+            self.matching_runs(&record).await?
+        } else {
+            Vec::new()
+        };
+        let replaced = self.store().put_object(&record, &runs).await?;
+        if let Some(old) = replaced {
+            if let Err(error) = self.blobs().delete(&old).await {
+                tracing::warn!(%error, blob = old, "could not delete a replaced blob");
+            }
+        }
+        if !runs.is_empty() {
+            self.wake_workers();
+        }
+        Ok(runs.into_iter().map(|r| r.instance.run_id).collect())
+    }
+
+    /// Runs `workflow_id` on an existing object regardless of the workflow's state.
+    pub async fn trigger(&self, workflow_id: &str, key: &str) -> Result<String, EngineError> {
+        let workflow = self
+            .store()
+            .get_workflow(workflow_id)
+            .await?
+            .ok_or_else(|| EngineError::WorkflowNotFound(workflow_id.to_owned()))?;
+        let object = self
+            .store()
+            .get_object(&workflow.bucket, key)
+            .await?
+            .ok_or_else(|| EngineError::ObjectNotFound(key.to_owned()))?;
+        let run = self.plan(&workflow, &object).await?;
+        self.store().create_run(&run).await?;
+        self.wake_workers();
+        Ok(run.instance.run_id)
+    }
+
+    async fn matching_runs(&self, record: &ObjectRecord) -> Result<Vec<NewRun>, EngineError> {
+        let mut runs = Vec::new();
+        for workflow in self.store().list_workflows(&record.bucket).await? {
+            if workflow.state != WorkflowState::Active {
+                continue;
+            }
+            let topology = workflow.topology().map_err(EngineError::InvalidWorkflow)?;
+            let matches = topology
+                .start()
+                .is_some_and(|s| start_matches(s, &record.key, &record.content_type));
+            if matches {
+                runs.push(self.plan(&workflow, record).await?);
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn plan(&self, workflow: &Workflow, object: &ObjectRecord) -> Result<NewRun, EngineError> {
+        let topology = workflow.topology().map_err(EngineError::InvalidWorkflow)?;
+        let mut templates: HashMap<String, Template> = HashMap::new();
+        for op in topology.nodes.iter().filter_map(|n| n.kind.operation()) {
+            if let Some(t) = self.store().get_template(&op.template_id).await? {
+                templates.insert(t.id.clone(), t);
+            }
+        }
+        Ok(new_run(workflow, &topology, object, &templates, now_unix()))
+    }
+}

@@ -1,0 +1,176 @@
+//! Worker loops: claim a task, run it while heartbeating its lease, finish it in one store
+//! transaction, repeat. Idle workers wait for an in-process wake-up or the poll interval.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use reelflow_media::RunControl;
+use reelflow_model::clock::now_unix;
+use reelflow_model::execution::{Instance, Task, TaskState};
+use reelflow_store::{FinishResult, TaskOutcome};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::Engine;
+use crate::callbacks::workflow_finish;
+use crate::dag::decide;
+
+/// One worker: runs tasks until `shutdown`.
+pub(crate) async fn run(engine: Engine, index: usize, shutdown: CancellationToken) {
+    tracing::debug!(worker = index, "worker started");
+    while !shutdown.is_cancelled() {
+        // Register for wake-ups before looking, so a submission between the look and the wait
+        // is not missed.
+        let notified = engine.inner.task_wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match engine.claim().await {
+            Ok(Some(task)) => engine.run_task(task, &shutdown).await,
+            Ok(None) => {
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(?error, "could not claim a task");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    tracing::debug!(worker = index, "worker stopped");
+}
+
+/// Periodically returns tasks whose lease expired (their node died) to the queue.
+pub(crate) async fn sweep_stale(engine: Engine, shutdown: CancellationToken) {
+    let every = engine.inner.config.lease / 2;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match engine.store().requeue_stale(now_unix(), None).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(tasks = n, "requeued tasks whose lease expired");
+                engine.wake_workers();
+            }
+            Err(error) => tracing::error!(?error, "could not requeue stale tasks"),
+        }
+    }
+}
+
+impl Engine {
+    async fn claim(&self) -> Result<Option<Task>, reelflow_store::StoreError> {
+        let now = now_unix();
+        let lease = self.inner.config.lease.as_secs() as i64;
+        self.store()
+            .claim_task(&self.inner.config.node_id, now, now + lease)
+            .await
+    }
+
+    async fn run_task(&self, task: Task, shutdown: &CancellationToken) {
+        let span = tracing::info_span!("task", job_id = %task.job_id, node = %task.node_name);
+        self.run_task_inner(task, shutdown).instrument(span).await;
+    }
+
+    async fn run_task_inner(&self, task: Task, shutdown: &CancellationToken) {
+        let cancel = shutdown.child_token();
+        let progress = Arc::new(AtomicU8::new(0));
+        let reported = progress.clone();
+        let ctl = RunControl {
+            cancel: cancel.clone(),
+            progress: Some(Arc::new(move |p: u8| reported.store(p, Ordering::Relaxed))),
+        };
+        let heartbeat = self.heartbeat(&task.job_id, progress, cancel.clone());
+        let result = tokio::select! {
+            result = self.execute(&task, &ctl) => result,
+            () = heartbeat => return, // lease lost: another node owns the task now
+        };
+        if shutdown.is_cancelled() {
+            // Interrupted by shutdown: leave it Running; the next start requeues it.
+            return;
+        }
+        let outcome = match result {
+            Ok(outputs) => TaskOutcome {
+                state: TaskState::Success,
+                code: "Success".to_owned(),
+                message: "Success".to_owned(),
+                outputs,
+                ended: now_unix(),
+            },
+            Err(failure) => {
+                tracing::info!(code = %failure.code, message = %failure.message, "task failed");
+                TaskOutcome {
+                    state: TaskState::Failed,
+                    code: failure.code,
+                    message: failure.message,
+                    outputs: Vec::new(),
+                    ended: now_unix(),
+                }
+            }
+        };
+        self.finish(&task, outcome).await;
+    }
+
+    /// Renews the lease and publishes progress until the task ends; returns only if the
+    /// lease was lost (the caller then abandons the task).
+    async fn heartbeat(&self, job_id: &str, progress: Arc<AtomicU8>, cancel: CancellationToken) {
+        let every = (self.inner.config.lease / 3).max(Duration::from_millis(200));
+        let mut last = 0;
+        loop {
+            tokio::time::sleep(every).await;
+            let p = progress.load(Ordering::Relaxed);
+            if p != last {
+                last = p;
+                if let Err(error) = self.store().set_progress(job_id, p).await {
+                    tracing::warn!(?error, "could not record progress");
+                }
+            }
+            let until = now_unix() + self.inner.config.lease.as_secs() as i64;
+            match self.store().renew_lease(job_id, &self.inner.config.node_id, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("lease lost; abandoning the task");
+                    cancel.cancel();
+                    return;
+                }
+                Err(error) => tracing::warn!(?error, "could not renew a lease"),
+            }
+        }
+    }
+
+    async fn finish(&self, task: &Task, outcome: TaskOutcome) {
+        let offset = self.offset();
+        let now = outcome.ended;
+        let decider = move |i: &Instance, t: &[Task]| decide(i, t, now);
+        let builder = move |i: &Instance, t: &[Task]| workflow_finish(i, t, offset);
+        for attempt in 0..5u32 {
+            match self
+                .store()
+                .finish_task(&task.job_id, &self.inner.config.node_id, &outcome, &decider, &builder)
+                .await
+            {
+                Ok(FinishResult::Applied { run_ended, submitted }) => {
+                    if submitted {
+                        self.wake_workers();
+                    }
+                    if run_ended {
+                        self.inner.callback_wake.notify_one();
+                    }
+                    return;
+                }
+                Ok(FinishResult::LeaseLost) => {
+                    tracing::warn!("task was reclaimed before it finished; result dropped");
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(?error, attempt, "could not record a task's end; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
+            }
+        }
+    }
+}

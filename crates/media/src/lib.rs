@@ -1,0 +1,44 @@
+//! ffmpeg/ffprobe process wrapper and media operations (transcode, snapshot).
+//!
+//! This crate knows nothing about HTTP, XML or databases. The engine turns Tencent CI
+//! templates into the typed specs defined here ([`TranscodeSpec`], [`SnapshotSpec`])
+//! and hands over local file paths; this crate turns them into ffmpeg command lines,
+//! runs them and reports the files written.
+//!
+//! Layers, bottom up:
+//! - [`process`]: the one wrapper every external tool goes through. No shell, own
+//!   process group, wall-clock and stall timeouts, cancellation, SIGTERM then SIGKILL
+//!   to the group, a bounded stderr tail attached to errors, `-progress` parsing.
+//! - [`progress`]: the parser for ffmpeg's `-progress` key=value blocks.
+//! - [`probe`]: ffprobe JSON into [`MediaInfo`]; unreadable inputs become
+//!   [`MediaError::InvalidInput`].
+//! - [`transcode`] and [`snapshot`]: pure argument builders ([`transcode_args`],
+//!   [`snapshot_args`]) unit-tested without ffmpeg, plus the async operations that run
+//!   them. [`transcode_many`] writes several outputs from one decode ("fused execution").
+//! - [`MediaTools`]: tool paths and [`Limits`] (timeouts); the free functions use its
+//!   defaults.
+//!
+//! Concurrency limits (how many ffmpeg processes run at once) belong to the caller:
+//! wrap calls in a semaphore sized to the machine.
+
+pub mod error;
+pub mod limits;
+pub mod probe;
+pub mod process;
+pub mod progress;
+pub mod snapshot;
+pub mod transcode;
+
+mod ffmpeg;
+mod paths;
+
+pub use error::MediaError;
+pub use limits::{Limits, MediaTools};
+pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
+pub use process::{ProcessError, RunControl, ToolCommand, ToolOutput};
+pub use progress::{ProgressBlock, ProgressParser, parse_progress};
+pub use snapshot::{SnapshotMode, SnapshotSpec, snapshot, snapshot_args};
+pub use transcode::{
+    AudioSpec, TranscodeSpec, VideoSpec, output_extension, transcode, transcode_args,
+    transcode_many, transcode_many_args, validate_spec,
+};

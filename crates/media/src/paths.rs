@@ -1,0 +1,65 @@
+//! Turning caller paths into ffmpeg arguments safely.
+//!
+//! ffmpeg treats `name:rest` as a protocol URL and a leading `-` as an option, so every
+//! path is made absolute first (it then starts with `/`, which is always a plain file).
+//! Arguments are `String`s so the builders stay easy to test; non-UTF-8 paths are
+//! rejected rather than mangled. Output patterns (`%05d`) need literal `%` escaped.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::MediaError;
+
+/// The absolute form of `path` (not resolving symlinks; the file need not exist).
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf, MediaError> {
+    std::path::absolute(path).map_err(MediaError::io("could not resolve path", path))
+}
+
+/// The absolute path as a UTF-8 argument.
+pub(crate) fn arg(path: &Path) -> Result<String, MediaError> {
+    let abs = absolute(path)?;
+    abs.to_str().map(str::to_owned).ok_or_else(|| {
+        MediaError::invalid_spec(format!("path is not valid UTF-8: {}", path.display()))
+    })
+}
+
+/// Escapes `%` for use in an ffmpeg output pattern (image2, hls segment names).
+pub(crate) fn escape_pattern(text: &str) -> String {
+    text.replace('%', "%%")
+}
+
+/// The file name of `path` without its extension, as UTF-8.
+pub(crate) fn stem(path: &Path) -> Result<String, MediaError> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            MediaError::invalid_spec(format!("output has no file name: {}", path.display()))
+        })
+}
+
+/// The directory holding `path` (absolute).
+pub(crate) fn parent(path: &Path) -> Result<PathBuf, MediaError> {
+    let abs = absolute(path)?;
+    Ok(abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_become_absolute() {
+        let a = arg(Path::new("a:b.mp4")).unwrap();
+        assert!(a.starts_with('/'), "{a}");
+        assert!(a.ends_with("/a:b.mp4"));
+    }
+
+    #[test]
+    fn percent_is_escaped() {
+        assert_eq!(escape_pattern("50%off"), "50%%off");
+    }
+}

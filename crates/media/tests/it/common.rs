@@ -1,0 +1,144 @@
+//! Test media generation and process inspection helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Runs ffmpeg synchronously to make a test input; panics on failure.
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg must be installed (apt-get install -y ffmpeg)");
+    assert!(status.success(), "ffmpeg {args:?} failed");
+}
+
+/// A 320x240 25 fps H.264 + AAC mp4 of `secs` seconds, key frame every `gop` frames.
+pub fn make_av(dir: &Path, name: &str, secs: u32, gop: u32) -> PathBuf {
+    let path = dir.join(name);
+    let video = format!("testsrc2=size=320x240:rate=25:duration={secs}");
+    let audio = format!("sine=frequency=440:sample_rate=44100:duration={secs}");
+    let gop = gop.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        &audio,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        &gop,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A tiny (64x48, 5 fps) video-only mp4, for tests that need a long duration cheaply.
+pub fn make_long_video(dir: &Path, name: &str, secs: u32) -> PathBuf {
+    let path = dir.join(name);
+    let video = format!("testsrc2=size=64x48:rate=5:duration={secs}");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A mono sine mp3 of `secs` seconds.
+pub fn make_audio(dir: &Path, name: &str, secs: u32) -> PathBuf {
+    let path = dir.join(name);
+    let audio = format!("sine=frequency=440:duration={secs}");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &audio,
+        "-c:a",
+        "libmp3lame",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A file of deterministic pseudo-random bytes (xorshift), which no demuxer accepts.
+pub fn make_junk(dir: &Path, name: &str, len: usize) -> PathBuf {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A string unique to this test run, to find our children in /proc.
+pub fn marker(tag: &str) -> String {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "reelflow-{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Pids of live (non-zombie) processes whose command line contains `needle`.
+pub fn pids_with(needle: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // Zombies have an empty cmdline, so they never match.
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Waits up to `within` for every process matching `needle` to be gone.
+pub async fn assert_gone(needle: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = pids_with(needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "processes left running: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests running the real ffmpeg/ffprobe on tiny generated media.
+//!
+//! One test binary (like svix's `tests/it`), one module per concern. Media is made
+//! with lavfi (`testsrc2` + `sine`) at 320x240 for 1–3 s so the whole suite stays fast
+//! on two cores.
+
+mod common;
+mod probe;
+mod process;
+mod snapshot;
+mod transcode;

@@ -1,0 +1,18 @@
+//! reelflow's domain model: workflows, templates, runs and tasks, object records, IDs, time
+//! formats, and the CI XML/JSON codecs. No IO lives here, so every rule (topology validation,
+//! trigger matching, output naming, callback shape) is testable in isolation.
+
+pub mod clock;
+pub mod error;
+pub mod execution;
+pub mod fields;
+pub mod ids;
+pub mod naming;
+pub mod object;
+pub mod template;
+pub mod topology;
+pub mod workflow;
+pub mod xml;
+
+pub use error::InvalidInput;
+pub use xml::XmlElement;

@@ -1,0 +1,176 @@
+//! The SSRF guard: callbacks may only reach public addresses, unless an address falls inside an
+//! operator-configured allow-list. The check runs on the *resolved* addresses at connect time
+//! (a DNS name cannot smuggle a private address past it) and on IP-literal URLs directly.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+/// Which destinations are allowed.
+#[derive(Debug, Clone, Default)]
+pub struct AddressPolicy {
+    allow: Vec<IpNet>,
+}
+
+/// A destination that is not allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("callback destination {addr} is a non-public address ({class}); allow it with REELFLOW_CALLBACK_ALLOW_CIDRS")]
+pub struct RefusedAddress {
+    /// The address.
+    pub addr: IpAddr,
+    /// Which range it is in.
+    pub class: &'static str,
+}
+
+/// An unparsable CIDR in the allow-list.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid CIDR {0:?} in REELFLOW_CALLBACK_ALLOW_CIDRS")]
+pub struct CidrError(pub String);
+
+impl AddressPolicy {
+    /// Parses a comma-separated CIDR list (`127.0.0.0/8,10.0.0.0/8`); bare IPs mean one host.
+    pub fn parse(list: &str) -> Result<Self, CidrError> {
+        let allow = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| CidrError(s.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { allow })
+    }
+
+    /// Ok when `addr` may be contacted.
+    pub fn check(&self, addr: IpAddr) -> Result<(), RefusedAddress> {
+        let addr = canonical(addr);
+        match non_public_class(addr) {
+            Some(class) if !self.allow.iter().any(|net| net.contains(&addr)) => {
+                Err(RefusedAddress { addr, class })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The special-purpose range `addr` belongs to, if any.
+pub fn non_public_class(addr: IpAddr) -> Option<&'static str> {
+    match addr {
+        IpAddr::V4(v4) => v4_class(v4),
+        IpAddr::V6(v6) => v6_class(v6),
+    }
+}
+
+fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
+    let o = ip.octets();
+    let class = if ip.is_loopback() {
+        "loopback"
+    } else if ip.is_private() {
+        "private"
+    } else if ip.is_link_local() {
+        "link-local or cloud metadata"
+    } else if o[0] == 100 && (64..128).contains(&o[1]) {
+        "carrier-grade NAT"
+    } else if ip.is_multicast() {
+        "multicast"
+    } else if ip.is_unspecified() || o[0] == 0 {
+        "unspecified"
+    } else if ip.is_broadcast() || o[0] >= 240 {
+        "reserved"
+    } else if ip.is_documentation() || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) {
+        "documentation or benchmarking"
+    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+        "IETF protocol assignments"
+    } else {
+        return None;
+    };
+    Some(class)
+}
+
+fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
+    let s = ip.segments();
+    let class = if ip.is_loopback() {
+        "loopback"
+    } else if ip.is_unspecified() {
+        "unspecified"
+    } else if ip.is_multicast() {
+        "multicast"
+    } else if (s[0] & 0xfe00) == 0xfc00 {
+        "unique local"
+    } else if (s[0] & 0xffc0) == 0xfe80 {
+        "link-local"
+    } else if s[0] == 0x2002 {
+        "6to4"
+    } else if s[0] == 0x64 && s[1] == 0xff9b {
+        "NAT64"
+    } else if s[0] == 0x2001 && s[1] == 0x0db8 {
+        "documentation"
+    } else {
+        return None;
+    };
+    Some(class)
+}
+
+/// A reqwest resolver that drops refused addresses after DNS.
+#[derive(Debug, Clone)]
+pub(crate) struct GuardedResolver {
+    pub(crate) policy: Arc<AddressPolicy>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match policy.check(a.ip()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        refused = Some(e);
+                        false
+                    }
+                })
+                .collect();
+            match (allowed.is_empty(), refused) {
+                (true, Some(e)) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_special_ranges_unless_allowed() {
+        let none = AddressPolicy::default();
+        for bad in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.1", "2002::1", "64:ff9b::1"] {
+            assert!(none.check(bad.parse().unwrap()).is_err(), "{bad}");
+        }
+        assert!(none.check("93.184.216.34".parse().unwrap()).is_ok());
+        let loopback = AddressPolicy::parse("127.0.0.0/8, ::1").unwrap();
+        assert!(loopback.check("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(loopback.check("::ffff:127.0.0.1".parse().unwrap()).is_ok());
+        assert!(loopback.check("::1".parse().unwrap()).is_ok());
+        assert!(loopback.check("10.0.0.1".parse().unwrap()).is_err());
+        assert!(AddressPolicy::parse("nope").is_err());
+    }
+}

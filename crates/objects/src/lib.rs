@@ -1,0 +1,97 @@
+//! Blob storage for object bodies: streamed, crash-safe writes; ranged reads.
+//!
+//! Object *metadata* (bucket, key, Content-Type, `x-cos-meta-*`, ETag) lives
+//! in the database. This crate stores only the bodies, as **immutable blobs**
+//! named by an opaque id that the store generates. Overwriting an object
+//! means writing a new blob and pointing the metadata row at it, so a reader
+//! never sees a half-written body and a crash never corrupts an old one.
+//!
+//! # Design
+//!
+//! * [`BlobStore`] is the backend seam, shaped like `object_store`: bodies
+//!   go in and come out as [`ByteStream`]s and are never buffered whole, so
+//!   multi-gigabyte videos cost a constant amount of memory. An S3-compatible
+//!   backend can implement the same trait later; code that runs ffmpeg asks
+//!   [`BlobStore::local_path`] first and falls back to
+//!   [`BlobStore::download_to`].
+//! * [`LocalBlobStore`] keeps blobs on a local filesystem and writes them the
+//!   way garage writes blocks: temporary file, fsync, rename into place,
+//!   fsync of the directory, and a guard that deletes the temporary file if
+//!   anything fails or the writing future is dropped.
+//! * Ids are validated ([`validate_id`]) before they touch a path, so a
+//!   hostile id cannot escape the store's root.
+//! * The MD5 (the COS ETag) is computed while streaming, in the same pass
+//!   that writes the file.
+
+mod error;
+mod guard;
+mod id;
+mod local;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+pub use error::BlobError;
+pub use id::{new_blob_id, validate_id};
+pub use local::LocalBlobStore;
+
+/// A stream of body chunks, as produced by HTTP bodies and file readers.
+pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
+
+/// What a successful write produced: the new blob's id and the facts the
+/// object API needs for its metadata row and response (`ETag`, size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobWritten {
+    /// The generated blob id (32 lowercase hex digits).
+    pub id: String,
+    /// Bytes written.
+    pub size: u64,
+    /// Lowercase hex MD5 of the content: the COS ETag for simple uploads.
+    pub md5_hex: String,
+}
+
+/// Storage for immutable blobs.
+///
+/// Implementations must be safe to share between tasks (`Arc<dyn BlobStore>`)
+/// and must never expose a partially written blob under its id.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Streams `body` into a new blob without buffering it whole.
+    ///
+    /// Writes are crash-safe: nothing is visible under the new id until the
+    /// content is durable, and a failed or cancelled write leaves nothing
+    /// behind. With `max_size`, a body longer than the limit is refused with
+    /// [`BlobError::TooLarge`] as soon as it crosses the limit.
+    async fn put_stream(
+        &self,
+        body: ByteStream,
+        max_size: Option<u64>,
+    ) -> Result<BlobWritten, BlobError>;
+
+    /// Copies a local file (e.g. an ffmpeg output) into a new blob, with the
+    /// same guarantees as [`BlobStore::put_stream`].
+    async fn put_file(&self, path: &Path) -> Result<BlobWritten, BlobError>;
+
+    /// Reads a blob, or with `range = Some((start, end))` the bytes
+    /// `start..=end` (inclusive, like an HTTP `Range` header).
+    ///
+    /// An `end` past the last byte is clamped to it; a `start` past the last
+    /// byte, or `start > end`, is [`BlobError::InvalidRange`].
+    async fn get(&self, id: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError>;
+
+    /// The blob's size in bytes.
+    async fn size(&self, id: &str) -> Result<u64, BlobError>;
+
+    /// A local filesystem path where the blob can be read in place (ffmpeg
+    /// reads it directly), when the backend has one; `None` otherwise or for
+    /// an invalid id. The path is computed, not checked for existence.
+    fn local_path(&self, id: &str) -> Option<PathBuf>;
+
+    /// Copies the blob to `dest`, creating or truncating it. Used to give
+    /// ffmpeg a local file when [`BlobStore::local_path`] is `None`.
+    async fn download_to(&self, id: &str, dest: &Path) -> Result<(), BlobError>;
+
+    /// Deletes a blob. Deleting a missing blob succeeds, so retries and
+    /// garbage collection are idempotent.
+    async fn delete(&self, id: &str) -> Result<(), BlobError>;
+}

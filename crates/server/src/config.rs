@@ -1,0 +1,113 @@
+//! Service configuration: compiled-in defaults, overlaid by an optional TOML file
+//! (`--config FILE`), then by `REELFLOW_*` environment variables, then by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use reelflow_model::clock::DisplayOffset;
+use reelflow_notify::{AddressPolicy, RetrySchedule};
+use serde::Deserialize;
+
+/// Settings read from the TOML file; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data: Option<PathBuf>,
+    workers: Option<usize>,
+    timezone: Option<String>,
+    callback_allow_cidrs: Option<String>,
+    callback_retry_schedule: Option<String>,
+    callback_timeout_secs: Option<u64>,
+    max_object_size: Option<u64>,
+    max_xml_body: Option<usize>,
+}
+
+/// The merged configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory (database, blobs, scratch, generated secrets).
+    pub data: PathBuf,
+    /// Parallel tasks on this node.
+    pub workers: usize,
+    /// Offset for printed times.
+    pub offset: DisplayOffset,
+    /// Private networks callbacks may reach.
+    pub callback_policy: AddressPolicy,
+    /// Callback retry delays.
+    pub retry_schedule: RetrySchedule,
+    /// Callback request timeout.
+    pub callback_timeout: Duration,
+    /// Largest object upload.
+    pub max_object_size: u64,
+    /// Largest CI XML body.
+    pub max_xml_body: usize,
+}
+
+/// Command-line overrides.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data`.
+    pub data: Option<PathBuf>,
+    /// `--config`.
+    pub config_file: Option<PathBuf>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Merges defaults, file, environment and flags.
+    pub fn load(overrides: Overrides) -> Result<Self> {
+        let file = match &overrides.config_file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let timezone = env("REELFLOW_TIMEZONE").or(file.timezone);
+        let offset = match timezone {
+            Some(tz) => DisplayOffset::parse(&tz).context("REELFLOW_TIMEZONE")?,
+            None => DisplayOffset::host(),
+        };
+        let cidrs = env("REELFLOW_CALLBACK_ALLOW_CIDRS").or(file.callback_allow_cidrs).unwrap_or_default();
+        let schedule = match env("REELFLOW_CALLBACK_RETRY_SCHEDULE").or(file.callback_retry_schedule) {
+            Some(s) => RetrySchedule::parse(&s).context("REELFLOW_CALLBACK_RETRY_SCHEDULE")?,
+            None => RetrySchedule::default(),
+        };
+        let workers = match env("REELFLOW_WORKERS") {
+            Some(w) => w.parse().context("REELFLOW_WORKERS must be a number")?,
+            None => file.workers.unwrap_or_else(default_workers),
+        };
+        let timeout = match env("REELFLOW_CALLBACK_TIMEOUT_SECS") {
+            Some(t) => t.parse().context("REELFLOW_CALLBACK_TIMEOUT_SECS must be a number")?,
+            None => file.callback_timeout_secs.unwrap_or(15),
+        };
+        Ok(Config {
+            listen: overrides.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9600".parse().expect("valid")),
+            data: overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from("./reelflow-data")),
+            workers,
+            offset,
+            callback_policy: AddressPolicy::parse(&cidrs).context("REELFLOW_CALLBACK_ALLOW_CIDRS")?,
+            retry_schedule: schedule,
+            callback_timeout: Duration::from_secs(timeout),
+            max_object_size: file.max_object_size.unwrap_or(50 << 30),
+            max_xml_body: file.max_xml_body.unwrap_or(1 << 20),
+        })
+    }
+}
+
+/// One task per core, ffmpeg itself being multi-threaded; at least two so siblings overlap.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

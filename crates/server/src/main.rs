@@ -1,0 +1,164 @@
+//! The `reelflow` binary. `reelflow serve` runs everything on one machine: the HTTP API, the
+//! task workers and the callback notifier, over SQLite and the local filesystem.
+//!
+//! Start-up reads like a runbook (config → data dir → store → engine → notifier → listener),
+//! and shutdown runs it backwards: stop accepting, stop claiming tasks, let the notifier finish
+//! its batch.
+
+mod config;
+mod secrets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use reelflow_api::{ApiConfig, AppState};
+use reelflow_engine::{Engine, EngineConfig};
+use reelflow_notify::{Notifier, NotifierConfig};
+use reelflow_objects::LocalBlobStore;
+use reelflow_store::Store;
+use reelflow_store::sqlite::SqliteStore;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Overrides};
+
+/// Self-hosted, Tencent CI-compatible media workflow service.
+#[derive(Debug, Parser)]
+#[command(name = "reelflow", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (API, workers, callbacks) on embedded SQLite + local storage.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:9600].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data directory [default: ./reelflow-data].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REELFLOW_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve { listen, data, config } => runtime.block_on(serve(Config::load(Overrides {
+            listen,
+            data,
+            config_file: config,
+        })?)),
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    tracing::info!(data = %config.data.display(), "preparing the data directory");
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("creating {}", config.data.display()))?;
+    let (secret_id, secret_key) = secrets::credentials(&config.data)?;
+    let node_id = secrets::node_id(&config.data)?;
+
+    tracing::info!("opening the database");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
+    let blobs = Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?);
+
+    let shutdown = CancellationToken::new();
+    let callback_wake = Arc::new(Notify::new());
+    let engine = Engine::new(
+        store.clone(),
+        blobs.clone(),
+        EngineConfig {
+            offset: config.offset,
+            node_id,
+            work_dir: config.data.join("work"),
+            workers: config.workers,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+        },
+        callback_wake.clone(),
+    );
+    tracing::info!(workers = config.workers, "starting task workers");
+    let mut workers = engine.spawn_workers(shutdown.clone()).await?;
+
+    let notifier = Notifier::new(
+        store.clone(),
+        NotifierConfig {
+            schedule: config.retry_schedule.clone(),
+            timeout: config.callback_timeout,
+            policy: config.callback_policy.clone(),
+            secret: secrets::callback_secret(&config.data)?,
+            concurrency: 32,
+            poll_interval: Duration::from_secs(1),
+        },
+        callback_wake,
+    )?;
+    let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
+
+    let app = reelflow_api::router(AppState {
+        store,
+        blobs,
+        engine,
+        config: Arc::new(ApiConfig {
+            credentials: vec![(secret_id, secret_key)],
+            offset: config.offset,
+            max_xml_body: config.max_xml_body,
+            max_object_size: config.max_object_size,
+        }),
+    });
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "reelflow is ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal(shutdown.clone()))
+        .await?;
+
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let drain = async {
+        while workers.join_next().await.is_some() {}
+        let _ = notifier_task.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(20), drain).await.is_err() {
+        tracing::warn!("workers did not stop in time; their tasks will be requeued at next start");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C and cancels `shutdown`.
+async fn stop_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        () = term => {}
+        () = shutdown.cancelled() => {}
+    }
+    shutdown.cancel();
+}

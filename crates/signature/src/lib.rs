@@ -1,0 +1,44 @@
+//! COS `q-sign-algorithm=sha1` request signatures: verify and compute.
+//!
+//! Tencent COS and CI clients (the Python, Go and Java SDKs, `coscmd`, the JS
+//! SDK) authenticate every request with the "q-sign" scheme described in
+//! section 2 of `ci-api-reference.md`. This crate implements that scheme as
+//! pure functions: no I/O, no clock, no HTTP types. The HTTP layer extracts a
+//! [`SignedRequest`] (method, decoded path, form-decoded query pairs, raw
+//! headers), passes the current time and a secret lookup, and gets back the
+//! [`VerifiedKey`] or a [`SignatureError`] with a stable COS error code.
+//!
+//! # Design
+//!
+//! * **Rebuild, don't re-derive.** A verifier cannot know which parameters
+//!   and headers a client chose to sign (the Python SDK leaves `?cancel`
+//!   unsigned, Go signs every query parameter, Java signs none). So
+//!   verification rebuilds `HttpParameters` and `HttpHeaders` from exactly
+//!   the names listed in `q-url-param-list` / `q-header-list`, looking each
+//!   value up case-insensitively in the request.
+//! * **One code path for both directions.** [`sign`] and [`verify`] share the
+//!   same canonicalisation and hashing functions, so a request signed
+//!   here always verifies here; the documented test vectors pin both to the
+//!   real clients.
+//! * **Known client quirks are handled explicitly**, each in one place: the
+//!   pre-signed query form, `Host` signed without its port
+//!   (see [`verify`]), and `+` in query values (the caller must form-decode, see
+//!   [`SignedRequest::query`]).
+//! * **Intermediate values are public** ([`sign_key`], [`http_string`],
+//!   [`sha1_hex`], [`string_to_sign`], [`signature_hex`]) so tests, and
+//!   humans debugging a client, can compare each step with the documentation.
+
+mod auth;
+mod canonical;
+mod compute;
+mod error;
+mod request;
+mod sign;
+mod verify;
+
+pub use canonical::{CanonicalList, canonical_list, canonical_name, cos_encode};
+pub use compute::{http_string, sha1_hex, sign_key, signature_hex, string_to_sign};
+pub use error::SignatureError;
+pub use request::{Credentials, SignedRequest};
+pub use sign::{presign, sign};
+pub use verify::{CLOCK_SKEW_SECS, VerifiedKey, verify};

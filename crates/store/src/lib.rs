@@ -1,0 +1,275 @@
+//! The durable store behind reelflow: buckets and object records, templates, workflows, runs,
+//! tasks and the callback outbox.
+//!
+//! Everything a second node would need to see lives here, never in process memory: the engine
+//! claims tasks with leases, and every state transition that must be atomic (an upload and the
+//! runs it starts; a task's end, its successors' submission, the run's end and its callback) is
+//! a single store call executed in one transaction. Domain decisions stay in the engine: the
+//! store calls a [`Decider`] inside the transaction rather than knowing DAG rules itself.
+//!
+//! [`Store`] is a trait so PostgreSQL can join SQLite ([`sqlite::SqliteStore`]) later.
+
+mod error;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use reelflow_model::execution::{Instance, OutputObject, RunState, Task, TaskState};
+use reelflow_model::object::ObjectRecord;
+use reelflow_model::template::{Template, TemplateTag};
+use reelflow_model::workflow::Workflow;
+
+pub use error::StoreError;
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A run to create: the instance and one task row per media node (Waiting or Submitted).
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The instance.
+    pub instance: Instance,
+    /// Every node's task.
+    pub tasks: Vec<Task>,
+}
+
+/// How a task ended, reported by the worker that ran it.
+#[derive(Debug, Clone)]
+pub struct TaskOutcome {
+    /// Success, Failed or Cancel.
+    pub state: TaskState,
+    /// `Success` or an error code.
+    pub code: String,
+    /// Human-readable reason.
+    pub message: String,
+    /// Objects written.
+    pub outputs: Vec<OutputObject>,
+    /// Unix seconds.
+    pub ended: i64,
+}
+
+/// A change the engine decided for another task of the same run.
+#[derive(Debug, Clone)]
+pub struct TaskUpdate {
+    /// Task to change.
+    pub job_id: String,
+    /// New state (Submitted or Skipped).
+    pub state: TaskState,
+    /// New creation time (when the task becomes visible).
+    pub created: i64,
+    /// Input bucket for a submitted task.
+    pub input_bucket: String,
+    /// Input key for a submitted task.
+    pub input_key: String,
+}
+
+/// A callback message to enqueue in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    /// Stable message id.
+    pub id: String,
+    /// Destination URL.
+    pub url: String,
+    /// `application/xml` or `application/json`.
+    pub content_type: String,
+    /// Exact body.
+    pub body: String,
+}
+
+/// The run's end, decided by the engine.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// Final state.
+    pub state: RunState,
+    /// Unix seconds.
+    pub ended: i64,
+}
+
+/// What the engine decided after a task ended, applied in the same transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    /// Other tasks to submit or skip.
+    pub task_updates: Vec<TaskUpdate>,
+    /// Set when the run is over.
+    pub run_end: Option<RunEnd>,
+}
+
+/// Engine logic run inside the task-finish transaction: given the run and all its tasks (with the
+/// finished task already updated), decide what happens next.
+pub type Decider = dyn Fn(&Instance, &[Task]) -> Decision + Send + Sync;
+
+/// Builds the callbacks for a finished run from its final instance and tasks.
+pub type CallbackBuilder = dyn Fn(&Instance, &[Task]) -> Vec<NewCallback> + Send + Sync;
+
+/// Result of [`Store::finish_task`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishResult {
+    /// Applied; `run_ended` tells whether the run is now over.
+    Applied {
+        /// The run reached a final state.
+        run_ended: bool,
+        /// Some tasks were submitted.
+        submitted: bool,
+    },
+    /// The task was no longer leased by this worker (it was reclaimed); nothing changed.
+    LeaseLost,
+}
+
+/// A callback message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackMessage {
+    /// Stable id.
+    pub id: String,
+    /// Run it reports.
+    pub run_id: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Destination.
+    pub url: String,
+    /// Content type.
+    pub content_type: String,
+    /// Body.
+    pub body: String,
+    /// `Pending`, `Delivered` or `Exhausted`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (ms).
+    pub next_attempt_ms: i64,
+    /// Last error text, if any.
+    pub last_error: String,
+}
+
+/// Outcome of one delivery attempt.
+#[derive(Debug, Clone)]
+pub enum AttemptRecord {
+    /// Delivered.
+    Delivered {
+        /// Unix ms.
+        at_ms: i64,
+    },
+    /// Failed; retry at `next_ms`, or give up when `None`.
+    Failed {
+        /// Why.
+        error: String,
+        /// Next attempt time, `None` when exhausted.
+        next_ms: Option<i64>,
+    },
+}
+
+/// Filters for listing runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// Workflow.
+    pub workflow_id: String,
+    /// Only these states (empty = all).
+    pub states: Vec<RunState>,
+    /// Object name contains.
+    pub name: Option<String>,
+    /// Created at or after (Unix seconds).
+    pub created_from: Option<i64>,
+    /// Created at or before (Unix seconds).
+    pub created_to: Option<i64>,
+    /// Newest first.
+    pub descending: bool,
+    /// Resume after this RunId (exclusive).
+    pub after_run_id: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Catalog of buckets and objects.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Creates a bucket; false when it already exists.
+    async fn create_bucket(&self, name: &str, now: i64) -> StoreResult<bool>;
+    /// Whether a bucket exists.
+    async fn bucket_exists(&self, name: &str) -> StoreResult<bool>;
+    /// All bucket names.
+    async fn list_buckets(&self) -> StoreResult<Vec<String>>;
+    /// Deletes an empty bucket.
+    async fn delete_bucket(&self, name: &str) -> StoreResult<()>;
+    /// One object.
+    async fn get_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// Objects with `prefix` and key > `after`, in byte order.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<ObjectRecord>>;
+    /// Writes an object record and creates the runs it starts, atomically. Returns the blob id
+    /// of a replaced object, which the caller deletes.
+    async fn put_object(&self, record: &ObjectRecord, runs: &[NewRun])
+    -> StoreResult<Option<String>>;
+    /// Removes an object record, returning it.
+    async fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
+}
+
+/// Templates and workflows.
+#[async_trait]
+pub trait DefinitionStore: Send + Sync {
+    /// Inserts or replaces a template.
+    async fn save_template(&self, template: &Template) -> StoreResult<()>;
+    /// One template.
+    async fn get_template(&self, id: &str) -> StoreResult<Option<Template>>;
+    /// A bucket's templates, oldest first, optionally of one tag.
+    async fn list_templates(
+        &self,
+        bucket: &str,
+        tag: Option<TemplateTag>,
+    ) -> StoreResult<Vec<Template>>;
+    /// Deletes a template; false when missing.
+    async fn delete_template(&self, id: &str) -> StoreResult<bool>;
+    /// Inserts or replaces a workflow.
+    async fn save_workflow(&self, workflow: &Workflow) -> StoreResult<()>;
+    /// One workflow.
+    async fn get_workflow(&self, id: &str) -> StoreResult<Option<Workflow>>;
+    /// A bucket's workflows, oldest first.
+    async fn list_workflows(&self, bucket: &str) -> StoreResult<Vec<Workflow>>;
+    /// Deletes a workflow; false when missing.
+    async fn delete_workflow(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Runs, tasks and the callback outbox.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Creates a run with its tasks.
+    async fn create_run(&self, run: &NewRun) -> StoreResult<()>;
+    /// A run and its tasks (creation order).
+    async fn get_run(&self, run_id: &str) -> StoreResult<Option<(Instance, Vec<Task>)>>;
+    /// Runs of a workflow.
+    async fn list_runs(&self, query: &RunQuery) -> StoreResult<Vec<Instance>>;
+    /// Claims the oldest submitted task for `owner` until `lease_until`.
+    async fn claim_task(&self, owner: &str, now: i64, lease_until: i64)
+    -> StoreResult<Option<Task>>;
+    /// Extends a lease; false when the task is no longer ours.
+    async fn renew_lease(&self, job_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool>;
+    /// Records progress (0–100) of a running task.
+    async fn set_progress(&self, job_id: &str, progress: u8) -> StoreResult<()>;
+    /// Ends a task and applies the engine's decision (and, if the run ends, its callbacks) in
+    /// one transaction.
+    async fn finish_task(
+        &self,
+        job_id: &str,
+        owner: &str,
+        outcome: &TaskOutcome,
+        decide: &Decider,
+        callbacks: &CallbackBuilder,
+    ) -> StoreResult<FinishResult>;
+    /// Puts running tasks whose lease expired, or that `dead_owner` held, back to Submitted.
+    async fn requeue_stale(&self, now: i64, dead_owner: Option<&str>) -> StoreResult<u64>;
+    /// Pending callbacks due at `now_ms`, oldest first.
+    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<CallbackMessage>>;
+    /// The earliest pending callback's due time, if any.
+    async fn next_callback_due(&self) -> StoreResult<Option<i64>>;
+    /// Records a delivery attempt.
+    async fn record_attempt(&self, id: &str, record: &AttemptRecord) -> StoreResult<()>;
+    /// Callbacks of one run.
+    async fn callbacks_for_run(&self, run_id: &str) -> StoreResult<Vec<CallbackMessage>>;
+}
+
+/// Everything the service needs from its database.
+pub trait Store: CatalogStore + DefinitionStore + RunStore + std::fmt::Debug {}
+
+impl<T: CatalogStore + DefinitionStore + RunStore + std::fmt::Debug> Store for T {}
