@@ -7,6 +7,7 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -57,6 +58,7 @@ class ReelflowServer:
     log_path: Path
     secret_id: str = field(default_factory=lambda: "AKID" + _random_token(32))
     secret_key: str = field(default_factory=lambda: _random_token(32))
+    callback_secret: str = field(default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
@@ -67,8 +69,9 @@ class ReelflowServer:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.setdefault("RUST_LOG", "info")
+        env.setdefault("REELFLOW_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
+        env.setdefault("NO_COLOR", "1")  # plain server logs in failure reports
         env.update(
             {
                 "REELFLOW_SECRET_ID": self.secret_id,
@@ -76,6 +79,7 @@ class ReelflowServer:
                 "REELFLOW_CALLBACK_ALLOW_CIDRS": "127.0.0.0/8",
                 "REELFLOW_TIMEZONE": "+08:00",
                 "REELFLOW_CALLBACK_RETRY_SCHEDULE": "1s,2s,5s",
+                "REELFLOW_CALLBACK_SECRET": self.callback_secret,
             }
         )
         env.update(self.extra_env)

@@ -86,7 +86,7 @@ def seed(client, receiver, media, tmp_path_factory) -> SeedRun:
 
 
 # --- the callback -----------------------------------------------------------------------------
-def test_callback_is_an_xml_post_with_webhook_headers(seed):
+def test_callback_is_an_xml_post_with_webhook_headers(seed, server):
     d = seed.delivery
     assert d.method == "POST"
     assert rf.media_type(d.header("content-type")) == "application/xml", d.header("content-type")
@@ -94,7 +94,9 @@ def test_callback_is_an_xml_post_with_webhook_headers(seed):
     ts = d.header("webhook-timestamp")
     assert ts and ts.isdigit(), f"webhook-timestamp {ts!r} is not unix seconds"
     assert abs(int(ts) - time.time()) < 600, f"webhook-timestamp {ts} is far from now"
-    assert d.header("webhook-signature"), f"no webhook-signature header: {d.headers}"
+    assert rf.webhook_signature_ok(d, server.callback_secret), (
+        f"webhook-signature {d.header('webhook-signature')!r} does not verify with REELFLOW_CALLBACK_SECRET"
+    )
     assert (d.header("user-agent") or "").startswith("reelflow/"), d.header("user-agent")
 
 
@@ -236,16 +238,18 @@ def _all_scalars_are_strings(value, where="$"):
         assert value != "", f"{where} is an empty string; empty elements must be omitted"
 
 
-def test_json_callback_document(json_run):
+def test_json_callback_document(json_run, server):
     bucket, workflow_id, templates, d, _ = json_run
     assert d.method == "POST"
     assert rf.media_type(d.header("content-type")) == "application/json", d.header("content-type")
     assert d.header("webhook-id")
+    assert rf.webhook_signature_ok(d, server.callback_secret)
     doc = json.loads(d.body)
     _all_scalars_are_strings(doc)
-    assert list(doc) == ["Response"], list(doc)
-    assert list(doc["Response"]) == ["WorkflowExecution"], list(doc["Response"])
-    ex = doc["Response"]["WorkflowExecution"]
+    # Tencent's JSON callback example (ci-api-reference.md 7.3) has no "Response" root:
+    # the XML root's children are the top-level keys.
+    assert list(doc) == ["WorkflowExecution"], list(doc)
+    ex = doc["WorkflowExecution"]
     assert set(ex) == set(rf.EXECUTION_CHILDREN), sorted(ex)
     assert rf.RUN_ID.match(ex["RunId"])
     assert ex["BucketId"] == bucket
@@ -269,7 +273,7 @@ def test_json_callback_document(json_run):
 
 def test_json_callback_omits_cos_headers_when_none(json_run):
     *_, d = json_run
-    ex = json.loads(d.body)["Response"]["WorkflowExecution"]
+    ex = json.loads(d.body)["WorkflowExecution"]
     _all_scalars_are_strings(ex)
     assert "CosHeaders" not in ex, ex.get("CosHeaders")
     assert ex["Object"] == "input/nometa.mp4"
@@ -278,7 +282,7 @@ def test_json_callback_omits_cos_headers_when_none(json_run):
 
 
 # --- delivery retries -------------------------------------------------------------------------
-def test_failed_delivery_is_retried_with_the_same_webhook_id(client, receiver, media, bucket):
+def test_failed_delivery_is_retried_with_the_same_webhook_id(server, client, receiver, media, bucket):
     tid = rf.create_transcode_template(client, bucket, "retry", 256, 144)
     url = receiver.url("retry")
     receiver.respond(url, [500])  # first attempt fails, the retry gets 200
@@ -292,6 +296,8 @@ def test_failed_delivery_is_retried_with_the_same_webhook_id(client, receiver, m
     assert (first.answered, second.answered) == (500, 200)
     assert first.body == second.body, "a retry must resend the same document"
     assert first.header("webhook-id") and first.header("webhook-id") == second.header("webhook-id")
+    assert rf.webhook_signature_ok(first, server.callback_secret)
+    assert rf.webhook_signature_ok(second, server.callback_secret)
     # REELFLOW_CALLBACK_RETRY_SCHEDULE=1s,2s,5s: the retry waits about a second.
     assert second.received_at - first.received_at >= 0.8, second.received_at - first.received_at
     time.sleep(3.0)  # past the next step of the schedule: no delivery after a success

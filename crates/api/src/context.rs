@@ -24,13 +24,15 @@ pub struct Target {
 
 /// Works out the bucket and the rest of the path from Host and the raw URI path.
 pub fn resolve_target(host: Option<&str>, raw_path: &str) -> Target {
-    let decoded = percent_decode_str(raw_path).decode_utf8_lossy().into_owned();
+    let decoded = percent_decode_str(raw_path)
+        .decode_utf8_lossy()
+        .into_owned();
     let path = decoded.strip_prefix('/').unwrap_or(&decoded);
     let host = host.unwrap_or("").to_ascii_lowercase();
     let hostname = strip_port(&host);
     if let Some((first, suffix)) = hostname.split_once('.') {
-        let virtual_host = (suffix.starts_with("cos.") || suffix.starts_with("ci."))
-            && valid_bucket_name(first);
+        let virtual_host =
+            (suffix.starts_with("cos.") || suffix.starts_with("ci.")) && valid_bucket_name(first);
         if virtual_host {
             return Target {
                 bucket: first.to_owned(),
@@ -78,10 +80,19 @@ mod tests {
 
     #[test]
     fn virtual_host_and_path_style() {
-        let t = resolve_target(Some("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"), "/in/a%20b.mp4");
-        assert_eq!((t.bucket.as_str(), t.rest.as_str(), t.ci_host), ("examplebucket-1250000000", "in/a b.mp4", false));
+        let t = resolve_target(
+            Some("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
+            "/in/a%20b.mp4",
+        );
+        assert_eq!(
+            (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
+            ("examplebucket-1250000000", "in/a b.mp4", false)
+        );
         let t = resolve_target(Some("b-1.ci.ap-beijing.myqcloud.com:9600"), "/workflow");
-        assert_eq!((t.bucket.as_str(), t.rest.as_str(), t.ci_host), ("b-1", "workflow", true));
+        assert_eq!(
+            (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
+            ("b-1", "workflow", true)
+        );
         let t = resolve_target(Some("127.0.0.1:9600"), "/b-1/dir/key.mp4");
         assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "dir/key.mp4"));
         let t = resolve_target(Some("localhost"), "/b-1");

@@ -98,9 +98,11 @@ impl From<StoreError> for ApiError {
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
         match &e {
-            BlobError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge", e.to_string())
-            }
+            BlobError::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "EntityTooLarge",
+                e.to_string(),
+            ),
             BlobError::BodyRead { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string())
             }

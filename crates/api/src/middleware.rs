@@ -51,7 +51,11 @@ fn render_error(
         .with_leaf("Resource", resource)
         .with_leaf("RequestId", id)
         .with_leaf("TraceId", id);
-    let body = if is_head { String::new() } else { doc.to_document() };
+    let body = if is_head {
+        String::new()
+    } else {
+        doc.to_document()
+    };
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),

@@ -20,7 +20,11 @@ pub async fn read_xml(body: Body, limit: usize) -> Result<XmlElement, ApiError> 
                 format!("request body exceeds {limit} bytes"),
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "IncompleteBody", format!("could not read the request body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                format!("could not read the request body: {e}"),
+            )
         }
     })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {

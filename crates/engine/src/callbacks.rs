@@ -7,7 +7,11 @@ use reelflow_model::workflow::{ResultFormat, Topology};
 use reelflow_store::NewCallback;
 
 /// The WorkflowFinish message for a finished run, if its NotifyConfig asks for one.
-pub fn workflow_finish(instance: &Instance, tasks: &[Task], offset: DisplayOffset) -> Vec<NewCallback> {
+pub fn workflow_finish(
+    instance: &Instance,
+    tasks: &[Task],
+    offset: DisplayOffset,
+) -> Vec<NewCallback> {
     let Some(notify) = Topology::parse(&instance.topology_xml)
         .ok()
         .and_then(|t| t.start().and_then(|s| s.notify.clone()))

@@ -137,7 +137,10 @@ mod tests {
             input_bucket: String::new(),
             input_key: String::new(),
             outputs: if state == TaskState::Success {
-                vec![OutputObject { bucket: "b".into(), key: format!("{node}.mp4") }]
+                vec![OutputObject {
+                    bucket: "b".into(),
+                    key: format!("{node}.mp4"),
+                }]
             } else {
                 vec![]
             },
@@ -152,23 +155,42 @@ mod tests {
     #[test]
     fn join_waits_for_every_predecessor() {
         let inst = instance(CHAIN_AND_JOIN);
-        let tasks = [task("A", TaskState::Success), task("B", TaskState::Running), task("C", TaskState::Waiting)];
+        let tasks = [
+            task("A", TaskState::Success),
+            task("B", TaskState::Running),
+            task("C", TaskState::Waiting),
+        ];
         let d = decide(&inst, &tasks, 5);
         assert!(d.task_updates.is_empty() && d.run_end.is_none());
-        let tasks = [task("A", TaskState::Success), task("B", TaskState::Success), task("C", TaskState::Waiting)];
+        let tasks = [
+            task("A", TaskState::Success),
+            task("B", TaskState::Success),
+            task("C", TaskState::Waiting),
+        ];
         let d = decide(&inst, &tasks, 5);
         assert_eq!(d.task_updates.len(), 1);
         assert_eq!(d.task_updates[0].state, TaskState::Submitted);
-        assert_eq!(d.task_updates[0].input_key, "A.mp4", "consumes the upstream output");
+        assert_eq!(
+            d.task_updates[0].input_key, "A.mp4",
+            "consumes the upstream output"
+        );
         assert!(d.run_end.is_none());
     }
 
     #[test]
     fn failure_skips_descendants_and_fails_the_run_when_idle() {
         let inst = instance(CHAIN_AND_JOIN);
-        let tasks = [task("A", TaskState::Failed), task("B", TaskState::Running), task("C", TaskState::Waiting)];
+        let tasks = [
+            task("A", TaskState::Failed),
+            task("B", TaskState::Running),
+            task("C", TaskState::Waiting),
+        ];
         assert!(decide(&inst, &tasks, 5).run_end.is_none(), "B still runs");
-        let tasks = [task("A", TaskState::Failed), task("B", TaskState::Success), task("C", TaskState::Waiting)];
+        let tasks = [
+            task("A", TaskState::Failed),
+            task("B", TaskState::Success),
+            task("C", TaskState::Waiting),
+        ];
         let d = decide(&inst, &tasks, 9);
         assert_eq!(d.run_end.unwrap().state, RunState::Failed);
         assert_eq!(d.task_updates.len(), 1);

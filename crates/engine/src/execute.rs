@@ -61,10 +61,10 @@ struct ScratchDir(PathBuf);
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.0) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(%error, dir = %self.0.display(), "could not remove a task directory");
-            }
+        if let Err(error) = std::fs::remove_dir_all(&self.0)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, dir = %self.0.display(), "could not remove a task directory");
         }
     }
 }
@@ -86,8 +86,12 @@ impl Engine {
         let job = self.resolve(task).await?;
         let scratch = ScratchDir(self.inner.config.work_dir.join(&task.job_id));
         let _ = std::fs::remove_dir_all(&scratch.0);
-        std::fs::create_dir_all(&scratch.0)
-            .map_err(|e| Failure::new("InternalError", format!("cannot create a work directory: {e}")))?;
+        std::fs::create_dir_all(&scratch.0).map_err(|e| {
+            Failure::new(
+                "InternalError",
+                format!("cannot create a work directory: {e}"),
+            )
+        })?;
         let input = self.fetch_input(task, &scratch.0).await?;
         let info = reelflow_media::probe(&input, ctl).await?;
         let produced = match &job.kind {
@@ -119,7 +123,10 @@ impl Engine {
             .get_template(&op.template_id)
             .await?
             .ok_or_else(|| {
-                Failure::new("TemplateNotFound", format!("template {} does not exist", op.template_id))
+                Failure::new(
+                    "TemplateNotFound",
+                    format!("template {} does not exist", op.template_id),
+                )
             })?;
         if !self.store().bucket_exists(&op.output.bucket).await? {
             return Err(Failure::new(
@@ -127,7 +134,11 @@ impl Engine {
                 format!("output bucket {} does not exist", op.output.bucket),
             ));
         }
-        Ok(Job { kind: node.kind.clone(), op, template })
+        Ok(Job {
+            kind: node.kind.clone(),
+            op,
+            template,
+        })
     }
 
     async fn fetch_input(&self, task: &Task, scratch: &Path) -> Result<PathBuf, Failure> {
@@ -138,7 +149,10 @@ impl Engine {
             .ok_or_else(|| {
                 Failure::new(
                     "InputNotFound",
-                    format!("input object {}/{} does not exist", task.input_bucket, task.input_key),
+                    format!(
+                        "input object {}/{} does not exist",
+                        task.input_bucket, task.input_key
+                    ),
                 )
             })?;
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
@@ -163,13 +177,22 @@ impl Engine {
         let spec = crate::specs::transcode_spec(&params);
         let ext = reelflow_media::output_extension(&spec);
         let out_dir = scratch.join("out");
-        std::fs::create_dir_all(&out_dir)
-            .map_err(|e| Failure::new("InternalError", format!("cannot create a work directory: {e}")))?;
+        std::fs::create_dir_all(&out_dir).map_err(|e| {
+            Failure::new(
+                "InternalError",
+                format!("cannot create a work directory: {e}"),
+            )
+        })?;
         let main = out_dir.join(format!("output.{ext}"));
         let files = reelflow_media::transcode(input, &main, &spec, info, ctl).await?;
         Ok(files
             .into_iter()
-            .map(|path| Produced { primary: path == main, path, ext: ext.to_owned(), number: None })
+            .map(|path| Produced {
+                primary: path == main,
+                path,
+                ext: ext.to_owned(),
+                number: None,
+            })
             .collect())
     }
 
@@ -185,8 +208,12 @@ impl Engine {
             .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
         let spec = crate::specs::snapshot_spec(&params);
         let out_dir = scratch.join("out");
-        std::fs::create_dir_all(&out_dir)
-            .map_err(|e| Failure::new("InternalError", format!("cannot create a work directory: {e}")))?;
+        std::fs::create_dir_all(&out_dir).map_err(|e| {
+            Failure::new(
+                "InternalError",
+                format!("cannot create a work directory: {e}"),
+            )
+        })?;
         let files = reelflow_media::snapshot(input, &out_dir, &spec, info, ctl).await?;
         if files.is_empty() {
             return Err(Failure::new("SnapshotFailed", "no frame could be captured"));
@@ -194,7 +221,12 @@ impl Engine {
         Ok(files
             .into_iter()
             .enumerate()
-            .map(|(i, path)| Produced { path, primary: true, ext: params.format.clone(), number: Some(i) })
+            .map(|(i, path)| Produced {
+                path,
+                primary: true,
+                ext: params.format.clone(),
+                number: Some(i),
+            })
             .collect())
     }
 
@@ -226,14 +258,29 @@ impl Engine {
             let key = if file.primary {
                 main_key(file.number)
             } else {
-                let name = file.path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
-                if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+                let name = file
+                    .path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("part");
+                if dir.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{dir}/{name}")
+                }
             };
             reelflow_model::object::validate_key(&key).map_err(|e| {
-                Failure::new("InvalidArgument", format!("output key {key:?} is not valid: {e}"))
+                Failure::new(
+                    "InvalidArgument",
+                    format!("output key {key:?} is not valid: {e}"),
+                )
             })?;
-            self.write_output(&job.op.output.bucket, &key, &file.path).await?;
-            outputs.push(OutputObject { bucket: job.op.output.bucket.clone(), key });
+            self.write_output(&job.op.output.bucket, &key, &file.path)
+                .await?;
+            outputs.push(OutputObject {
+                bucket: job.op.output.bucket.clone(),
+                key,
+            });
         }
         Ok(outputs)
     }
@@ -268,7 +315,10 @@ struct Produced {
 
 /// A Content-Type for an output key, from its extension.
 pub(crate) fn content_type_for(key: &str) -> &'static str {
-    let ext = key.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    let ext = key
+        .rsplit_once('.')
+        .map_or("", |(_, e)| e)
+        .to_ascii_lowercase();
     match ext.as_str() {
         "mp4" | "m4v" => "video/mp4",
         "mov" => "video/quicktime",

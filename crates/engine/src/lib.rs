@@ -10,8 +10,8 @@ pub mod callbacks;
 pub mod dag;
 mod error;
 mod execute;
-pub mod specs;
 pub mod plan;
+pub mod specs;
 mod triggers;
 mod worker;
 
@@ -110,7 +110,10 @@ impl Engine {
             .requeue_stale(now, Some(&self.inner.config.node_id))
             .await?;
         if requeued > 0 {
-            tracing::info!(tasks = requeued, "requeued tasks interrupted by the previous stop");
+            tracing::info!(
+                tasks = requeued,
+                "requeued tasks interrupted by the previous stop"
+            );
         }
         let mut set = JoinSet::new();
         for index in 0..self.inner.config.workers.max(1) {

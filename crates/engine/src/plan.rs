@@ -26,7 +26,7 @@ pub fn new_run(
         .iter()
         .filter_map(|node| node.kind.operation().map(|op| (node, op)))
         .map(|(node, op)| {
-            let submitted = start_successors.iter().any(|s| *s == node.name);
+            let submitted = start_successors.contains(&node.name);
             Task {
                 job_id: ids::new_job_id(),
                 run_id: run_id.clone(),
@@ -45,8 +45,16 @@ pub fn new_run(
                 code: String::new(),
                 message: String::new(),
                 progress: 0,
-                input_bucket: if submitted { object.bucket.clone() } else { String::new() },
-                input_key: if submitted { object.key.clone() } else { String::new() },
+                input_bucket: if submitted {
+                    object.bucket.clone()
+                } else {
+                    String::new()
+                },
+                input_key: if submitted {
+                    object.key.clone()
+                } else {
+                    String::new()
+                },
                 outputs: Vec::new(),
                 created: now,
                 started: None,

@@ -1,6 +1,8 @@
 //! Mapping CI template parameters (model) to the media crate's ffmpeg specs.
 
-use reelflow_media::{AudioSpec, SnapshotMode as MediaMode, SnapshotSpec, TranscodeSpec, VideoSpec};
+use reelflow_media::{
+    AudioSpec, SnapshotMode as MediaMode, SnapshotSpec, TranscodeSpec, VideoSpec,
+};
 use reelflow_model::template::{SnapshotMode, SnapshotParams, TranscodeParams};
 
 /// The ffmpeg spec for a Transcode template.
@@ -21,7 +23,6 @@ pub fn transcode_spec(p: &TranscodeParams) -> TranscodeSpec {
             maxrate_kbps: v.maxrate,
             bufsize_kb: v.bufsize,
             remove: v.remove,
-            ..Default::default()
         }),
         audio: p.audio.as_ref().map(|a| AudioSpec {
             codec: a.codec.clone(),
@@ -29,13 +30,11 @@ pub fn transcode_spec(p: &TranscodeParams) -> TranscodeSpec {
             bitrate_kbps: a.bitrate,
             channels: a.channels,
             remove: a.remove,
-            ..Default::default()
         }),
         start: p.start,
         duration: p.duration,
         segment_duration: p.segment_duration,
         delete_metadata: p.delete_metadata,
-        ..Default::default()
     }
 }
 
@@ -53,6 +52,5 @@ pub fn snapshot_spec(p: &SnapshotParams) -> SnapshotSpec {
         width: p.width,
         height: p.height,
         format: p.format.clone(),
-        ..Default::default()
     }
 }

@@ -23,10 +23,10 @@ impl Engine {
             Vec::new()
         };
         let replaced = self.store().put_object(&record, &runs).await?;
-        if let Some(old) = replaced {
-            if let Err(error) = self.blobs().delete(&old).await {
-                tracing::warn!(%error, blob = old, "could not delete a replaced blob");
-            }
+        if let Some(old) = replaced
+            && let Err(error) = self.blobs().delete(&old).await
+        {
+            tracing::warn!(%error, blob = old, "could not delete a replaced blob");
         }
         if !runs.is_empty() {
             self.wake_workers();
@@ -69,7 +69,11 @@ impl Engine {
         Ok(runs)
     }
 
-    async fn plan(&self, workflow: &Workflow, object: &ObjectRecord) -> Result<NewRun, EngineError> {
+    async fn plan(
+        &self,
+        workflow: &Workflow,
+        object: &ObjectRecord,
+    ) -> Result<NewRun, EngineError> {
         let topology = workflow.topology().map_err(EngineError::InvalidWorkflow)?;
         let mut templates: HashMap<String, Template> = HashMap::new();
         for op in topology.nodes.iter().filter_map(|n| n.kind.operation()) {

@@ -130,7 +130,11 @@ impl Engine {
                 }
             }
             let until = now_unix() + self.inner.config.lease.as_secs() as i64;
-            match self.store().renew_lease(job_id, &self.inner.config.node_id, until).await {
+            match self
+                .store()
+                .renew_lease(job_id, &self.inner.config.node_id, until)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!("lease lost; abandoning the task");
@@ -150,10 +154,19 @@ impl Engine {
         for attempt in 0..5u32 {
             match self
                 .store()
-                .finish_task(&task.job_id, &self.inner.config.node_id, &outcome, &decider, &builder)
+                .finish_task(
+                    &task.job_id,
+                    &self.inner.config.node_id,
+                    &outcome,
+                    &decider,
+                    &builder,
+                )
                 .await
             {
-                Ok(FinishResult::Applied { run_ended, submitted }) => {
+                Ok(FinishResult::Applied {
+                    run_ended,
+                    submitted,
+                }) => {
                     if submitted {
                         self.wake_workers();
                     }

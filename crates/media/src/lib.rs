@@ -10,9 +10,9 @@
 //!   process group, wall-clock and stall timeouts, cancellation, SIGTERM then SIGKILL
 //!   to the group, a bounded stderr tail attached to errors, `-progress` parsing.
 //! - [`progress`]: the parser for ffmpeg's `-progress` key=value blocks.
-//! - [`probe`]: ffprobe JSON into [`MediaInfo`]; unreadable inputs become
+//! - [`mod@probe`]: ffprobe JSON into [`MediaInfo`]; unreadable inputs become
 //!   [`MediaError::InvalidInput`].
-//! - [`transcode`] and [`snapshot`]: pure argument builders ([`transcode_args`],
+//! - [`mod@transcode`] and [`mod@snapshot`]: pure argument builders ([`transcode_args`],
 //!   [`snapshot_args`]) unit-tested without ffmpeg, plus the async operations that run
 //!   them. [`transcode_many`] writes several outputs from one decode ("fused execution").
 //! - [`MediaTools`]: tool paths and [`Limits`] (timeouts); the free functions use its
@@ -35,9 +35,9 @@ mod paths;
 pub use error::MediaError;
 pub use limits::{Limits, MediaTools};
 pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
-pub use process::{ProcessError, RunControl, ToolCommand, ToolOutput};
-pub use progress::{ProgressBlock, ProgressParser, parse_progress};
-pub use snapshot::{SnapshotMode, SnapshotSpec, snapshot, snapshot_args};
+pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput};
+pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
+pub use snapshot::{SnapshotMode, SnapshotSpec, snapshot, snapshot_args, snapshot_path};
 pub use transcode::{
     AudioSpec, TranscodeSpec, VideoSpec, output_extension, transcode, transcode_args,
     transcode_many, transcode_many_args, validate_spec,

@@ -59,7 +59,7 @@ impl Limits {
 
 /// Where ffmpeg and ffprobe live, and the limits their runs get.
 ///
-/// The free functions ([`crate::probe`], [`crate::transcode`], …) use
+/// The free functions ([`fn@crate::probe`], [`fn@crate::transcode`], …) use
 /// `MediaTools::default()`: `ffmpeg`/`ffprobe` from `$PATH` and default [`Limits`].
 /// A service builds one from its configuration and calls the methods instead.
 #[derive(Debug, Clone)]

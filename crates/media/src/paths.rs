@@ -47,6 +47,42 @@ pub(crate) fn parent(path: &Path) -> Result<PathBuf, MediaError> {
         .unwrap_or_else(|| PathBuf::from("/")))
 }
 
+/// Files directly in `dir` whose name satisfies `wanted`, sorted by name. A missing
+/// directory holds no files.
+pub(crate) async fn list_matching(
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, MediaError> {
+    let listing_failed = || MediaError::io("could not list directory", dir);
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(listing_failed()(err)),
+    };
+    let mut found = Vec::new();
+    while let Some(entry) = entries.next_entry().await.map_err(listing_failed())? {
+        if entry.file_name().to_str().is_some_and(&wanted) {
+            found.push(entry.path());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Deletes the files [`list_matching`] finds: leftovers of an earlier attempt must not
+/// be mistaken for this run's output.
+pub(crate) async fn remove_matching(
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<(), MediaError> {
+    for path in list_matching(dir, wanted).await? {
+        tokio::fs::remove_file(&path)
+            .await
+            .map_err(MediaError::io("could not remove stale output", &path))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

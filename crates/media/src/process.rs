@@ -6,7 +6,7 @@
 //! - stdin is `/dev/null`; the child leads its own process group, so stopping it
 //!   reaches anything it spawned;
 //! - a wall-clock timeout, an optional stall timeout (reset whenever ffmpeg's
-//!   `out_time` advances) and the caller's [`CancellationToken`] all stop the run the
+//!   `out_time` or frame count advances) and the caller's [`CancellationToken`] all stop the run the
 //!   same way: SIGTERM to the group, a short grace, SIGKILL to the group;
 //! - dropping the future mid-run SIGKILLs the group (see `group.rs`);
 //! - stderr is kept in a 32 KiB ring and its tail goes into every error;
@@ -414,5 +414,35 @@ async fn join_reader<T: Default>(handle: Option<JoinHandle<T>>) -> Option<T> {
             abort.abort();
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn steps_share_the_progress_range() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let ctl = RunControl::new().on_progress(move |p| sink.lock().unwrap().push(p));
+        let first = ctl.step(0, 2);
+        let second = ctl.step(1, 2);
+        for p in [0, 50, 100] {
+            (first.progress.as_ref().unwrap())(p);
+        }
+        for p in [0, 50, 100] {
+            (second.progress.as_ref().unwrap())(p);
+        }
+        assert_eq!(*seen.lock().unwrap(), [0, 25, 50, 50, 75, 100]);
+        assert!(RunControl::new().step(0, 3).progress.is_none());
+    }
+
+    #[test]
+    fn display_quotes_arguments_with_spaces() {
+        let cmd = ToolCommand::new("ffmpeg").args(["-i", "/a b.mp4"]);
+        assert_eq!(cmd.to_string(), "ffmpeg -i \"/a b.mp4\"");
     }
 }

@@ -58,9 +58,7 @@ impl ProgressTarget {
     pub fn percent(&self, block: &ProgressBlock) -> Option<u8> {
         let by_time = block.percent(self.secs);
         let by_frames = match (block.frame, self.frames) {
-            (Some(done), Some(total)) if total > 0 => {
-                Some((done.min(total) * 100 / total) as u8)
-            }
+            (Some(done), Some(total)) if total > 0 => Some((done.min(total) * 100 / total) as u8),
             _ => None,
         };
         by_time.max(by_frames)
@@ -186,9 +184,15 @@ mod tests {
             frame: Some(3),
             ..Default::default()
         };
-        let frames = ProgressTarget { secs: None, frames: Some(4) };
+        let frames = ProgressTarget {
+            secs: None,
+            frames: Some(4),
+        };
         assert_eq!(frames.percent(&block), Some(75));
-        let both = ProgressTarget { secs: Some(2.0), frames: Some(10) };
+        let both = ProgressTarget {
+            secs: Some(2.0),
+            frames: Some(10),
+        };
         assert_eq!(both.percent(&block), Some(50));
         assert_eq!(ProgressTarget::default().percent(&block), None);
     }

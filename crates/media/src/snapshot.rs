@@ -8,12 +8,13 @@
 //! - **KeyFrame**: the first `count` key frames from `start` (`-skip_frame nokey`
 //!   makes the decoder skip everything else, so this is cheap).
 //!
-//! Two strategies produce timed frames, both in one ffmpeg process:
+//! Two strategies produce timed frames:
 //! - *scan*: seek once to `start`, decode forward and keep the first frame at or after
-//!   each target time (`select='gte(t,selected_n*I)'`); best for dense samples;
+//!   each target time (`select='gte(t,selected_n*I)'`), one ffmpeg run; best for
+//!   dense samples;
 //! - *seek*: one input per target time, each opened with an input seek, one frame
-//!   each; used when targets are ≥ 10 s apart (and at most 32), where decoding every
-//!   frame in between would cost far more than a seek.
+//!   each (up to 32 inputs per ffmpeg run); used when targets are ≥ 10 s apart, where
+//!   decoding every frame in between would cost far more than a seek.
 //!
 //! Images are named `snap-00000.jpg`, `snap-00001.jpg`, … in capture order.
 
@@ -30,7 +31,7 @@ use crate::process::RunControl;
 
 /// Targets at least this far apart are captured with one input seek each.
 const SEEK_MIN_GAP_SECS: f64 = 10.0;
-/// Most inputs opened by one seek-mode run.
+/// Most inputs opened by one seek-mode ffmpeg run (more are split into batches).
 const SEEK_MAX_FRAMES: u32 = 32;
 /// File-name prefix of every image.
 const PREFIX: &str = "snap-";
@@ -99,14 +100,16 @@ pub async fn snapshot(
         .await
 }
 
-/// The complete ffmpeg argument list (without the program) for a snapshot.
+/// The ffmpeg argument lists (without the program) of a snapshot: one per ffmpeg run.
+/// Usually one; sparse captures of more than 32 frames are split into batches.
 pub fn snapshot_args(
     input: &Path,
     out_dir: &Path,
     spec: &SnapshotSpec,
     info: &MediaInfo,
-) -> Result<Vec<String>, MediaError> {
-    Ok(plan(input, out_dir, spec, info)?.args)
+) -> Result<Vec<Vec<String>>, MediaError> {
+    let plan = plan(input, out_dir, spec, info)?;
+    Ok(plan.runs.into_iter().map(|r| r.args).collect())
 }
 
 impl MediaTools {
@@ -126,8 +129,15 @@ impl MediaTools {
                 "could not create snapshot directory",
                 out_dir,
             ))?;
-        let cmd = self.ffmpeg_command(plan.args, plan.scan_secs);
-        cmd.run(ctl).await?;
+        paths::remove_matching(out_dir, |n| is_image_name(n, plan.ext)).await?;
+        let steps = plan.runs.len();
+        for (index, run) in plan.runs.into_iter().enumerate() {
+            let cmd = self
+                .ffmpeg_command(run.args, run.media_secs)
+                .ffmpeg_progress(run.progress_secs)
+                .progress_frames(run.frames);
+            cmd.run(&ctl.step(index, steps)).await?;
+        }
         let images = collect(out_dir, plan.expected, plan.ext).await;
         if images.is_empty() {
             return Err(MediaError::invalid_input(format!(
@@ -139,15 +149,25 @@ impl MediaTools {
     }
 }
 
-/// A built snapshot run.
+/// All ffmpeg runs of a snapshot and what they should leave behind.
 #[derive(Debug)]
 struct Plan {
-    args: Vec<String>,
+    runs: Vec<Run>,
     /// Upper bound of images written.
     expected: u32,
     ext: &'static str,
-    /// Seconds of media the run decodes through (timeout and progress).
-    scan_secs: Option<f64>,
+}
+
+/// One ffmpeg run.
+#[derive(Debug)]
+struct Run {
+    args: Vec<String>,
+    /// Media seconds the run works through (its timeout scales with this).
+    media_secs: Option<f64>,
+    /// Expected output duration, for percentages (`None` when meaningless).
+    progress_secs: Option<f64>,
+    /// Frames the run writes, for percentages.
+    frames: u64,
 }
 
 /// Image encoder options and extension for a CI format name.
@@ -169,18 +189,7 @@ fn plan(
 ) -> Result<Plan, MediaError> {
     let (ext, codec) = image_format(&spec.format)?;
     check(spec, info)?;
-    let remaining = info.duration.map(|d| d - spec.start);
-    let step = match spec.mode {
-        SnapshotMode::Interval => spec.interval,
-        SnapshotMode::Average => Some(
-            remaining.ok_or_else(|| {
-                MediaError::invalid_input(
-                    "Average snapshots need the media duration, which is unknown",
-                )
-            })? / f64::from(spec.count),
-        ),
-        SnapshotMode::KeyFrame => None,
-    };
+    let step = step(spec, info)?;
     let targets = step.map(|s| targets(spec.start, s, spec.count, info.duration));
     let ctx = Ctx {
         input: paths::arg(input)?,
@@ -189,22 +198,33 @@ fn plan(
         ext,
         codec,
     };
-    let (args, expected) = match (&targets, step) {
-        (Some(times), Some(gap)) if seek_mode(times, gap, info) => {
-            (ctx.seek_args(times)?, times.len() as u32)
+    let runs = match (&targets, step) {
+        (Some(times), Some(gap)) if info.duration.is_some() && gap >= SEEK_MIN_GAP_SECS => {
+            ctx.seek_runs(times)?
         }
-        _ => (ctx.scan_args(step)?, spec.count),
+        _ => vec![ctx.scan_run(step, targets.as_deref(), info.duration)?],
     };
-    let scan_secs = match (&targets, spec.interval, spec.mode) {
-        (Some(times), _, _) => times.last().map(|t| t - spec.start).or(Some(0.0)),
-        (None, None, SnapshotMode::Interval) => Some(0.0),
-        _ => remaining,
-    };
+    let expected = targets.map_or(spec.count, |t| t.len() as u32);
     Ok(Plan {
-        args,
+        runs,
         expected,
         ext,
-        scan_secs,
+    })
+}
+
+/// Seconds between timed captures; `None` for consecutive frames and key frames.
+fn step(spec: &SnapshotSpec, info: &MediaInfo) -> Result<Option<f64>, MediaError> {
+    Ok(match spec.mode {
+        SnapshotMode::Interval => spec.interval,
+        SnapshotMode::KeyFrame => None,
+        SnapshotMode::Average => {
+            let total = info.duration.ok_or_else(|| {
+                MediaError::invalid_input(
+                    "Average snapshots need the media duration, which is unknown",
+                )
+            })?;
+            Some((total - spec.start) / f64::from(spec.count))
+        }
     })
 }
 
@@ -252,10 +272,6 @@ fn targets(start: f64, step: f64, count: u32, duration: Option<f64>) -> Vec<f64>
         .collect()
 }
 
-fn seek_mode(times: &[f64], gap: f64, info: &MediaInfo) -> bool {
-    info.duration.is_some() && gap >= SEEK_MIN_GAP_SECS && times.len() <= SEEK_MAX_FRAMES as usize
-}
-
 /// Shared pieces of the two argument layouts.
 struct Ctx<'a> {
     input: String,
@@ -267,7 +283,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// One input, decoded forward from `start`; `step` selects timed frames.
-    fn scan_args(&self, step: Option<f64>) -> Result<Vec<String>, MediaError> {
+    fn scan_run(
+        &self,
+        step: Option<f64>,
+        targets: Option<&[f64]>,
+        duration: Option<f64>,
+    ) -> Result<Run, MediaError> {
         let mut args = prelude();
         if self.spec.mode == SnapshotMode::KeyFrame {
             args.extend(["-skip_frame".into(), "nokey".into()]);
@@ -286,7 +307,8 @@ impl Ctx<'_> {
         if !filters.is_empty() {
             args.extend(["-vf".into(), filters.join(",")]);
         }
-        args.extend(["-frames:v".into(), self.spec.count.to_string()]);
+        let frames = targets.map_or(self.spec.count, |t| t.len() as u32);
+        args.extend(["-frames:v".into(), frames.to_string()]);
         args.extend(self.image_args());
         args.extend(["-start_number".into(), "0".into()]);
         let pattern = format!(
@@ -295,11 +317,33 @@ impl Ctx<'_> {
             self.ext
         );
         args.push(pattern);
-        Ok(args)
+        // Timed captures end at the last target; key frames may need the whole rest.
+        // Media decoded: up to the last target, or the whole rest for key frames
+        // (unknown duration: the long default timeout); consecutive frames are quick.
+        let span = match (targets, self.spec.mode) {
+            (Some(times), _) => Some(times.last().map_or(0.0, |t| t - self.spec.start)),
+            (None, SnapshotMode::KeyFrame) => duration.map(|d| d - self.spec.start),
+            (None, _) => Some(0.0),
+        };
+        Ok(Run {
+            args,
+            media_secs: span,
+            progress_secs: span.filter(|s| *s > 0.0),
+            frames: u64::from(frames),
+        })
     }
 
-    /// One input per capture time, one frame from each.
-    fn seek_args(&self, times: &[f64]) -> Result<Vec<String>, MediaError> {
+    /// One input per capture time, one frame from each, in batches of
+    /// [`SEEK_MAX_FRAMES`] inputs per ffmpeg run.
+    fn seek_runs(&self, times: &[f64]) -> Result<Vec<Run>, MediaError> {
+        let batch = SEEK_MAX_FRAMES as usize;
+        let chunks = times.chunks(batch).enumerate();
+        chunks
+            .map(|(n, chunk)| self.seek_run(chunk, (n * batch) as u32))
+            .collect()
+    }
+
+    fn seek_run(&self, times: &[f64], first_index: u32) -> Result<Run, MediaError> {
         let mut args = prelude();
         for t in times {
             args.extend(["-ss".into(), num(*t), "-i".into(), self.input.clone()]);
@@ -316,10 +360,16 @@ impl Ctx<'_> {
             }
             args.extend(self.image_args());
             args.extend(["-update".into(), "1".into()]);
-            let path = snapshot_path(self.out_dir, k as u32, self.ext);
+            let path = snapshot_path(self.out_dir, first_index + k as u32, self.ext);
             args.push(paths::arg(&path)?);
         }
-        Ok(args)
+        // Each input costs a seek and a short decode; allow ~10 s per frame.
+        Ok(Run {
+            args,
+            media_secs: Some(times.len() as f64 * 0.5),
+            progress_secs: None,
+            frames: 0,
+        })
     }
 
     fn scale(&self) -> Option<String> {
@@ -352,6 +402,13 @@ impl Ctx<'_> {
         }
         Ok(dir)
     }
+}
+
+/// `snap-00042.jpg`: an image this module writes.
+fn is_image_name(name: &str, ext: &str) -> bool {
+    name.strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(ext)?.strip_suffix('.'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The images written, in order, stopping at the first missing or empty one.

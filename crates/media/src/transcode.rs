@@ -36,9 +36,10 @@ pub struct TranscodeSpec {
     /// (adts), m4a, flac, wav, gif. Case-insensitive.
     pub container: String,
     /// Video settings; `None` means CI defaults (H.264, or VP8 for WebM) when the input
-    /// has video.
+    /// has video. Ignored by audio-only containers (mp3, aac, m4a, flac, wav).
     pub video: Option<VideoSpec>,
-    /// Audio settings; `None` means CI defaults when the input has audio.
+    /// Audio settings; `None` means CI defaults when the input has audio. Skipped when
+    /// the input has none; ignored by gif.
     pub audio: Option<AudioSpec>,
     /// `TimeInterval.Start` in seconds.
     pub start: Option<f64>,
@@ -186,11 +187,12 @@ impl MediaTools {
         check_distinct(outputs)?;
         let pairs: Vec<_> = outputs.iter().map(|(p, s)| (p.as_path(), s)).collect();
         let invocation = build(input, &pairs, info)?;
-        for (path, _) in outputs {
+        for (path, spec) in outputs {
             let dir = paths::parent(path)?;
             tokio::fs::create_dir_all(&dir)
                 .await
                 .map_err(MediaError::io("could not create output directory", &dir))?;
+            remove_stale_segments(path, spec).await?;
         }
         // Encoding cost grows with the number of outputs; so does the time allowed.
         let budget = invocation.expected_secs.map(|s| s * outputs.len() as f64);
@@ -241,27 +243,18 @@ async fn collect_outputs(path: &Path, spec: &TranscodeSpec) -> Result<Vec<PathBu
 
 /// Segment files named after `main`'s stem, sorted by name (numbers are zero-padded).
 async fn segments(main: &Path, layout: Layout) -> Result<Vec<PathBuf>, MediaError> {
-    let dir = paths::parent(main)?;
     let stem = paths::stem(main)?;
-    let mut entries = tokio::fs::read_dir(&dir)
-        .await
-        .map_err(MediaError::io("could not list output directory", &dir))?;
-    let mut found = Vec::new();
-    while let Some(entry) = entries
-        .next_entry()
-        .await
-        .map_err(MediaError::io("could not list output directory", &dir))?
-    {
-        let name = entry.file_name();
-        if name
-            .to_str()
-            .is_some_and(|n| is_segment_of(n, &stem, layout))
-        {
-            found.push(entry.path());
-        }
+    paths::list_matching(&paths::parent(main)?, |n| is_segment_of(n, &stem, layout)).await
+}
+
+/// Removes segments an earlier attempt left next to a segmented output.
+async fn remove_stale_segments(main: &Path, spec: &TranscodeSpec) -> Result<(), MediaError> {
+    let layout = container(&spec.container)?.layout;
+    if layout == Layout::Single {
+        return Ok(());
     }
-    found.sort();
-    Ok(found)
+    let stem = paths::stem(main)?;
+    paths::remove_matching(&paths::parent(main)?, |n| is_segment_of(n, &stem, layout)).await
 }
 
 /// `stem-00001.ts` for HLS; `stem-init-0.m4s` and `stem-chunk-0-00001.m4s` for DASH.

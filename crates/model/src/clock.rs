@@ -115,8 +115,14 @@ mod tests {
         assert!(DisplayOffset::parse("+0800").is_ok());
         assert!(DisplayOffset::parse("08:00").is_err());
         assert!(DisplayOffset::parse("+8").is_err());
-        assert_eq!(parse_api_time("2020-12-01T11:00:41+0800"), Some(1_606_791_641));
-        assert_eq!(parse_api_time("2020-12-01T11:00:41+08:00"), Some(1_606_791_641));
+        assert_eq!(
+            parse_api_time("2020-12-01T11:00:41+0800"),
+            Some(1_606_791_641)
+        );
+        assert_eq!(
+            parse_api_time("2020-12-01T11:00:41+08:00"),
+            Some(1_606_791_641)
+        );
         assert_eq!(parse_api_time("garbage"), None);
     }
 }

@@ -51,8 +51,21 @@ macro_rules! string_enum {
         }
     };
 }
-string_enum!(RunState { Running, Success, Failed, Cancel });
-string_enum!(TaskState { Waiting, Skipped, Submitted, Running, Success, Failed, Cancel });
+string_enum!(RunState {
+    Running,
+    Success,
+    Failed,
+    Cancel
+});
+string_enum!(TaskState {
+    Waiting,
+    Skipped,
+    Submitted,
+    Running,
+    Success,
+    Failed,
+    Cancel
+});
 
 impl TaskState {
     /// Whether the task will not change any more.
@@ -169,7 +182,9 @@ pub fn workflow_finish_document(
                 .with_leaf("CreateTime", offset.callback_time(task.created))
                 .with_leaf(
                     "EndTime",
-                    task.ended.map(|t| offset.callback_time(t)).unwrap_or_default(),
+                    task.ended
+                        .map(|t| offset.callback_time(t))
+                        .unwrap_or_default(),
                 )
                 .with_leaf("State", task.state.as_str())
                 .with_leaf("JobId", &task.job_id)
@@ -263,8 +278,16 @@ mod tests {
 
     fn seed_tasks() -> Vec<Task> {
         vec![
-            task("je5195f3e35dc11ebbe6fed17a7c10000", "Transcode_1600413767353", "t182c0ca7d91ca40969a3fc97c5559091a"),
-            task("je55e922035dc11ebbe6fed17a7c10000", "Transcode_1600413767444", "t182c0ca7d91ca40969a3fc97c5559091b"),
+            task(
+                "je5195f3e35dc11ebbe6fed17a7c10000",
+                "Transcode_1600413767353",
+                "t182c0ca7d91ca40969a3fc97c5559091a",
+            ),
+            task(
+                "je55e922035dc11ebbe6fed17a7c10000",
+                "Transcode_1600413767444",
+                "t182c0ca7d91ca40969a3fc97c5559091b",
+            ),
         ]
     }
 
@@ -291,6 +314,9 @@ mod tests {
         let exec = &json["WorkflowExecution"];
         assert_eq!(exec["CosHeaders"][0]["Key"], "x-cos-meta-id");
         assert_eq!(exec["Tasks"].as_array().unwrap().len(), 1);
-        assert_eq!(exec["Tasks"][0]["JobId"], "je5195f3e35dc11ebbe6fed17a7c10000");
+        assert_eq!(
+            exec["Tasks"][0]["JobId"],
+            "je5195f3e35dc11ebbe6fed17a7c10000"
+        );
     }
 }

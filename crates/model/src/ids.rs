@@ -119,7 +119,10 @@ mod tests {
 
     #[test]
     fn request_id_is_base64_of_documented_shape() {
-        assert_eq!(base64_std(b"62f1d1b3_90fa5064_5f2c_1"), "NjJmMWQxYjNfOTBmYTUwNjRfNWYyY18x");
+        assert_eq!(
+            base64_std(b"62f1d1b3_90fa5064_5f2c_1"),
+            "NjJmMWQxYjNfOTBmYTUwNjRfNWYyY18x"
+        );
         assert!(!new_request_id(1_660_000_000).is_empty());
     }
 }

@@ -32,14 +32,18 @@ fn ext_filter_matches(filter: &ExtFilter, key: &str, content_type: &str) -> bool
         return true;
     }
     let ext = extension(file_name(key)).to_ascii_lowercase();
-    let major = content_type.split('/').next().unwrap_or("").to_ascii_lowercase();
+    let major = content_type
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let class = |on: bool, exts: &[&str], mime: &str| {
         on && (exts.contains(&ext.as_str()) || (filter.content_type && major == mime))
     };
     class(filter.video, VIDEO_EXTS, "video")
         || class(filter.audio, AUDIO_EXTS, "audio")
         || class(filter.image, IMAGE_EXTS, "image")
-        || filter.custom_exts.iter().any(|e| *e == ext)
+        || filter.custom_exts.contains(&ext)
 }
 
 fn file_name(key: &str) -> &str {
@@ -70,10 +74,7 @@ pub struct OutputVars<'a> {
 /// Tencent's own examples use it). Unknown variables are left as written.
 pub fn expand_output(template: &str, vars: &OutputVars<'_>) -> String {
     let name_and_ext = file_name(vars.input_key);
-    let input_path = vars
-        .input_key
-        .rsplit_once('/')
-        .map_or("", |(dir, _)| dir);
+    let input_path = vars.input_key.rsplit_once('/').map_or("", |(dir, _)| dir);
     let input_name = name_and_ext
         .rsplit_once('.')
         .map_or(name_and_ext, |(stem, _)| stem);
@@ -127,11 +128,26 @@ mod tests {
     fn expands_documented_variables() {
         let v = vars("dir/sub/test1.mp4");
         assert_eq!(expand_output("${InputName}.${Ext}", &v), "test1.flv");
-        assert_eq!(expand_output("${InputNameAndExt}_${RunId}.${Ext}", &v), "test1.mp4_i1.flv");
-        assert_eq!(expand_output("${InputPath}/${inputname}-${number}.${ext}", &v), "dir/sub/test1-3.flv");
-        assert_eq!(expand_output("bcd/${RunId}/trans.{Ext}", &v), "bcd/i1/trans.flv");
-        assert_eq!(expand_output("x/${Unknown}/${JobId}", &v), "x/${Unknown}/j1");
-        assert_eq!(expand_output("${InputPath}/a.${Ext}", &vars("top.mp4")), "a.flv");
+        assert_eq!(
+            expand_output("${InputNameAndExt}_${RunId}.${Ext}", &v),
+            "test1.mp4_i1.flv"
+        );
+        assert_eq!(
+            expand_output("${InputPath}/${inputname}-${number}.${ext}", &v),
+            "dir/sub/test1-3.flv"
+        );
+        assert_eq!(
+            expand_output("bcd/${RunId}/trans.{Ext}", &v),
+            "bcd/i1/trans.flv"
+        );
+        assert_eq!(
+            expand_output("x/${Unknown}/${JobId}", &v),
+            "x/${Unknown}/j1"
+        );
+        assert_eq!(
+            expand_output("${InputPath}/a.${Ext}", &vars("top.mp4")),
+            "a.flv"
+        );
     }
 
     #[test]

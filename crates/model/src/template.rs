@@ -97,14 +97,19 @@ impl TemplateSpec {
     /// Parses and validates `Request{Tag, Name, …}`.
     pub fn from_request(request: &XmlElement) -> Result<Self, InvalidInput> {
         if request.name != "Request" {
-            return Err(InvalidInput::rule(&request.name, "root element must be Request"));
+            return Err(InvalidInput::rule(
+                &request.name,
+                "root element must be Request",
+            ));
         }
         let fields = Fields::new(request, "Request");
         let tag_text = fields.required("Tag")?;
         let tag = TemplateTag::parse(tag_text).ok_or_else(|| {
             InvalidInput::rule(
                 "Request.Tag",
-                format!("template tag {tag_text:?} is not supported (supported: Transcode, Snapshot)"),
+                format!(
+                    "template tag {tag_text:?} is not supported (supported: Transcode, Snapshot)"
+                ),
             )
         })?;
         let name = validate_name(fields.required("Name")?)?;
@@ -249,17 +254,18 @@ impl TranscodeParams {
                 )
             })?;
         let segment_duration = match container.child("ClipConfig") {
-            Some(clip) => Fields::new(clip, "Request.Container.ClipConfig").f64_in(
-                "Duration",
-                1.0,
-                3600.0,
-            )?,
+            Some(clip) => {
+                Fields::new(clip, "Request.Container.ClipConfig").f64_in("Duration", 1.0, 3600.0)?
+            }
             None => None,
         };
         let (start, duration) = match tpl.child("TimeInterval") {
             Some(ti) => {
                 let f = Fields::new(ti, "Request.TimeInterval");
-                (f.f64_in("Start", 0.0, 86_400.0)?, f.f64_in("Duration", 0.0, 86_400.0)?)
+                (
+                    f.f64_in("Start", 0.0, 86_400.0)?,
+                    f.f64_in("Duration", 0.0, 86_400.0)?,
+                )
             }
             None => (None, None),
         };
@@ -338,7 +344,10 @@ fn parse_audio(audio: &XmlElement) -> Result<AudioParams, InvalidInput> {
     }
     Ok(AudioParams {
         codec: f
-            .one_of("Codec", &["aac", "mp3", "flac", "Vorbis", "opus", "pcm_s16le"])?
+            .one_of(
+                "Codec",
+                &["aac", "mp3", "flac", "Vorbis", "opus", "pcm_s16le"],
+            )?
             .map(str::to_owned),
         samplerate,
         bitrate: f.u32_in("Bitrate", 8, 1000)?,
@@ -405,7 +414,11 @@ impl SnapshotParams {
             count: f.u32_in("Count", 1, 10_000)?.unwrap_or(1),
             width: f.u32_in("Width", 128, 4096)?,
             height: f.u32_in("Height", 128, 4096)?,
-            format: if format == "jpeg" { "jpg".to_owned() } else { format },
+            format: if format == "jpeg" {
+                "jpg".to_owned()
+            } else {
+                format
+            },
         })
     }
 }
@@ -452,7 +465,10 @@ mod tests {
             "<Request><Tag>Transcode</Tag><Name>x</Name><Container><Format>avi2</Format></Container></Request>",
         ))
         .unwrap_err();
-        assert!(err.to_string().contains("Request.Container.Format"), "{err}");
+        assert!(
+            err.to_string().contains("Request.Container.Format"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -35,8 +35,18 @@ pub fn check_structure(topology: &Topology) -> Result<(), InvalidInput> {
                 "the Start node must be named Start",
             ));
         }
-        [] => return Err(InvalidInput::rule("Topology.Nodes", "exactly one Start node is required, found none")),
-        _ => return Err(InvalidInput::rule("Topology.Nodes", "exactly one Start node is required, found several")),
+        [] => {
+            return Err(InvalidInput::rule(
+                "Topology.Nodes",
+                "exactly one Start node is required, found none",
+            ));
+        }
+        _ => {
+            return Err(InvalidInput::rule(
+                "Topology.Nodes",
+                "exactly one Start node is required, found several",
+            ));
+        }
     }
     check_edges(topology)?;
     check_acyclic(topology)?;
@@ -47,19 +57,31 @@ fn check_names(topology: &Topology) -> Result<(), InvalidInput> {
     let mut seen = HashSet::new();
     for node in &topology.nodes {
         if node.name == END {
-            return Err(InvalidInput::rule("Topology.Nodes.End", "End is the terminal and must not be declared as a node"));
+            return Err(InvalidInput::rule(
+                "Topology.Nodes.End",
+                "End is the terminal and must not be declared as a node",
+            ));
         }
         if !seen.insert(node.name.as_str()) {
-            return Err(InvalidInput::rule(format!("Topology.Nodes.{}", node.name), "node names must be unique"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Nodes.{}", node.name),
+                "node names must be unique",
+            ));
         }
     }
     let mut seen = HashSet::new();
     for (name, _) in &topology.dependencies {
         if !seen.insert(name.as_str()) {
-            return Err(InvalidInput::rule(format!("Topology.Dependencies.{name}"), "listed more than once"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Dependencies.{name}"),
+                "listed more than once",
+            ));
         }
         if topology.node(name).is_none() {
-            return Err(InvalidInput::rule(format!("Topology.Dependencies.{name}"), "names a node that is not declared in Nodes"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Dependencies.{name}"),
+                "names a node that is not declared in Nodes",
+            ));
         }
     }
     Ok(())
@@ -69,7 +91,10 @@ fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
     for (name, successors) in &topology.dependencies {
         let from = topology.node(name).map_or("", |n| n.kind.type_name());
         if successors.is_empty() {
-            return Err(InvalidInput::rule(format!("Topology.Dependencies.{name}"), "must list at least one successor (or End)"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Dependencies.{name}"),
+                "must list at least one successor (or End)",
+            ));
         }
         for succ in successors {
             let to = if succ == END {
@@ -77,7 +102,12 @@ fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
             } else {
                 topology
                     .node(succ)
-                    .ok_or_else(|| InvalidInput::rule(format!("Topology.Dependencies.{name}"), format!("successor {succ:?} is not declared in Nodes")))?
+                    .ok_or_else(|| {
+                        InvalidInput::rule(
+                            format!("Topology.Dependencies.{name}"),
+                            format!("successor {succ:?} is not declared in Nodes"),
+                        )
+                    })?
                     .kind
                     .type_name()
             };
@@ -94,13 +124,21 @@ fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
 
 fn check_acyclic(topology: &Topology) -> Result<(), InvalidInput> {
     // Kahn's algorithm over the declared nodes; whatever is left has a cycle.
-    let mut indegree: HashMap<&str, usize> = topology.nodes.iter().map(|n| (n.name.as_str(), 0)).collect();
+    let mut indegree: HashMap<&str, usize> = topology
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), 0))
+        .collect();
     for (_, succ) in &topology.dependencies {
         for s in succ.iter().filter(|s| *s != END) {
             *indegree.entry(s.as_str()).or_default() += 1;
         }
     }
-    let mut ready: Vec<&str> = indegree.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    let mut ready: Vec<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(n, _)| *n)
+        .collect();
     let mut visited = 0;
     while let Some(node) = ready.pop() {
         visited += 1;
@@ -113,9 +151,16 @@ fn check_acyclic(topology: &Topology) -> Result<(), InvalidInput> {
         }
     }
     if visited < topology.nodes.len() {
-        let mut cyclic: Vec<&str> = indegree.iter().filter(|(_, d)| **d > 0).map(|(n, _)| *n).collect();
+        let mut cyclic: Vec<&str> = indegree
+            .iter()
+            .filter(|(_, d)| **d > 0)
+            .map(|(n, _)| *n)
+            .collect();
         cyclic.sort_unstable();
-        return Err(InvalidInput::rule("Topology.Dependencies", format!("the graph has a cycle through {}", cyclic.join(", "))));
+        return Err(InvalidInput::rule(
+            "Topology.Dependencies",
+            format!("the graph has a cycle through {}", cyclic.join(", ")),
+        ));
     }
     Ok(())
 }
@@ -132,10 +177,16 @@ fn check_reachability(topology: &Topology) -> Result<(), InvalidInput> {
     }
     for node in &topology.nodes {
         if !reached.contains(node.name.as_str()) {
-            return Err(InvalidInput::rule(format!("Topology.Nodes.{}", node.name), "is not reachable from Start"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Nodes.{}", node.name),
+                "is not reachable from Start",
+            ));
         }
         if topology.successors(&node.name).is_empty() {
-            return Err(InvalidInput::rule(format!("Topology.Dependencies.{}", node.name), "is missing: every node must lead to End"));
+            return Err(InvalidInput::rule(
+                format!("Topology.Dependencies.{}", node.name),
+                "is missing: every node must lead to End",
+            ));
         }
     }
     Ok(())
@@ -154,16 +205,28 @@ pub fn check_references(
         };
         let path = format!("Topology.Nodes.{}.Operation", node.name);
         let template = templates.get(&op.template_id).ok_or_else(|| {
-            InvalidInput::rule(format!("{path}.TemplateId"), format!("template {} does not exist", op.template_id))
+            InvalidInput::rule(
+                format!("{path}.TemplateId"),
+                format!("template {} does not exist", op.template_id),
+            )
         })?;
         if Some(template.tag) != expected {
             return Err(InvalidInput::rule(
                 format!("{path}.TemplateId"),
-                format!("template {} is a {} template; a {} node needs a {} template", op.template_id, template.tag.as_str(), node.kind.type_name(), node.kind.type_name()),
+                format!(
+                    "template {} is a {} template; a {} node needs a {} template",
+                    op.template_id,
+                    template.tag.as_str(),
+                    node.kind.type_name(),
+                    node.kind.type_name()
+                ),
             ));
         }
         if !buckets.contains(&op.output.bucket) {
-            return Err(InvalidInput::rule(format!("{path}.Output.Bucket"), format!("bucket {} does not exist", op.output.bucket)));
+            return Err(InvalidInput::rule(
+                format!("{path}.Output.Bucket"),
+                format!("bucket {} does not exist", op.output.bucket),
+            ));
         }
         let many = template.tag == TemplateTag::Snapshot
             && SnapshotParams::from_container(&template.params).is_ok_and(|p| p.count > 1);
@@ -193,7 +256,9 @@ mod tests {
 
     fn node(name: &str, ty: &str) -> String {
         if ty == "Start" {
-            return format!("<{name}><Type>Start</Type><Input><ObjectPrefix>in/</ObjectPrefix></Input></{name}>");
+            return format!(
+                "<{name}><Type>Start</Type><Input><ObjectPrefix>in/</ObjectPrefix></Input></{name}>"
+            );
         }
         format!(
             "<{name}><Type>{ty}</Type><Operation><TemplateId>t1x</TemplateId><Output><Bucket>b</Bucket><Object>o</Object></Output></Operation></{name}>"
@@ -226,19 +291,49 @@ mod tests {
     fn each_rule_is_named() {
         let msg = err("<T1>End</T1>", &[("T1", "Transcode")]);
         assert!(msg.contains("exactly one Start"), "{msg}");
-        let msg = err("<Start>T1</Start><T1>T2</T1><T2>T1</T2>", &[("Start", "Start"), ("T1", "Transcode"), ("T2", "Transcode")]);
+        let msg = err(
+            "<Start>T1</Start><T1>T2</T1><T2>T1</T2>",
+            &[("Start", "Start"), ("T1", "Transcode"), ("T2", "Transcode")],
+        );
         assert!(msg.contains("cycle"), "{msg}");
-        let msg = err("<Start>S1</Start><S1>T1</S1><T1>End</T1>", &[("Start", "Start"), ("S1", "Snapshot"), ("T1", "Transcode")]);
-        assert!(msg.contains("Snapshot node may not be followed by Transcode"), "{msg}");
-        let msg = err("<Start>T1</Start><T1>End</T1>", &[("Start", "Start"), ("T1", "Transcode"), ("T9", "Transcode")]);
+        let msg = err(
+            "<Start>S1</Start><S1>T1</S1><T1>End</T1>",
+            &[("Start", "Start"), ("S1", "Snapshot"), ("T1", "Transcode")],
+        );
+        assert!(
+            msg.contains("Snapshot node may not be followed by Transcode"),
+            "{msg}"
+        );
+        let msg = err(
+            "<Start>T1</Start><T1>End</T1>",
+            &[("Start", "Start"), ("T1", "Transcode"), ("T9", "Transcode")],
+        );
         assert!(msg.contains("T9") && msg.contains("not reachable"), "{msg}");
-        let msg = err("<Start>T1</Start><T1>Nope</T1>", &[("Start", "Start"), ("T1", "Transcode")]);
+        let msg = err(
+            "<Start>T1</Start><T1>Nope</T1>",
+            &[("Start", "Start"), ("T1", "Transcode")],
+        );
         assert!(msg.contains("\"Nope\" is not declared"), "{msg}");
-        let msg = err("<Start>T1</Start>", &[("Start", "Start"), ("T1", "Transcode")]);
-        assert!(msg.contains("Dependencies.T1") && msg.contains("End"), "{msg}");
-        let msg = err("<Start>T1</Start><T1>End</T1>", &[("Start", "Start"), ("T1", "Transcode"), ("T1", "Transcode")]);
+        let msg = err(
+            "<Start>T1</Start>",
+            &[("Start", "Start"), ("T1", "Transcode")],
+        );
+        assert!(
+            msg.contains("Dependencies.T1") && msg.contains("End"),
+            "{msg}"
+        );
+        let msg = err(
+            "<Start>T1</Start><T1>End</T1>",
+            &[("Start", "Start"), ("T1", "Transcode"), ("T1", "Transcode")],
+        );
         assert!(msg.contains("unique"), "{msg}");
-        let msg = err("<Start>X</Start><X>End</X>", &[("Start", "Start"), ("X", "VoiceSeparate")]);
-        assert!(msg.contains("VoiceSeparate") && msg.contains("not supported"), "{msg}");
+        let msg = err(
+            "<Start>X</Start><X>End</X>",
+            &[("Start", "Start"), ("X", "VoiceSeparate")],
+        );
+        assert!(
+            msg.contains("VoiceSeparate") && msg.contains("not supported"),
+            "{msg}"
+        );
     }
 }

@@ -83,7 +83,10 @@ impl WorkflowSpec {
     /// store (templates, buckets) are checked by the caller via [`crate::topology::References`].
     pub fn from_request(request: &XmlElement) -> Result<Self, InvalidInput> {
         if request.name != "Request" {
-            return Err(InvalidInput::rule(&request.name, "root element must be Request"));
+            return Err(InvalidInput::rule(
+                &request.name,
+                "root element must be Request",
+            ));
         }
         let wf = request
             .child("MediaWorkflow")
@@ -91,7 +94,9 @@ impl WorkflowSpec {
         let fields = Fields::new(wf, "Request.MediaWorkflow");
         let name = fields.required("Name")?;
         if name.chars().count() > 128
-            || !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
         {
             return Err(InvalidInput::rule(
                 "Request.MediaWorkflow.Name",
@@ -334,7 +339,9 @@ fn parse_node(node: &XmlElement) -> Result<Node, InvalidInput> {
         other => {
             return Err(InvalidInput::rule(
                 format!("{path}.Type"),
-                format!("node type {other:?} is not supported (supported: Start, Transcode, Snapshot)"),
+                format!(
+                    "node type {other:?} is not supported (supported: Start, Transcode, Snapshot)"
+                ),
             ));
         }
     };
@@ -379,7 +386,7 @@ fn on_off(fields: &Fields<'_>, name: &str, default: bool) -> Result<bool, Invali
 fn parse_notify(notify: &XmlElement, path: &str) -> Result<NotifyConfig, InvalidInput> {
     let f = Fields::new(notify, path);
     let url = f.str("Url").unwrap_or_default().to_owned();
-    if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         return Err(InvalidInput::rule(
             format!("{path}.Url"),
             "must be an http:// or https:// URL",

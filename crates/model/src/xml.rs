@@ -303,7 +303,11 @@ mod tests {
             b"text",
             b"<a></a>trailing",
         ] {
-            assert!(XmlElement::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                XmlElement::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -320,7 +324,11 @@ mod tests {
     fn writes_escaped_text_and_roundtrips() {
         let doc = XmlElement::new("Response")
             .with_leaf("Name", "<x> & \"y\"")
-            .with(XmlElement::new("List").with_leaf("K", "1").with_leaf("K", "2"));
+            .with(
+                XmlElement::new("List")
+                    .with_leaf("K", "1")
+                    .with_leaf("K", "2"),
+            );
         let parsed = XmlElement::parse(doc.to_document().as_bytes()).unwrap();
         assert_eq!(parsed, doc);
     }

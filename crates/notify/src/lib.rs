@@ -125,9 +125,7 @@ impl Notifier {
         let started = std::time::Instant::now();
         let result = self.post(&message).await;
         let record = match result {
-            Ok(()) => AttemptRecord::Delivered {
-                at_ms: now_ms(),
-            },
+            Ok(()) => AttemptRecord::Delivered { at_ms: now_ms() },
             Err(error) => {
                 let attempts = message.attempts + 1;
                 let jitter = f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 256.0;
@@ -155,7 +153,10 @@ impl Notifier {
             self.config.policy.check(ip).map_err(|e| e.to_string())?;
         }
         let timestamp = now_unix();
-        let signature = self.config.secret.sign(&message.id, timestamp, &message.body);
+        let signature = self
+            .config
+            .secret
+            .sign(&message.id, timestamp, &message.body);
         let response = self
             .client
             .post(url)

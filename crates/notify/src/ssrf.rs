@@ -15,7 +15,9 @@ pub struct AddressPolicy {
 
 /// A destination that is not allowed.
 #[derive(Debug, thiserror::Error)]
-#[error("callback destination {addr} is a non-public address ({class}); allow it with REELFLOW_CALLBACK_ALLOW_CIDRS")]
+#[error(
+    "callback destination {addr} is a non-public address ({class}); allow it with REELFLOW_CALLBACK_ALLOW_CIDRS"
+)]
 pub struct RefusedAddress {
     /// The address.
     pub addr: IpAddr,
@@ -133,9 +135,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let mut refused = None;
             let allowed: Vec<SocketAddr> = addrs
                 .into_iter()
@@ -162,7 +163,20 @@ mod tests {
     #[test]
     fn refuses_special_ranges_unless_allowed() {
         let none = AddressPolicy::default();
-        for bad in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.1", "2002::1", "64:ff9b::1"] {
+        for bad in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "2002::1",
+            "64:ff9b::1",
+        ] {
             assert!(none.check(bad.parse().unwrap()).is_err(), "{bad}");
         }
         assert!(none.check("93.184.216.34".parse().unwrap()).is_ok());

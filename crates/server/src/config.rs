@@ -75,25 +75,37 @@ impl Config {
             Some(tz) => DisplayOffset::parse(&tz).context("REELFLOW_TIMEZONE")?,
             None => DisplayOffset::host(),
         };
-        let cidrs = env("REELFLOW_CALLBACK_ALLOW_CIDRS").or(file.callback_allow_cidrs).unwrap_or_default();
-        let schedule = match env("REELFLOW_CALLBACK_RETRY_SCHEDULE").or(file.callback_retry_schedule) {
-            Some(s) => RetrySchedule::parse(&s).context("REELFLOW_CALLBACK_RETRY_SCHEDULE")?,
-            None => RetrySchedule::default(),
-        };
+        let cidrs = env("REELFLOW_CALLBACK_ALLOW_CIDRS")
+            .or(file.callback_allow_cidrs)
+            .unwrap_or_default();
+        let schedule =
+            match env("REELFLOW_CALLBACK_RETRY_SCHEDULE").or(file.callback_retry_schedule) {
+                Some(s) => RetrySchedule::parse(&s).context("REELFLOW_CALLBACK_RETRY_SCHEDULE")?,
+                None => RetrySchedule::default(),
+            };
         let workers = match env("REELFLOW_WORKERS") {
             Some(w) => w.parse().context("REELFLOW_WORKERS must be a number")?,
             None => file.workers.unwrap_or_else(default_workers),
         };
         let timeout = match env("REELFLOW_CALLBACK_TIMEOUT_SECS") {
-            Some(t) => t.parse().context("REELFLOW_CALLBACK_TIMEOUT_SECS must be a number")?,
+            Some(t) => t
+                .parse()
+                .context("REELFLOW_CALLBACK_TIMEOUT_SECS must be a number")?,
             None => file.callback_timeout_secs.unwrap_or(15),
         };
         Ok(Config {
-            listen: overrides.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:9600".parse().expect("valid")),
-            data: overrides.data.or(file.data).unwrap_or_else(|| PathBuf::from("./reelflow-data")),
+            listen: overrides
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:9600".parse().expect("valid")),
+            data: overrides
+                .data
+                .or(file.data)
+                .unwrap_or_else(|| PathBuf::from("./reelflow-data")),
             workers,
             offset,
-            callback_policy: AddressPolicy::parse(&cidrs).context("REELFLOW_CALLBACK_ALLOW_CIDRS")?,
+            callback_policy: AddressPolicy::parse(&cidrs)
+                .context("REELFLOW_CALLBACK_ALLOW_CIDRS")?,
             retry_schedule: schedule,
             callback_timeout: Duration::from_secs(timeout),
             max_object_size: file.max_object_size.unwrap_or(50 << 30),
@@ -104,10 +116,13 @@ impl Config {
 
 /// One task per core, ffmpeg itself being multi-threaded; at least two so siblings overlap.
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).max(2)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }

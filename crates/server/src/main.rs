@@ -59,7 +59,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
-        Command::Serve { listen, data, config } => runtime.block_on(serve(Config::load(Overrides {
+        Command::Serve {
+            listen,
+            data,
+            config,
+        } => runtime.block_on(serve(Config::load(Overrides {
             listen,
             data,
             config_file: config,
@@ -75,7 +79,8 @@ async fn serve(config: Config) -> Result<()> {
     let node_id = secrets::node_id(&config.data)?;
 
     tracing::info!("opening the database");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
     let blobs = Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?);
 
     let shutdown = CancellationToken::new();
@@ -135,7 +140,10 @@ async fn serve(config: Config) -> Result<()> {
         while workers.join_next().await.is_some() {}
         let _ = notifier_task.await;
     };
-    if tokio::time::timeout(Duration::from_secs(20), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("workers did not stop in time; their tasks will be requeued at next start");
     }
     Ok(())

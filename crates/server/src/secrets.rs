@@ -14,7 +14,8 @@ fn read_or_create(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Resu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let value = make();
             let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, format!("{value}\n")).with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::write(&tmp, format!("{value}\n"))
+                .with_context(|| format!("writing {}", tmp.display()))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -39,8 +40,12 @@ fn random_hex(bytes: usize) -> String {
 /// The API key pair: from `REELFLOW_SECRET_ID`/`REELFLOW_SECRET_KEY`, or generated once into
 /// the data dir and printed at first start.
 pub fn credentials(dir: &Path) -> Result<(String, String)> {
-    let id = std::env::var("REELFLOW_SECRET_ID").ok().filter(|v| !v.is_empty());
-    let key = std::env::var("REELFLOW_SECRET_KEY").ok().filter(|v| !v.is_empty());
+    let id = std::env::var("REELFLOW_SECRET_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let key = std::env::var("REELFLOW_SECRET_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
     if let (Some(id), Some(key)) = (id, key) {
         return Ok((id, key));
     }
@@ -49,7 +54,10 @@ pub fn credentials(dir: &Path) -> Result<(String, String)> {
     })?;
     let (id, key) = text.split_once(' ').context("malformed credentials file")?;
     if created {
-        println!("Generated API credentials (stored in {}):", dir.join("credentials").display());
+        println!(
+            "Generated API credentials (stored in {}):",
+            dir.join("credentials").display()
+        );
         println!("  SecretId:  {id}");
         println!("  SecretKey: {key}");
     }
@@ -63,9 +71,14 @@ pub fn node_id(dir: &Path) -> Result<String> {
 
 /// The callback signing secret: `REELFLOW_CALLBACK_SECRET`, or generated into the data dir.
 pub fn callback_secret(dir: &Path) -> Result<WebhookSecret> {
-    if let Some(text) = std::env::var("REELFLOW_CALLBACK_SECRET").ok().filter(|v| !v.is_empty()) {
+    if let Some(text) = std::env::var("REELFLOW_CALLBACK_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         return WebhookSecret::parse(&text).context("REELFLOW_CALLBACK_SECRET");
     }
-    let (text, _) = read_or_create(dir, "callback-secret", || WebhookSecret::generate().to_text())?;
+    let (text, _) = read_or_create(dir, "callback-secret", || {
+        WebhookSecret::generate().to_text()
+    })?;
     WebhookSecret::parse(&text).context("callback-secret file")
 }

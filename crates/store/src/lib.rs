@@ -200,8 +200,11 @@ pub trait CatalogStore: Send + Sync {
     ) -> StoreResult<Vec<ObjectRecord>>;
     /// Writes an object record and creates the runs it starts, atomically. Returns the blob id
     /// of a replaced object, which the caller deletes.
-    async fn put_object(&self, record: &ObjectRecord, runs: &[NewRun])
-    -> StoreResult<Option<String>>;
+    async fn put_object(
+        &self,
+        record: &ObjectRecord,
+        runs: &[NewRun],
+    ) -> StoreResult<Option<String>>;
     /// Removes an object record, returning it.
     async fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>>;
 }
@@ -241,8 +244,12 @@ pub trait RunStore: Send + Sync {
     /// Runs of a workflow.
     async fn list_runs(&self, query: &RunQuery) -> StoreResult<Vec<Instance>>;
     /// Claims the oldest submitted task for `owner` until `lease_until`.
-    async fn claim_task(&self, owner: &str, now: i64, lease_until: i64)
-    -> StoreResult<Option<Task>>;
+    async fn claim_task(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<Task>>;
     /// Extends a lease; false when the task is no longer ours.
     async fn renew_lease(&self, job_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool>;
     /// Records progress (0–100) of a running task.

@@ -16,9 +16,14 @@ pub(super) async fn trigger(state: &AppState, ctx: &Ctx) -> Result<Response, Api
     let key = required(ctx, "object")?;
     let workflow = state.store.get_workflow(workflow_id).await?;
     if workflow.is_none_or(|w| w.bucket != ctx.bucket) {
-        return Err(ApiError::not_found(format!("workflow {workflow_id} does not exist")));
+        return Err(ApiError::not_found(format!(
+            "workflow {workflow_id} does not exist"
+        )));
     }
-    let run_id = state.engine.trigger(workflow_id, key.trim_start_matches('/')).await?;
+    let run_id = state
+        .engine
+        .trigger(workflow_id, key.trim_start_matches('/'))
+        .await?;
     Ok(xml_response(
         &XmlElement::new("Response")
             .with_leaf("RequestId", &ctx.request_id)
@@ -38,7 +43,9 @@ pub(super) async fn get(state: &AppState, ctx: &Ctx, run_id: &str) -> Result<Res
         .get_run(run_id)
         .await?
         .filter(|(i, _)| i.bucket == ctx.bucket)
-        .ok_or_else(|| ApiError::not_found(format!("workflow execution {run_id} does not exist")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("workflow execution {run_id} does not exist"))
+        })?;
     let doc = XmlElement::new("Response")
         .with_leaf("RequestId", &ctx.request_id)
         .with(execution_xml(&instance, &tasks, state.config.offset));
@@ -62,7 +69,8 @@ fn execution_xml(i: &Instance, tasks: &[Task], offset: DisplayOffset) -> XmlElem
 
 fn task_xml(t: &Task, offset: DisplayOffset) -> XmlElement {
     let time = |v: Option<i64>| v.map(|s| offset.api_time(s)).unwrap_or_default();
-    let mut result = XmlElement::new("ResultInfo").with_leaf("ObjectCount", t.outputs.len().to_string());
+    let mut result =
+        XmlElement::new("ResultInfo").with_leaf("ObjectCount", t.outputs.len().to_string());
     for o in &t.outputs {
         result.push(
             XmlElement::new("ObjectInfo")
@@ -91,12 +99,25 @@ fn task_xml(t: &Task, offset: DisplayOffset) -> XmlElement {
 
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     let workflow_id = required(ctx, "workflowId")?;
-    if state.store.get_workflow(workflow_id).await?.is_none_or(|w| w.bucket != ctx.bucket) {
-        return Err(ApiError::not_found(format!("workflow {workflow_id} does not exist")));
+    if state
+        .store
+        .get_workflow(workflow_id)
+        .await?
+        .is_none_or(|w| w.bucket != ctx.bucket)
+    {
+        return Err(ApiError::not_found(format!(
+            "workflow {workflow_id} does not exist"
+        )));
     }
     let query = run_query(ctx, workflow_id)?;
     let limit = query.limit as usize;
-    let runs = state.store.list_runs(&RunQuery { limit: query.limit + 1, ..query }).await?;
+    let runs = state
+        .store
+        .list_runs(&RunQuery {
+            limit: query.limit + 1,
+            ..query
+        })
+        .await?;
     let mut doc = XmlElement::new("Response").with_leaf("RequestId", &ctx.request_id);
     let offset = state.config.offset;
     for i in runs.iter().take(limit) {
@@ -109,7 +130,11 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
                 .with_leaf("Object", &i.object),
         );
     }
-    let next = if runs.len() > limit { runs[limit - 1].run_id.clone() } else { String::new() };
+    let next = if runs.len() > limit {
+        runs[limit - 1].run_id.clone()
+    } else {
+        String::new()
+    };
     doc.push_leaf("NextToken", next);
     Ok(xml_response(&doc))
 }
@@ -121,27 +146,59 @@ fn run_query(ctx: &Ctx, workflow_id: &str) -> Result<RunQuery, ApiError> {
         None => true,
         Some(v) if v.eq_ignore_ascii_case("desc") => true,
         Some(v) if v.eq_ignore_ascii_case("asc") => false,
-        Some(v) => return Err(ApiError::invalid(format!("orderByTime must be Desc or Asc, got {v:?}"))),
+        Some(v) => {
+            return Err(ApiError::invalid(format!(
+                "orderByTime must be Desc or Asc, got {v:?}"
+            )));
+        }
     };
     let limit = match value("size") {
         None => 10,
-        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("size must be an integer between 1 and 100, got {v:?}")))?,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "size must be an integer between 1 and 100, got {v:?}"
+                ))
+            })?,
     };
     let mut states = Vec::new();
-    for s in value("states").unwrap_or("All").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for s in value("states")
+        .unwrap_or("All")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if s.eq_ignore_ascii_case("All") {
             states.clear();
             break;
         }
-        states.push(RunState::parse(s).ok_or_else(|| ApiError::invalid(format!("states: unknown state {s:?}")))?);
+        states.push(
+            RunState::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("states: unknown state {s:?}")))?,
+        );
     }
     let time = |n: &str| -> Result<Option<i64>, ApiError> {
-        value(n).map(|v| parse_api_time(v).ok_or_else(|| ApiError::invalid(format!("{n} must look like 2022-08-09T14:54:17+0800, got {v:?}")))).transpose()
+        value(n)
+            .map(|v| {
+                parse_api_time(v).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "{n} must look like 2022-08-09T14:54:17+0800, got {v:?}"
+                    ))
+                })
+            })
+            .transpose()
     };
     let after = value("nextToken").map(str::to_owned);
-    if after.as_deref().is_some_and(|t| !reelflow_model::ids::is_run_id(t)) {
-        return Err(ApiError::invalid("nextToken is not a token returned by this API"));
+    if after
+        .as_deref()
+        .is_some_and(|t| !reelflow_model::ids::is_run_id(t))
+    {
+        return Err(ApiError::invalid(
+            "nextToken is not a token returned by this API",
+        ));
     }
     Ok(RunQuery {
         workflow_id: workflow_id.to_owned(),

@@ -133,6 +133,10 @@ fn page_param(ctx: &Ctx, name: &str, default: u32, max: u32) -> Result<u32, ApiE
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ApiError::invalid(format!("{name} must be an integer between 1 and {max}, got {v:?}"))),
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{name} must be an integer between 1 and {max}, got {v:?}"
+                ))
+            }),
     }
 }

@@ -35,7 +35,12 @@ fn single(ctx: &Ctx, t: &Template, state: &AppState) -> Response {
     )
 }
 
-pub(super) async fn create(state: &AppState, ctx: &Ctx, body: Body, limit: usize) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    body: Body,
+    limit: usize,
+) -> Result<Response, ApiError> {
     let spec = TemplateSpec::from_request(&read_xml(body, limit).await?)?;
     let now = now_unix();
     let template = Template {
@@ -62,7 +67,13 @@ pub(crate) async fn owned(state: &AppState, ctx: &Ctx, id: &str) -> Result<Templ
         .ok_or_else(|| ApiError::not_found(format!("template {id} does not exist")))
 }
 
-pub(super) async fn update(state: &AppState, ctx: &Ctx, id: &str, body: Body, limit: usize) -> Result<Response, ApiError> {
+pub(super) async fn update(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    body: Body,
+    limit: usize,
+) -> Result<Response, ApiError> {
     let existing = owned(state, ctx, id).await?;
     let spec = TemplateSpec::from_request(&read_xml(body, limit).await?)?;
     if spec.tag != existing.tag {
@@ -72,7 +83,12 @@ pub(super) async fn update(state: &AppState, ctx: &Ctx, id: &str, body: Body, li
             spec.tag.as_str()
         )));
     }
-    let template = Template { name: spec.name, params: spec.params, updated: now_unix(), ..existing };
+    let template = Template {
+        name: spec.name,
+        params: spec.params,
+        updated: now_unix(),
+        ..existing
+    };
     state.store.save_template(&template).await?;
     Ok(single(ctx, &template, state))
 }
@@ -91,10 +107,19 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
     let q = &ctx.query;
     let tag = match query_value(q, "tag").filter(|t| !t.is_empty()) {
         None => None,
-        Some(t) => Some(TemplateTag::parse(t).ok_or_else(|| ApiError::invalid(format!("tag {t:?} is not supported")))?),
+        Some(t) => Some(
+            TemplateTag::parse(t)
+                .ok_or_else(|| ApiError::invalid(format!("tag {t:?} is not supported")))?,
+        ),
     };
-    let category = query_value(q, "category").filter(|c| !c.is_empty()).unwrap_or("Custom");
-    let ids: Vec<&str> = query_value(q, "ids").unwrap_or("").split(',').filter(|s| !s.is_empty()).collect();
+    let category = query_value(q, "category")
+        .filter(|c| !c.is_empty())
+        .unwrap_or("Custom");
+    let ids: Vec<&str> = query_value(q, "ids")
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .collect();
     let name = query_value(q, "name").unwrap_or("");
     let page = page_param(ctx, "pageNumber", 1, 100_000)?;
     let size = page_param(ctx, "pageSize", 10, 100)?;
@@ -112,7 +137,11 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         .with_leaf("TotalCount", all.len().to_string())
         .with_leaf("PageNumber", page.to_string())
         .with_leaf("PageSize", size.to_string());
-    for t in all.iter().skip(((page - 1) * size) as usize).take(size as usize) {
+    for t in all
+        .iter()
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+    {
         let mut el = template_xml(t, state);
         el.name = "TemplateList".to_owned();
         doc.push(el);

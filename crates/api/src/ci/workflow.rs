@@ -38,12 +38,27 @@ fn single(ctx: &Ctx, w: &Workflow, state: &AppState) -> Response {
 }
 
 /// Parses and fully validates a create/update body, including the rules that need the store.
-async fn validated_spec(state: &AppState, ctx: &Ctx, body: Body, limit: usize) -> Result<WorkflowSpec, ApiError> {
+async fn validated_spec(
+    state: &AppState,
+    ctx: &Ctx,
+    body: Body,
+    limit: usize,
+) -> Result<WorkflowSpec, ApiError> {
     let spec = WorkflowSpec::from_request(&read_xml(body, limit).await?)?;
     let mut templates = HashMap::new();
     let mut buckets = HashSet::new();
-    for op in spec.topology.nodes.iter().filter_map(|n| n.kind.operation()) {
-        if let Some(t) = state.store.get_template(&op.template_id).await?.filter(|t| t.bucket == ctx.bucket) {
+    for op in spec
+        .topology
+        .nodes
+        .iter()
+        .filter_map(|n| n.kind.operation())
+    {
+        if let Some(t) = state
+            .store
+            .get_template(&op.template_id)
+            .await?
+            .filter(|t| t.bucket == ctx.bucket)
+        {
             templates.insert(t.id.clone(), t);
         }
         if state.store.bucket_exists(&op.output.bucket).await? {
@@ -54,7 +69,12 @@ async fn validated_spec(state: &AppState, ctx: &Ctx, body: Body, limit: usize) -
     Ok(spec)
 }
 
-pub(super) async fn create(state: &AppState, ctx: &Ctx, body: Body, limit: usize) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    body: Body,
+    limit: usize,
+) -> Result<Response, ApiError> {
     let spec = validated_spec(state, ctx, body, limit).await?;
     let now = now_unix();
     let workflow = Workflow {
@@ -79,7 +99,13 @@ async fn owned(state: &AppState, ctx: &Ctx, id: &str) -> Result<Workflow, ApiErr
         .ok_or_else(|| ApiError::not_found(format!("workflow {id} does not exist")))
 }
 
-pub(super) async fn update(state: &AppState, ctx: &Ctx, id: &str, body: Body, limit: usize) -> Result<Response, ApiError> {
+pub(super) async fn update(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    body: Body,
+    limit: usize,
+) -> Result<Response, ApiError> {
     let existing = owned(state, ctx, id).await?;
     let switch = if query_value(&ctx.query, "active").is_some() {
         Some(WorkflowState::Active)
@@ -89,7 +115,11 @@ pub(super) async fn update(state: &AppState, ctx: &Ctx, id: &str, body: Body, li
         None
     };
     let updated = match switch {
-        Some(new_state) => Workflow { state: new_state, updated: now_unix(), ..existing },
+        Some(new_state) => Workflow {
+            state: new_state,
+            updated: now_unix(),
+            ..existing
+        },
         None => {
             if existing.state == WorkflowState::Active {
                 return Err(ApiError::invalid(format!(
@@ -121,7 +151,12 @@ pub(super) async fn delete(state: &AppState, ctx: &Ctx, id: &str) -> Result<Resp
 }
 
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let ids: Vec<&str> = query_value(&ctx.query, "ids").unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let ids: Vec<&str> = query_value(&ctx.query, "ids")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let name = query_value(&ctx.query, "name").unwrap_or("");
     let page = page_param(ctx, "pageNumber", 1, 100_000)?;
     let size = page_param(ctx, "pageSize", 10, 100)?;
@@ -138,7 +173,11 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         .with_leaf("TotalCount", all.len().to_string())
         .with_leaf("PageNumber", page.to_string())
         .with_leaf("PageSize", size.to_string());
-    for w in all.iter().skip(((page - 1) * size) as usize).take(size as usize) {
+    for w in all
+        .iter()
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+    {
         let mut el = workflow_xml(w, state);
         el.name = "MediaWorkflowList".to_owned();
         doc.push(el);

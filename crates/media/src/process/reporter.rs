@@ -44,7 +44,6 @@ impl Reporter {
     }
 }
 
-
 /// Updates `last` and returns `true` when `now` is a new maximum.
 fn moved<T: PartialOrd + Copy>(last: &mut Option<T>, now: Option<T>) -> bool {
     match (now, *last) {
@@ -75,10 +74,19 @@ mod tests {
     fn reports_increasing_percentages_below_100() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let target = ProgressTarget { secs: Some(2.0), frames: None };
-        let mut r = Reporter::new(Some(Arc::new(move |p| sink.lock().unwrap().push(p))), target);
+        let target = ProgressTarget {
+            secs: Some(2.0),
+            frames: None,
+        };
+        let mut r = Reporter::new(
+            Some(Arc::new(move |p| sink.lock().unwrap().push(p))),
+            target,
+        );
         assert!(r.observe(&block(Some(500_000), None)));
-        assert!(!r.observe(&block(Some(500_000), None)), "same time is no advance");
+        assert!(
+            !r.observe(&block(Some(500_000), None)),
+            "same time is no advance"
+        );
         assert!(!r.observe(&block(None, None)), "N/A is no advance");
         assert!(r.observe(&block(Some(2_500_000), None)));
         assert_eq!(*seen.lock().unwrap(), [25, 99]);

@@ -16,8 +16,14 @@ fn info(duration: f64) -> MediaInfo {
     }
 }
 
-fn args(spec: &SnapshotSpec, info: &MediaInfo) -> Vec<String> {
+fn runs(spec: &SnapshotSpec, info: &MediaInfo) -> Vec<Vec<String>> {
     snapshot_args(Path::new("/in/v.mp4"), Path::new("/out"), spec, info).unwrap()
+}
+
+fn args(spec: &SnapshotSpec, info: &MediaInfo) -> Vec<String> {
+    let mut runs = runs(spec, info);
+    assert_eq!(runs.len(), 1);
+    runs.remove(0)
 }
 
 fn value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
@@ -144,4 +150,27 @@ fn invalid_specs_and_inputs() {
         ..Default::default()
     };
     assert!(snapshot_args(Path::new("/i"), Path::new("/o"), &zero, &info(10.0)).is_err());
+}
+
+#[test]
+fn many_sparse_targets_are_batched() {
+    let spec = SnapshotSpec {
+        mode: SnapshotMode::Average,
+        count: 40,
+        ..Default::default()
+    };
+    let runs = runs(&spec, &info(1000.0));
+    assert_eq!(runs.len(), 2);
+    let inputs = |a: &[String]| a.iter().filter(|x| *x == "-i").count();
+    assert_eq!((inputs(&runs[0]), inputs(&runs[1])), (32, 8));
+    assert_eq!(value(&runs[1], "-ss"), Some("800"));
+    assert!(runs[1].iter().any(|x| x == "/out/snap-00032.jpg"));
+}
+
+#[test]
+fn image_names() {
+    assert!(is_image_name("snap-00042.jpg", "jpg"));
+    assert!(!is_image_name("snap-00042.png", "jpg"));
+    assert!(!is_image_name("snap-.jpg", "jpg"));
+    assert!(!is_image_name("cover.jpg", "jpg"));
 }

@@ -36,7 +36,12 @@ async fn cancel_stops_ffmpeg_and_leaves_no_child() {
     let cmd = endless_ffmpeg(&marker);
     let run = tokio::spawn(async move { cmd.run(&ctl).await });
 
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Wait until ffmpeg is really encoding (progress seen), however loaded the machine.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while seen.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no progress from ffmpeg");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(!pids_with(&marker).is_empty(), "ffmpeg should be running");
     let stopped_at = Instant::now();
     cancel.cancel();

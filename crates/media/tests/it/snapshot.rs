@@ -58,9 +58,13 @@ async fn interval_stops_at_the_end_of_the_media() {
         format: "png".into(),
         ..Default::default()
     };
+    // Leftovers of an earlier attempt must not be reported as this run's images.
+    let stale = dir.path().join("snap-00003.png");
+    std::fs::write(&stale, b"stale").unwrap();
     let images = snapshot(&input, dir.path(), &spec, &info, &RunControl::new())
         .await
         .unwrap();
+    assert!(!stale.exists());
     assert_eq!(
         images.len(),
         3,

@@ -104,6 +104,8 @@ async fn hls_writes_playlist_and_segments() {
         ..Default::default()
     };
     let playlist = dir.path().join("hls/play.m3u8");
+    std::fs::create_dir_all(dir.path().join("hls")).unwrap();
+    std::fs::write(dir.path().join("hls/play-00099.ts"), b"stale").unwrap();
     let files = transcode(&input, &playlist, &spec, &info, &RunControl::new())
         .await
         .unwrap();
@@ -121,6 +123,10 @@ async fn hls_writes_playlist_and_segments() {
     );
     let text = std::fs::read_to_string(&playlist).unwrap();
     assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+    assert!(
+        !dir.path().join("hls/play-00099.ts").exists(),
+        "stale segment removed"
+    );
     for seg in &segments {
         assert!(
             text.contains(seg.file_name().unwrap().to_str().unwrap()),

@@ -90,7 +90,11 @@ async fn mark_finished(
     owner: &str,
     outcome: &TaskOutcome,
 ) -> StoreResult<bool> {
-    let progress: i64 = if outcome.state == TaskState::Success { 100 } else { 0 };
+    let progress: i64 = if outcome.state == TaskState::Success {
+        100
+    } else {
+        0
+    };
     let done = sqlx::query(
         "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, ended = ?, \
          progress = MAX(progress, ?), lease_owner = NULL, lease_until = NULL \
@@ -270,7 +274,11 @@ impl RunStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<crate::CallbackMessage>> {
+    async fn due_callbacks(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<crate::CallbackMessage>> {
         super::outbox::due(&self.pool, now_ms, limit).await
     }
 

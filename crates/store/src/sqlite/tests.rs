@@ -108,34 +108,95 @@ async fn upload_run_claim_finish_and_callback() {
     let store = SqliteStore::in_memory().await.unwrap();
     assert!(store.create_bucket("b-1", 1).await.unwrap());
     assert!(!store.create_bucket("b-1", 1).await.unwrap());
-    assert_eq!(store.put_object(&record("in/a.mp4"), &[run("r1", 5)]).await.unwrap(), None);
+    assert_eq!(
+        store
+            .put_object(&record("in/a.mp4"), &[run("r1", 5)])
+            .await
+            .unwrap(),
+        None
+    );
 
     let a = store.claim_task("me", 11, 100).await.unwrap().unwrap();
     assert_eq!(a.node_name, "A");
     assert!(store.claim_task("other", 11, 100).await.unwrap().is_none());
     // A worker that lost the lease cannot finish the task.
     assert_eq!(
-        store.finish_task(&a.job_id, "other", &success(), &submit_b_then_end, &one_callback).await.unwrap(),
+        store
+            .finish_task(
+                &a.job_id,
+                "other",
+                &success(),
+                &submit_b_then_end,
+                &one_callback
+            )
+            .await
+            .unwrap(),
         FinishResult::LeaseLost
     );
-    let result = store.finish_task(&a.job_id, "me", &success(), &submit_b_then_end, &one_callback).await.unwrap();
-    assert_eq!(result, FinishResult::Applied { run_ended: false, submitted: true });
+    let result = store
+        .finish_task(
+            &a.job_id,
+            "me",
+            &success(),
+            &submit_b_then_end,
+            &one_callback,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        FinishResult::Applied {
+            run_ended: false,
+            submitted: true
+        }
+    );
 
     let b = store.claim_task("me", 21, 100).await.unwrap().unwrap();
     assert_eq!((b.node_name.as_str(), b.input_key.as_str()), ("B", "out/a"));
-    let result = store.finish_task(&b.job_id, "me", &success(), &submit_b_then_end, &one_callback).await.unwrap();
-    assert_eq!(result, FinishResult::Applied { run_ended: true, submitted: false });
+    let result = store
+        .finish_task(
+            &b.job_id,
+            "me",
+            &success(),
+            &submit_b_then_end,
+            &one_callback,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        FinishResult::Applied {
+            run_ended: true,
+            submitted: false
+        }
+    );
 
     let (instance, tasks) = store.get_run("r1").await.unwrap().unwrap();
     assert_eq!(instance.state, RunState::Success);
-    assert!(tasks.iter().all(|t| t.state == TaskState::Success && t.progress == 100));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.state == TaskState::Success && t.progress == 100)
+    );
     let due = store.due_callbacks(30_000, 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].body, "Success 2");
-    store.record_attempt(&due[0].id, &AttemptRecord::Failed { error: "500".into(), next_ms: Some(40_000) }).await.unwrap();
+    store
+        .record_attempt(
+            &due[0].id,
+            &AttemptRecord::Failed {
+                error: "500".into(),
+                next_ms: Some(40_000),
+            },
+        )
+        .await
+        .unwrap();
     assert!(store.due_callbacks(30_000, 10).await.unwrap().is_empty());
     assert_eq!(store.next_callback_due().await.unwrap(), Some(40_000));
-    store.record_attempt(&due[0].id, &AttemptRecord::Delivered { at_ms: 41_000 }).await.unwrap();
+    store
+        .record_attempt(&due[0].id, &AttemptRecord::Delivered { at_ms: 41_000 })
+        .await
+        .unwrap();
     let all = store.callbacks_for_run("r1").await.unwrap();
     assert_eq!((all[0].state.as_str(), all[0].attempts), ("Delivered", 2));
     assert_eq!(store.next_callback_due().await.unwrap(), None);
@@ -161,13 +222,34 @@ async fn object_listing_is_byte_ordered_and_prefix_exact() {
         store.put_object(&record(key), &[]).await.unwrap();
     }
     let keys = |v: Vec<ObjectRecord>| v.into_iter().map(|r| r.key).collect::<Vec<_>>();
-    assert_eq!(keys(store.list_objects("b-1", "a%", "", 10).await.unwrap()), ["a%/0", "a%/1"]);
-    assert_eq!(keys(store.list_objects("b-1", "", "a%/1", 2).await.unwrap()), ["a_/2", "ab/3"]);
-    let replaced = store.put_object(&ObjectRecord { blob_id: "new".into(), ..record("ab/3") }, &[]).await.unwrap();
+    assert_eq!(
+        keys(store.list_objects("b-1", "a%", "", 10).await.unwrap()),
+        ["a%/0", "a%/1"]
+    );
+    assert_eq!(
+        keys(store.list_objects("b-1", "", "a%/1", 2).await.unwrap()),
+        ["a_/2", "ab/3"]
+    );
+    let replaced = store
+        .put_object(
+            &ObjectRecord {
+                blob_id: "new".into(),
+                ..record("ab/3")
+            },
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(replaced.as_deref(), Some("blob-ab/3"));
-    assert!(matches!(store.delete_bucket("b-1").await, Err(StoreError::BucketNotEmpty(_))));
+    assert!(matches!(
+        store.delete_bucket("b-1").await,
+        Err(StoreError::BucketNotEmpty(_))
+    ));
     let obj = store.get_object("b-1", "ab/3").await.unwrap().unwrap();
-    assert_eq!(obj.user_meta, vec![("x-cos-meta-id".to_owned(), "v".to_owned())]);
+    assert_eq!(
+        obj.user_meta,
+        vec![("x-cos-meta-id".to_owned(), "v".to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -177,11 +259,22 @@ async fn runs_list_in_both_orders_with_paging() {
         store.create_run(&run(id, created)).await.unwrap();
     }
     let ids = |v: Vec<Instance>| v.into_iter().map(|i| i.run_id).collect::<Vec<_>>();
-    let mut q = RunQuery { workflow_id: "w1".into(), descending: true, limit: 2, ..Default::default() };
+    let mut q = RunQuery {
+        workflow_id: "w1".into(),
+        descending: true,
+        limit: 2,
+        ..Default::default()
+    };
     assert_eq!(ids(store.list_runs(&q).await.unwrap()), ["i03", "i02"]);
     q.after_run_id = Some("i02".into());
     assert_eq!(ids(store.list_runs(&q).await.unwrap()), ["i01"]);
-    q = RunQuery { workflow_id: "w1".into(), limit: 10, created_from: Some(2), states: vec![RunState::Running], ..Default::default() };
+    q = RunQuery {
+        workflow_id: "w1".into(),
+        limit: 10,
+        created_from: Some(2),
+        states: vec![RunState::Running],
+        ..Default::default()
+    };
     assert_eq!(ids(store.list_runs(&q).await.unwrap()), ["i02", "i03"]);
     q.states = vec![RunState::Failed];
     assert!(store.list_runs(&q).await.unwrap().is_empty());

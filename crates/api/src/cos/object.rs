@@ -1,0 +1,349 @@
+//! PUT, GET, HEAD and DELETE Object.
+//!
+//! Bodies stream in both directions: an upload goes straight from the request body into the
+//! blob store (which computes the MD5 on the way), a download straight from the blob store into
+//! the response. Nothing is buffered whole.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures::{StreamExt, TryStreamExt};
+use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+use reelflow_objects::{BlobError, ByteStream};
+
+use super::range::{RangeAnswer, resolve};
+use super::{
+    content_type, header_text, http_date, missing_object, now_ms, quoted_etag, require_bucket,
+    user_meta,
+};
+use crate::state::AppState;
+use crate::{ApiError, Ctx};
+
+/// Query parameters that override response headers of GET/HEAD Object.
+const RESPONSE_OVERRIDES: &[(&str, HeaderName)] = &[
+    ("response-content-type", header::CONTENT_TYPE),
+    ("response-content-language", header::CONTENT_LANGUAGE),
+    ("response-expires", header::EXPIRES),
+    ("response-cache-control", header::CACHE_CONTROL),
+    ("response-content-disposition", header::CONTENT_DISPOSITION),
+    ("response-content-encoding", header::CONTENT_ENCODING),
+];
+
+/// `PUT /<key>`: stores the streamed body and records the object, starting the workflows it
+/// triggers. Answers 200 with the quoted MD5 as `ETag`.
+pub(super) async fn put(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let expected_md5 = content_md5(headers)?;
+    let limit = state.config.max_object_size;
+    let declared =
+        header_text(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::from(BlobError::TooLarge { limit }));
+    }
+    require_bucket(state, &ctx.bucket).await?;
+    let content_type = content_type(headers);
+    let user_meta = user_meta(headers);
+    let body: ByteStream = request
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed();
+    let written = state.blobs.put_stream(body, Some(limit)).await?;
+    if let Some(expected) = expected_md5
+        && expected != written.md5_hex
+    {
+        discard_blob(state, &written.id).await;
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BadDigest",
+            format!(
+                "the Content-MD5 you specified ({expected}) did not match the body's MD5 ({})",
+                written.md5_hex
+            ),
+        ));
+    }
+    let record = ObjectRecord {
+        bucket: ctx.bucket.clone(),
+        key: key.to_owned(),
+        blob_id: written.id.clone(),
+        size: written.size,
+        etag: written.md5_hex.clone(),
+        content_type,
+        last_modified_ms: now_ms(),
+        user_meta,
+        origin: ObjectOrigin::Upload,
+    };
+    if let Err(e) = state.engine.object_uploaded(record).await {
+        discard_blob(state, &written.id).await;
+        return Err(e.into());
+    }
+    let mut response = StatusCode::OK.into_response();
+    insert(
+        response.headers_mut(),
+        header::ETAG,
+        &quoted_etag(&written.md5_hex),
+    );
+    Ok(response)
+}
+
+/// The `Content-MD5` header as lowercase hex: `None` when absent, 400 `InvalidDigest` when it is
+/// not the base64 of 16 bytes.
+fn content_md5(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = header_text(headers, "content-md5") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidDigest",
+            format!("the Content-MD5 you specified ({value:?}) is not the base64 of an MD5 digest"),
+        )
+    };
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| invalid())?;
+    if digest.len() != 16 {
+        return Err(invalid());
+    }
+    Ok(Some(hex::encode(digest)))
+}
+
+/// Deletes a blob that will not be referenced; failures are only logged.
+async fn discard_blob(state: &AppState, id: &str) {
+    if let Err(error) = state.blobs.delete(id).await {
+        tracing::warn!(%error, blob = id, "could not delete an unused blob");
+    }
+}
+
+/// `GET /<key>` (`with_body`) and `HEAD /<key>`: the object's headers, and for GET its body or
+/// the requested byte range.
+pub(super) async fn get(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    headers: &HeaderMap,
+    with_body: bool,
+) -> Result<Response, ApiError> {
+    // A concurrent overwrite can delete the blob between reading the record and opening the
+    // blob; reading the record again then finds the new blob.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let Some(record) = state.store.get_object(&ctx.bucket, key).await? else {
+            return Err(missing_object(state, &ctx.bucket, key).await);
+        };
+        if let Some(response) = preconditions(headers, &record)? {
+            return Ok(response);
+        }
+        let range = if if_range_holds(headers, &record) {
+            resolve(header_text(headers, "range").as_deref(), record.size)
+        } else {
+            RangeAnswer::Whole
+        };
+        let span = match range {
+            RangeAnswer::Whole => None,
+            RangeAnswer::Partial { start, end } => Some((start, end)),
+            RangeAnswer::Unsatisfiable => {
+                let mut response = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "InvalidRange",
+                    format!(
+                        "the requested range is not satisfiable for an object of {} bytes",
+                        record.size
+                    ),
+                )
+                .into_response();
+                insert(
+                    response.headers_mut(),
+                    header::CONTENT_RANGE,
+                    &format!("bytes */{}", record.size),
+                );
+                return Ok(response);
+            }
+        };
+        let body = if with_body {
+            match state.blobs.get(&record.blob_id, span).await {
+                Ok(stream) => Body::from_stream(stream),
+                Err(BlobError::NotFound { .. }) if attempts < 3 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            Body::empty()
+        };
+        let (status, length) = match span {
+            None => (StatusCode::OK, record.size),
+            Some((start, end)) => (StatusCode::PARTIAL_CONTENT, end - start + 1),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        let out = response.headers_mut();
+        object_headers(out, &record);
+        insert(out, header::CONTENT_LENGTH, &length.to_string());
+        if let Some((start, end)) = span {
+            insert(
+                out,
+                header::CONTENT_RANGE,
+                &format!("bytes {start}-{end}/{}", record.size),
+            );
+        }
+        for (param, name) in RESPONSE_OVERRIDES {
+            if let Some(value) = crate::context::query_value(&ctx.query, param) {
+                insert(out, name.clone(), value);
+            }
+        }
+        return Ok(response);
+    }
+}
+
+/// The metadata headers shared by GET, HEAD and 304 answers.
+fn object_headers(out: &mut HeaderMap, record: &ObjectRecord) {
+    insert(out, header::CONTENT_TYPE, &record.content_type);
+    insert(out, header::ETAG, &quoted_etag(&record.etag));
+    insert(
+        out,
+        header::LAST_MODIFIED,
+        &http_date(record.last_modified_ms),
+    );
+    insert(out, header::ACCEPT_RANGES, "bytes");
+    for (name, value) in &record.user_meta {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+            && let Ok(value) = HeaderValue::from_bytes(value.as_bytes())
+        {
+            out.append(name, value);
+        }
+    }
+}
+
+/// Sets a header, skipping values that cannot be sent.
+fn insert(out: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+        out.insert(name, value);
+    }
+}
+
+/// Evaluates `If-Match`, `If-Unmodified-Since` (412) and `If-None-Match`, `If-Modified-Since`
+/// (304), in the order RFC 9110 §13.2.2 prescribes. `Some` is the answer to send instead.
+fn preconditions(headers: &HeaderMap, record: &ObjectRecord) -> Result<Option<Response>, ApiError> {
+    let modified_secs = record.last_modified_ms.div_euclid(1000);
+    let failed = || {
+        ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "a precondition (If-Match or If-Unmodified-Since) does not hold",
+        )
+    };
+    if let Some(tags) = header_text(headers, "if-match") {
+        if !etag_listed(&tags, &record.etag) {
+            return Err(failed());
+        }
+    } else if let Some(since) = header_date(headers, "if-unmodified-since")
+        && modified_secs > since
+    {
+        return Err(failed());
+    }
+    let not_modified = if let Some(tags) = header_text(headers, "if-none-match") {
+        etag_listed(&tags, &record.etag)
+    } else {
+        header_date(headers, "if-modified-since").is_some_and(|since| modified_secs <= since)
+    };
+    if not_modified {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let out = response.headers_mut();
+        insert(out, header::ETAG, &quoted_etag(&record.etag));
+        insert(
+            out,
+            header::LAST_MODIFIED,
+            &http_date(record.last_modified_ms),
+        );
+        return Ok(Some(response));
+    }
+    Ok(None)
+}
+
+/// `If-Range`: the range applies only when the validator still matches.
+fn if_range_holds(headers: &HeaderMap, record: &ObjectRecord) -> bool {
+    let Some(value) = header_text(headers, "if-range") else {
+        return true;
+    };
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        return etag_listed(value, &record.etag) && !value.starts_with("W/");
+    }
+    httpdate::parse_http_date(value)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .is_some_and(|d| {
+            i64::try_from(d.as_secs()).ok() == Some(record.last_modified_ms.div_euclid(1000))
+        })
+}
+
+/// Whether an `If-Match`/`If-None-Match` list names `etag` (or is `*`).
+fn etag_listed(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == etag)
+}
+
+/// An HTTP-date header as Unix seconds; unparseable dates are ignored.
+fn header_date(headers: &HeaderMap, name: &str) -> Option<i64> {
+    let value = header_text(headers, name)?;
+    let time = httpdate::parse_http_date(value.trim()).ok()?;
+    let secs = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
+}
+
+/// `DELETE /<key>`: 204 whether or not the key existed (404 only for a missing bucket). The blob
+/// is deleted after the record, so readers never see a record without its body.
+pub(super) async fn delete(state: &AppState, ctx: &Ctx, key: &str) -> Result<Response, ApiError> {
+    match state.store.delete_object(&ctx.bucket, key).await? {
+        Some(record) => discard_blob(state, &record.blob_id).await,
+        None => require_bucket(state, &ctx.bucket).await?,
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn content_md5_parsing() {
+        assert_eq!(content_md5(&HeaderMap::new()).unwrap(), None);
+        // MD5("") = d41d8cd98f00b204e9800998ecf8427e
+        let h = headers(&[("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")]);
+        assert_eq!(
+            content_md5(&h).unwrap().as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
+        let h = headers(&[("content-md5", "not base64!")]);
+        assert_eq!(content_md5(&h).unwrap_err().code, "InvalidDigest");
+        let h = headers(&[("content-md5", "AAAA")]);
+        assert_eq!(content_md5(&h).unwrap_err().code, "InvalidDigest");
+    }
+
+    #[test]
+    fn etag_lists() {
+        let tag = "d41d8cd98f00b204e9800998ecf8427e";
+        assert!(etag_listed("\"d41d8cd98f00b204e9800998ecf8427e\"", tag));
+        assert!(etag_listed(
+            "\"x\", W/\"d41d8cd98f00b204e9800998ecf8427e\"",
+            tag
+        ));
+        assert!(etag_listed("*", tag));
+        assert!(!etag_listed("\"x\"", tag));
+    }
+}

@@ -1,0 +1,866 @@
+//! The COS object API over real HTTP: the app is built in-process on an in-memory store and a
+//! temporary blob directory, served on 127.0.0.1, and driven with signed reqwest requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reelflow_api::{ApiConfig, AppState, router};
+use reelflow_engine::{Engine, EngineConfig};
+use reelflow_model::XmlElement;
+use reelflow_model::clock::{DisplayOffset, now_unix};
+use reelflow_objects::LocalBlobStore;
+use reelflow_signature::{Credentials, SignedRequest, sign};
+use reelflow_store::sqlite::SqliteStore;
+use reqwest::{Method, StatusCode};
+use tempfile::TempDir;
+use tokio::sync::Notify;
+
+const BUCKET: &str = "media-1250000000";
+const SECRET_ID: &str = "AKIDtest";
+const SECRET_KEY: &str = "secret";
+
+/// Path characters sent as is: unreserved and `/`.
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+struct Server {
+    addr: std::net::SocketAddr,
+    store: Arc<dyn reelflow_store::Store>,
+    client: reqwest::Client,
+    _dir: TempDir,
+}
+
+/// One request to send; `key` is percent-encoded into the path (with `/` kept) unless
+/// `raw_path` is given.
+struct Req<'a> {
+    method: Method,
+    bucket: &'a str,
+    key: &'a str,
+    raw_path: Option<&'a str>,
+    query: Vec<(&'a str, &'a str)>,
+    headers: Vec<(&'a str, String)>,
+    body: Option<reqwest::Body>,
+    signed: bool,
+}
+
+impl<'a> Req<'a> {
+    fn new(method: Method, key: &'a str) -> Self {
+        Self {
+            method,
+            bucket: BUCKET,
+            key,
+            raw_path: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            signed: true,
+        }
+    }
+    fn bucket(mut self, bucket: &'a str) -> Self {
+        self.bucket = bucket;
+        self
+    }
+    fn query(mut self, name: &'a str, value: &'a str) -> Self {
+        self.query.push((name, value));
+        self
+    }
+    fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn body(mut self, body: impl Into<reqwest::Body>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+    fn raw_path(mut self, path: &'a str) -> Self {
+        self.raw_path = Some(path);
+        self
+    }
+    fn unsigned(mut self) -> Self {
+        self.signed = false;
+        self
+    }
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn reelflow_store::Store> =
+            Arc::new(SqliteStore::in_memory().await.unwrap());
+        let blobs: Arc<dyn reelflow_objects::BlobStore> = Arc::new(
+            LocalBlobStore::open(dir.path().join("blobs"))
+                .await
+                .unwrap(),
+        );
+        let engine = Engine::new(
+            store.clone(),
+            blobs.clone(),
+            EngineConfig {
+                offset: DisplayOffset::UTC,
+                node_id: "test-node".into(),
+                work_dir: dir.path().join("work"),
+                workers: 1,
+                lease: Duration::from_secs(60),
+                poll_interval: Duration::from_secs(1),
+            },
+            Arc::new(Notify::new()),
+        );
+        let state = AppState {
+            store: store.clone(),
+            blobs,
+            engine,
+            config: Arc::new(ApiConfig {
+                credentials: vec![(SECRET_ID.into(), SECRET_KEY.into())],
+                offset: DisplayOffset::UTC,
+                max_xml_body: 1 << 20,
+                max_object_size: 1 << 30,
+            }),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, router(state)).await.unwrap();
+        });
+        Server {
+            addr,
+            store,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Sends `req` virtual-host style (`Host: <bucket>.cos.ap-guangzhou.myqcloud.com`), signing
+    /// the host, every given header and every query parameter.
+    async fn send(&self, req: Req<'_>) -> reqwest::Response {
+        let host = format!("{}.cos.ap-guangzhou.myqcloud.com", req.bucket);
+        let decoded_path = format!("/{}", req.key);
+        let raw_path = match req.raw_path {
+            Some(p) => p.to_owned(),
+            None => format!("/{}", utf8_percent_encode(req.key, PATH)),
+        };
+        let mut url = format!("http://{}{raw_path}", self.addr);
+        if !req.query.is_empty() {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &req.query {
+                ser.append_pair(k, v);
+            }
+            url = format!("{url}?{}", ser.finish());
+        }
+        let mut builder = self
+            .client
+            .request(req.method.clone(), &url)
+            .header("host", &host);
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value);
+        }
+        if req.signed {
+            let mut headers: Vec<(String, String)> = vec![("host".into(), host.clone())];
+            headers.extend(
+                req.headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone())),
+            );
+            let query: Vec<(String, String)> = req
+                .query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let header_names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+            let param_names: Vec<&str> = query.iter().map(|(k, _)| k.as_str()).collect();
+            let now = now_unix();
+            let auth = sign(
+                &SignedRequest {
+                    method: req.method.as_str(),
+                    decoded_path: &decoded_path,
+                    query: &query,
+                    headers: &headers,
+                },
+                &Credentials {
+                    secret_id: SECRET_ID.into(),
+                    secret_key: SECRET_KEY.into(),
+                },
+                now - 60,
+                now + 3600,
+                &header_names,
+                &param_names,
+            );
+            builder = builder.header("authorization", auth);
+        }
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        builder.send().await.unwrap()
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        let resp = self.send(Req::new(Method::PUT, "").bucket(bucket)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+
+    async fn put(&self, key: &str, body: &'static [u8]) -> reqwest::Response {
+        self.send(Req::new(Method::PUT, key).body(body)).await
+    }
+
+    async fn list(&self, query: &[(&str, &str)]) -> XmlElement {
+        let mut req = Req::new(Method::GET, "");
+        for (k, v) in query {
+            req = req.query(k, v);
+        }
+        let resp = self.send(req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header(&resp, "content-type"), "application/xml");
+        XmlElement::parse(&resp.bytes().await.unwrap()).unwrap()
+    }
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    hex::encode(Md5::digest(data))
+}
+
+fn md5_b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(data))
+}
+
+/// Parses an `<Error>` body and checks the four fields the SDKs need; returns the code.
+async fn error_code(resp: reqwest::Response) -> String {
+    let request_id = header(&resp, "x-ci-request-id");
+    let body = resp.bytes().await.unwrap();
+    let doc = XmlElement::parse(&body).unwrap();
+    assert_eq!(doc.name, "Error");
+    for field in ["Code", "Message", "Resource", "RequestId"] {
+        assert!(doc.text_of(field).is_some(), "empty {field} in {doc:?}");
+    }
+    assert_eq!(doc.text_of("RequestId"), Some(request_id.as_str()));
+    doc.text_of("Code").unwrap().to_owned()
+}
+
+fn texts(doc: &XmlElement, container: &str, leaf: &str) -> Vec<String> {
+    doc.children_named(container)
+        .map(|c| c.text_of(leaf).unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn bucket_lifecycle() {
+    let s = Server::start().await;
+    let resp = s.send(Req::new(Method::HEAD, "")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&resp, "x-cos-error-code"), "NoSuchBucket");
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    s.create_bucket(BUCKET).await;
+    let resp = s.send(Req::new(Method::PUT, "")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(resp).await, "BucketAlreadyOwnedByYou");
+    let resp = s.send(Req::new(Method::HEAD, "")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    assert_eq!(s.put("k.txt", b"x").await.status(), StatusCode::OK);
+    let resp = s.send(Req::new(Method::DELETE, "")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(resp).await, "BucketNotEmpty");
+
+    let resp = s.send(Req::new(Method::DELETE, "k.txt")).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = s.send(Req::new(Method::DELETE, "")).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = s.send(Req::new(Method::HEAD, "")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = s.send(Req::new(Method::DELETE, "")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await, "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn invalid_bucket_name_and_missing_bucket() {
+    let s = Server::start().await;
+    // Path-style (Host is the IP address), since an invalid name cannot be a virtual host.
+    let resp = s
+        .client
+        .put(format!("http://{}/Bad_Bucket", s.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "unsigned");
+    let now = now_unix();
+    // Like the SDKs, sign the host without its port.
+    let headers = vec![("host".to_owned(), s.addr.ip().to_string())];
+    let auth = sign(
+        &SignedRequest {
+            method: "PUT",
+            decoded_path: "/Bad_Bucket",
+            query: &[],
+            headers: &headers,
+        },
+        &Credentials {
+            secret_id: SECRET_ID.into(),
+            secret_key: SECRET_KEY.into(),
+        },
+        now - 60,
+        now + 3600,
+        &["host"],
+        &[],
+    );
+    let resp = s
+        .client
+        .put(format!("http://{}/Bad_Bucket", s.addr))
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "InvalidBucketName");
+
+    let resp = s.put("a.txt", b"x").await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await, "NoSuchBucket");
+    let resp = s.send(Req::new(Method::GET, "")).await;
+    assert_eq!(error_code(resp).await, "NoSuchBucket");
+    let resp = s.send(Req::new(Method::GET, "a.txt")).await;
+    assert_eq!(error_code(resp).await, "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn put_get_head_round_trip() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let body: &'static [u8] = b"hello, reelflow";
+    let key = "dir/a b+c (1).mp4";
+    let resp = s
+        .send(
+            Req::new(Method::PUT, key)
+                .header("content-type", "video/mp4")
+                .header("x-cos-meta-Zeta", "last")
+                .header("x-cos-meta-alpha", "Two Words")
+                .body(body),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let etag = format!("\"{}\"", md5_hex(body));
+    assert_eq!(header(&resp, "etag"), etag);
+    assert!(!header(&resp, "x-cos-request-id").is_empty());
+
+    let resp = s.send(Req::new(Method::GET, key)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-type"), "video/mp4");
+    assert_eq!(header(&resp, "content-length"), body.len().to_string());
+    assert_eq!(header(&resp, "etag"), etag);
+    assert_eq!(header(&resp, "accept-ranges"), "bytes");
+    assert_eq!(header(&resp, "x-cos-meta-zeta"), "last");
+    assert_eq!(header(&resp, "x-cos-meta-alpha"), "Two Words");
+    let modified = header(&resp, "last-modified");
+    let parsed = httpdate::parse_http_date(&modified).unwrap();
+    let age = std::time::SystemTime::now()
+        .duration_since(parsed)
+        .unwrap_or_default();
+    assert!(age < Duration::from_secs(60), "{modified}");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), body);
+
+    let resp = s.send(Req::new(Method::HEAD, key)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-length"), body.len().to_string());
+    assert_eq!(header(&resp, "content-type"), "video/mp4");
+    assert_eq!(header(&resp, "etag"), etag);
+    assert_eq!(header(&resp, "last-modified"), modified);
+    assert_eq!(header(&resp, "x-cos-meta-alpha"), "Two Words");
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    // Default Content-Type; overwrite replaces metadata.
+    let resp = s.send(Req::new(Method::PUT, key).body(&b"v2"[..])).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = s.send(Req::new(Method::GET, key)).await;
+    assert_eq!(header(&resp, "content-type"), "application/octet-stream");
+    assert_eq!(header(&resp, "x-cos-meta-alpha"), "");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"v2");
+
+    // Conditional GET.
+    let etag = format!("\"{}\"", md5_hex(b"v2"));
+    let resp = s
+        .send(Req::new(Method::GET, key).header("if-none-match", etag.clone()))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = s
+        .send(Req::new(Method::GET, key).header("if-match", "\"0000\""))
+        .await;
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(error_code(resp).await, "PreconditionFailed");
+
+    // Empty object.
+    let resp = s.send(Req::new(Method::PUT, "empty").body(&b""[..])).await;
+    assert_eq!(header(&resp, "etag"), format!("\"{}\"", md5_hex(b"")));
+    let resp = s.send(Req::new(Method::GET, "empty")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-length"), "0");
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    // Delete, then 404 NoSuchKey; deleting again is still 204.
+    let resp = s.send(Req::new(Method::DELETE, key)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = s.send(Req::new(Method::GET, key)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await, "NoSuchKey");
+    let resp = s.send(Req::new(Method::HEAD, key)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.bytes().await.unwrap().is_empty());
+    let resp = s.send(Req::new(Method::DELETE, key)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn content_md5() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let body: &'static [u8] = b"checked body";
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "good")
+                .header("content-md5", md5_b64(body))
+                .body(body),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "bad")
+                .header("content-md5", md5_b64(b"other"))
+                .body(body),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "BadDigest");
+    let resp = s.send(Req::new(Method::HEAD, "bad")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "bad")
+                .header("content-md5", "not-base64!")
+                .body(body),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "InvalidDigest");
+
+    // Only "good" is stored (the rejected bodies left no object behind).
+    let doc = s.list(&[]).await;
+    assert_eq!(texts(&doc, "Contents", "Key"), ["good"]);
+}
+
+#[tokio::test]
+async fn ranges() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let body: &'static [u8] = b"0123456789";
+    s.put("r", body).await;
+    let get = |range: &'static str| s.send(Req::new(Method::GET, "r").header("range", range));
+
+    let resp = get("bytes=2-5").await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&resp, "content-range"), "bytes 2-5/10");
+    assert_eq!(header(&resp, "content-length"), "4");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"2345");
+
+    let resp = get("bytes=7-").await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&resp, "content-range"), "bytes 7-9/10");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"789");
+
+    let resp = get("bytes=-3").await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"789");
+
+    let resp = get("bytes=5-100").await;
+    assert_eq!(header(&resp, "content-range"), "bytes 5-9/10");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"56789");
+
+    let resp = get("bytes=10-").await;
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&resp, "content-range"), "bytes */10");
+    assert_eq!(error_code(resp).await, "InvalidRange");
+
+    // Multi-range is not supported: the whole object.
+    let resp = get("bytes=0-1,4-5").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), body);
+
+    // HEAD with a range answers the range's headers without a body.
+    let resp = s
+        .send(Req::new(Method::HEAD, "r").header("range", "bytes=0-0"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&resp, "content-range"), "bytes 0-0/10");
+    assert!(resp.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn listing() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    // Uploaded out of order; byte order puts "B" before "a" and "é" last.
+    let keys = [
+        "photos/2026/b.jpg",
+        "a.mp4",
+        "videos/x.mp4",
+        "B.mp4",
+        "photos/2026/a.jpg",
+        "photos/top.jpg",
+        "videos/y y.mp4",
+        "\u{e9}t\u{e9}.mp4",
+        "a+b.mp4",
+    ];
+    for key in keys {
+        assert_eq!(s.put(key, b"data").await.status(), StatusCode::OK);
+    }
+    let mut sorted: Vec<&str> = keys.to_vec();
+    sorted.sort();
+
+    let doc = s.list(&[]).await;
+    assert_eq!(doc.text_of("Name"), Some(BUCKET));
+    assert_eq!(doc.text_of("MaxKeys"), Some("1000"));
+    assert_eq!(doc.text_of("IsTruncated"), Some("false"));
+    assert!(doc.child("NextMarker").is_none());
+    assert!(doc.child("EncodingType").is_none());
+    assert_eq!(texts(&doc, "Contents", "Key"), sorted);
+    let first = doc.child("Contents").unwrap();
+    assert_eq!(first.text_of("Size"), Some("4"));
+    assert_eq!(
+        first.text_of("ETag").unwrap(),
+        format!("\"{}\"", md5_hex(b"data"))
+    );
+    assert_eq!(first.text_of("StorageClass"), Some("STANDARD"));
+    assert!(first.child("Owner").unwrap().text_of("ID").is_some());
+    let modified = first.text_of("LastModified").unwrap();
+    assert!(
+        time::OffsetDateTime::parse(modified, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+            && modified.ends_with('Z')
+            && modified.len() == "2026-11-27T12:00:00.000Z".len(),
+        "{modified}"
+    );
+
+    // Prefix.
+    let doc = s.list(&[("prefix", "photos/")]).await;
+    assert_eq!(doc.text_of("Prefix"), Some("photos/"));
+    assert_eq!(
+        texts(&doc, "Contents", "Key"),
+        ["photos/2026/a.jpg", "photos/2026/b.jpg", "photos/top.jpg"]
+    );
+
+    // Delimiter.
+    let doc = s.list(&[("delimiter", "/")]).await;
+    assert_eq!(doc.text_of("Delimiter"), Some("/"));
+    assert_eq!(
+        texts(&doc, "Contents", "Key"),
+        ["B.mp4", "a+b.mp4", "a.mp4", "\u{e9}t\u{e9}.mp4"]
+    );
+    assert_eq!(
+        texts(&doc, "CommonPrefixes", "Prefix"),
+        ["photos/", "videos/"]
+    );
+    let doc = s.list(&[("delimiter", "/"), ("prefix", "photos/")]).await;
+    assert_eq!(texts(&doc, "Contents", "Key"), ["photos/top.jpg"]);
+    assert_eq!(texts(&doc, "CommonPrefixes", "Prefix"), ["photos/2026/"]);
+
+    // Paging with max-keys and marker covers every key exactly once, in order.
+    let mut seen: Vec<String> = Vec::new();
+    let mut marker = String::new();
+    let mut pages = 0;
+    loop {
+        let doc = s
+            .list(&[("max-keys", "4"), ("marker", marker.as_str())])
+            .await;
+        pages += 1;
+        let page = texts(&doc, "Contents", "Key");
+        assert!(page.len() <= 4);
+        seen.extend(page);
+        if doc.text_of("IsTruncated") == Some("true") {
+            marker = doc.text_of("NextMarker").unwrap().to_owned();
+            assert_eq!(Some(&marker), seen.last());
+        } else {
+            assert!(doc.child("NextMarker").is_none());
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, sorted);
+
+    // Paging with a delimiter: the common prefix is the NextMarker and is not repeated.
+    let doc = s.list(&[("delimiter", "/"), ("max-keys", "4")]).await;
+    assert_eq!(doc.text_of("IsTruncated"), Some("true"));
+    assert_eq!(doc.text_of("NextMarker"), Some("photos/"));
+    assert_eq!(texts(&doc, "CommonPrefixes", "Prefix"), ["photos/"]);
+    let doc = s
+        .list(&[("delimiter", "/"), ("max-keys", "4"), ("marker", "photos/")])
+        .await;
+    assert_eq!(doc.text_of("Marker"), Some("photos/"));
+    assert_eq!(doc.text_of("IsTruncated"), Some("false"));
+    assert_eq!(texts(&doc, "Contents", "Key"), ["\u{e9}t\u{e9}.mp4"]);
+    assert_eq!(texts(&doc, "CommonPrefixes", "Prefix"), ["videos/"]);
+
+    // encoding-type=url.
+    let doc = s
+        .list(&[("encoding-type", "url"), ("prefix", "videos/y y")])
+        .await;
+    assert_eq!(doc.text_of("EncodingType"), Some("url"));
+    assert_eq!(doc.text_of("Prefix"), Some("videos/y%20y"));
+    assert_eq!(texts(&doc, "Contents", "Key"), ["videos/y%20y.mp4"]);
+    let doc = s.list(&[("encoding-type", "url"), ("prefix", "a+")]).await;
+    assert_eq!(texts(&doc, "Contents", "Key"), ["a%2Bb.mp4"]);
+
+    // max-keys above 1000 is capped; invalid values are refused.
+    let doc = s.list(&[("max-keys", "5000")]).await;
+    assert_eq!(doc.text_of("MaxKeys"), Some("1000"));
+    let resp = s
+        .send(Req::new(Method::GET, "").query("max-keys", "many"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "InvalidArgument");
+}
+
+#[tokio::test]
+async fn invalid_key_has_full_error_body() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    // `a%2F..` is not a dot segment on the wire, so no client normalises it; it decodes to `a/..`.
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "a/..")
+                .raw_path("/a%2F..")
+                .body(&b"x"[..]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let request_id = header(&resp, "x-ci-request-id");
+    assert!(!request_id.is_empty());
+    assert_eq!(header(&resp, "x-cos-error-code"), "InvalidArgument");
+    let doc = XmlElement::parse(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(doc.name, "Error");
+    assert_eq!(doc.text_of("Code"), Some("InvalidArgument"));
+    assert!(doc.text_of("Message").unwrap().contains(".."));
+    assert!(doc.text_of("Resource").is_some());
+    assert_eq!(doc.text_of("RequestId"), Some(request_id.as_str()));
+
+    let long = "k".repeat(851);
+    let resp = s.send(Req::new(Method::PUT, &long).body(&b"x"[..])).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "KeyTooLong");
+}
+
+#[tokio::test]
+async fn unsigned_and_badly_signed_requests_are_refused() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let resp = s.send(Req::new(Method::GET, "").unsigned()).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    error_code(resp).await;
+    let resp = s
+        .send(Req::new(Method::PUT, "k").unsigned().body(&b"x"[..]))
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // The signature covers the path: reusing it for another key fails.
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "k")
+                .raw_path("/other")
+                .body(&b"x"[..]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let doc = s.list(&[]).await;
+    assert!(doc.child("Contents").is_none());
+}
+
+#[tokio::test]
+async fn large_upload_streams_in_chunks() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = data
+        .chunks(64 * 1024 + 7)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "big/video.mp4")
+                .header("content-type", "video/mp4")
+                .body(body),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "etag"), format!("\"{}\"", md5_hex(&data)));
+
+    let resp = s.send(Req::new(Method::GET, "big/video.mp4")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-length"), data.len().to_string());
+    let got = resp.bytes().await.unwrap();
+    assert!(got.as_ref() == data.as_slice(), "downloaded body differs");
+
+    let resp = s
+        .send(Req::new(Method::GET, "big/video.mp4").header("range", "bytes=1048570-1048585"))
+        .await;
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        resp.bytes().await.unwrap().as_ref(),
+        &data[1_048_570..=1_048_585]
+    );
+}
+
+#[tokio::test]
+async fn copy_object() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    s.create_bucket("other-1250000000").await;
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "src/a b.mp4")
+                .header("content-type", "video/mp4")
+                .header("x-cos-meta-origin", "camera")
+                .body(&b"source body"[..]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    // Virtual-host source form, metadata copied.
+    let source = format!("{BUCKET}.cos.ap-guangzhou.myqcloud.com/src/a%20b.mp4");
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "dst/copy.mp4")
+                .bucket("other-1250000000")
+                .header("x-cos-copy-source", source),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc = XmlElement::parse(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(doc.name, "CopyObjectResult");
+    assert_eq!(
+        doc.text_of("ETag").unwrap(),
+        format!("\"{}\"", md5_hex(b"source body"))
+    );
+    assert!(doc.text_of("LastModified").unwrap().ends_with('Z'));
+    let resp = s
+        .send(Req::new(Method::GET, "dst/copy.mp4").bucket("other-1250000000"))
+        .await;
+    assert_eq!(header(&resp, "content-type"), "video/mp4");
+    assert_eq!(header(&resp, "x-cos-meta-origin"), "camera");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"source body");
+
+    // Path source form, metadata replaced.
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "replaced")
+                .header("x-cos-copy-source", format!("/{BUCKET}/src/a%20b.mp4"))
+                .header("x-cos-metadata-directive", "Replaced")
+                .header("content-type", "text/plain")
+                .header("x-cos-meta-new", "yes"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = s.send(Req::new(Method::HEAD, "replaced")).await;
+    assert_eq!(header(&resp, "content-type"), "text/plain");
+    assert_eq!(header(&resp, "x-cos-meta-new"), "yes");
+    assert_eq!(header(&resp, "x-cos-meta-origin"), "");
+
+    // The copies are independent of the source.
+    s.send(Req::new(Method::DELETE, "src/a b.mp4")).await;
+    let resp = s.send(Req::new(Method::GET, "replaced")).await;
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"source body");
+
+    // Missing source; copy onto itself without Replaced.
+    let resp = s
+        .send(Req::new(Method::PUT, "x").header("x-cos-copy-source", format!("/{BUCKET}/nope")))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await, "NoSuchKey");
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "replaced")
+                .header("x-cos-copy-source", format!("/{BUCKET}/replaced")),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "InvalidRequest");
+}
+
+#[tokio::test]
+async fn unsupported_subresources_are_refused() {
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let resp = s.send(Req::new(Method::GET, "").query("acl", "")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(error_code(resp).await, "NotImplemented");
+    let resp = s
+        .send(Req::new(Method::POST, "k").query("uploads", ""))
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED);
+}
+
+#[tokio::test]
+async fn uploads_and_copies_trigger_active_workflows() {
+    use reelflow_model::workflow::{Workflow, WorkflowState};
+    use reelflow_store::RunQuery;
+
+    let s = Server::start().await;
+    s.create_bucket(BUCKET).await;
+    let topology = "<Topology><Dependencies><Start>T</Start><T>End</T></Dependencies><Nodes>\
+        <Start><Type>Start</Type><Input><ObjectPrefix>in/</ObjectPrefix></Input></Start>\
+        <T><Type>Transcode</Type><Operation><TemplateId>t1x</TemplateId>\
+        <Output><Bucket>media-1250000000</Bucket><Object>out/${InputName}.mp4</Object></Output>\
+        </Operation></T></Nodes></Topology>";
+    let workflow = Workflow {
+        id: format!("w{}", "0".repeat(32)),
+        bucket: BUCKET.into(),
+        name: "on-upload".into(),
+        state: WorkflowState::Active,
+        topology_xml: XmlElement::parse(topology.as_bytes()).unwrap(),
+        created: now_unix(),
+        updated: now_unix(),
+    };
+    workflow.topology().expect("test topology is valid");
+    s.store.save_workflow(&workflow).await.unwrap();
+    let runs = || async {
+        s.store
+            .list_runs(&RunQuery {
+                workflow_id: workflow.id.clone(),
+                limit: 100,
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.object)
+            .collect::<Vec<String>>()
+    };
+
+    assert_eq!(s.put("other/a.mp4", b"x").await.status(), StatusCode::OK);
+    assert!(runs().await.is_empty());
+    assert_eq!(s.put("in/a.mp4", b"x").await.status(), StatusCode::OK);
+    assert_eq!(runs().await, ["in/a.mp4"]);
+    let resp = s
+        .send(
+            Req::new(Method::PUT, "in/b.mp4")
+                .header("x-cos-copy-source", format!("/{BUCKET}/other/a.mp4")),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut objects = runs().await;
+    objects.sort();
+    assert_eq!(objects, ["in/a.mp4", "in/b.mp4"]);
+}
