@@ -7,6 +7,7 @@
 //! the object routes ([`cos`]). Handlers are thin: parsing and rules live in `reelflow-model`,
 //! state changes in `reelflow-engine` and `reelflow-store`.
 
+pub mod admin;
 pub mod ci;
 pub mod context;
 pub mod cos;
@@ -40,6 +41,7 @@ pub struct Ctx {
 /// The full application router.
 pub fn router(state: AppState) -> Router {
     let signed = Router::new()
+        .nest("/_reelflow/v1", admin::router())
         .fallback(dispatch)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

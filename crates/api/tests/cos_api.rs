@@ -109,6 +109,7 @@ impl Server {
                 workers: 1,
                 lease: Duration::from_secs(60),
                 poll_interval: Duration::from_secs(1),
+                default_max_concurrent: 1,
             },
             Arc::new(Notify::new()),
         );

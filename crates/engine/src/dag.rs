@@ -130,6 +130,7 @@ mod tests {
             node_type: "Transcode".into(),
             template_id: "t".into(),
             template_name: "t".into(),
+            queue_id: String::new(),
             state,
             code: String::new(),
             message: String::new(),
@@ -144,6 +145,7 @@ mod tests {
             } else {
                 vec![]
             },
+            result: String::new(),
             created: 0,
             started: None,
             ended: None,

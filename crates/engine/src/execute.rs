@@ -1,29 +1,30 @@
-//! Executing one task: resolve its node and template, fetch its input, run ffmpeg, and write
-//! the outputs back to object storage. Every failure becomes a task Code/Message, never a panic
-//! or a lost task; the per-task scratch directory is removed on every exit path.
+//! Executing one task: resolve its node and templates, fetch its input, run the node's media
+//! operation, and write the outputs back to object storage. Every failure becomes a task
+//! Code/Message, never a panic or a lost task; the per-task scratch directory is removed on
+//! every exit path.
 
 use std::path::{Path, PathBuf};
 
-use reelflow_media::{MediaError, MediaInfo, RunControl};
+use reelflow_media::{MediaError, RunControl};
 use reelflow_model::clock::now_unix;
-use reelflow_model::execution::{OutputObject, Task};
+use reelflow_model::execution::{Instance, OutputObject, Task};
 use reelflow_model::naming::{OutputVars, expand_output};
 use reelflow_model::object::{ObjectOrigin, ObjectRecord};
-use reelflow_model::template::{SnapshotParams, Template, TranscodeParams};
-use reelflow_model::workflow::{MediaOperation, NodeKind, Topology};
+use reelflow_model::template::Template;
+use reelflow_model::workflow::{Node, Topology};
 
-use crate::Engine;
-use crate::EngineError;
+use crate::nodes::{self, Produced, Slot};
+use crate::{Engine, EngineError};
 
 /// Why a task failed: a stable code and a message for the user.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Failure {
     pub code: String,
     pub message: String,
 }
 
 impl Failure {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.to_owned(),
             message: message.into(),
@@ -56,8 +57,33 @@ impl From<reelflow_objects::BlobError> for Failure {
     }
 }
 
+/// What a finished task produced.
+#[derive(Debug, Default)]
+pub(crate) struct TaskResult {
+    pub outputs: Vec<OutputObject>,
+    /// Extra result document (XML), e.g. MediaInfo.
+    pub result: String,
+}
+
 /// Removes the task's scratch directory when dropped, whatever happened.
-struct ScratchDir(PathBuf);
+pub(crate) struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    pub(crate) fn create(path: PathBuf) -> Result<Self, Failure> {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(path.join("out")).map_err(|e| {
+            Failure::new(
+                "InternalError",
+                format!("cannot create a work directory: {e}"),
+            )
+        })?;
+        Ok(Self(path))
+    }
+
+    pub(crate) fn out(&self) -> PathBuf {
+        self.0.join("out")
+    }
+}
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
@@ -69,41 +95,37 @@ impl Drop for ScratchDir {
     }
 }
 
-/// What a node asks for, resolved from the run's topology snapshot and the current template.
-struct Job {
-    kind: NodeKind,
-    op: MediaOperation,
-    template: Template,
+/// Everything a node needs to run, resolved from the run's topology snapshot and the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub task: Task,
+    pub instance: Instance,
+    pub run_tasks: Vec<Task>,
+    pub topology: Topology,
+    pub node: Node,
+    pub template: Option<Template>,
+    pub watermarks: Vec<Template>,
 }
 
 impl Engine {
-    /// Runs `task` to completion and returns the objects it wrote.
+    /// Runs `task` to completion.
     pub(crate) async fn execute(
         &self,
         task: &Task,
         ctl: &RunControl,
-    ) -> Result<Vec<OutputObject>, Failure> {
+    ) -> Result<TaskResult, Failure> {
         let job = self.resolve(task).await?;
-        let scratch = ScratchDir(self.inner.config.work_dir.join(&task.job_id));
-        let _ = std::fs::remove_dir_all(&scratch.0);
-        std::fs::create_dir_all(&scratch.0).map_err(|e| {
-            Failure::new(
-                "InternalError",
-                format!("cannot create a work directory: {e}"),
-            )
-        })?;
-        let input = self.fetch_input(task, &scratch.0).await?;
-        let info = reelflow_media::probe(&input, ctl).await?;
-        let produced = match &job.kind {
-            NodeKind::Transcode(_) => self.transcode(&job, &input, &info, &scratch.0, ctl).await?,
-            NodeKind::Snapshot(_) => self.snapshot(&job, &input, &info, &scratch.0, ctl).await?,
-            NodeKind::Start(_) => return Err(Failure::new("InternalError", "Start is not a task")),
-        };
-        self.store_outputs(task, &job, produced).await
+        let scratch = ScratchDir::create(self.inner.config.work_dir.join(&task.job_id))?;
+        let run = nodes::run(self, &job, &scratch, ctl).await?;
+        let outputs = self.store_outputs(&job, run.produced).await?;
+        Ok(TaskResult {
+            outputs,
+            result: run.result,
+        })
     }
 
-    async fn resolve(&self, task: &Task) -> Result<Job, Failure> {
-        let (instance, _) = self
+    pub(crate) async fn resolve(&self, task: &Task) -> Result<Job, Failure> {
+        let (instance, run_tasks) = self
             .store()
             .get_run(&task.run_id)
             .await?
@@ -112,161 +134,118 @@ impl Engine {
             .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
         let node = topology
             .node(&task.node_name)
-            .ok_or_else(|| Failure::new("InternalError", "the task's node is missing"))?;
-        let op = node
-            .kind
-            .operation()
             .cloned()
-            .ok_or_else(|| Failure::new("InternalError", "the node has no operation"))?;
-        let template = self
-            .store()
-            .get_template(&op.template_id)
-            .await?
-            .ok_or_else(|| {
-                Failure::new(
-                    "TemplateNotFound",
-                    format!("template {} does not exist", op.template_id),
-                )
-            })?;
-        if !self.store().bucket_exists(&op.output.bucket).await? {
+            .ok_or_else(|| Failure::new("InternalError", "the task's node is missing"))?;
+        let template = match (&node.operation.template_id, &node.operation.inline_template) {
+            (Some(id), _) => Some(self.template(id).await?),
+            (None, Some(inline)) => Some(Template {
+                id: String::new(),
+                bucket: instance.bucket.clone(),
+                name: inline.name.clone(),
+                tag: inline.tag,
+                category: reelflow_model::template::TemplateCategory::Custom,
+                params: inline.params.clone(),
+                created: instance.created,
+                updated: instance.created,
+            }),
+            (None, None) => None,
+        };
+        let mut watermarks = Vec::new();
+        for id in &node.operation.watermark_template_ids {
+            watermarks.push(self.template(id).await?);
+        }
+        if let Some(output) = &node.operation.output
+            && !self.store().bucket_exists(&output.bucket).await?
+        {
             return Err(Failure::new(
                 "NoSuchBucket",
-                format!("output bucket {} does not exist", op.output.bucket),
+                format!("output bucket {} does not exist", output.bucket),
             ));
         }
         Ok(Job {
-            kind: node.kind.clone(),
-            op,
+            task: task.clone(),
+            instance,
+            run_tasks,
+            topology,
+            node,
             template,
+            watermarks,
         })
     }
 
-    async fn fetch_input(&self, task: &Task, scratch: &Path) -> Result<PathBuf, Failure> {
-        let object = self
-            .store()
-            .get_object(&task.input_bucket, &task.input_key)
-            .await?
-            .ok_or_else(|| {
-                Failure::new(
-                    "InputNotFound",
-                    format!(
-                        "input object {}/{} does not exist",
-                        task.input_bucket, task.input_key
-                    ),
-                )
-            })?;
+    async fn template(&self, id: &str) -> Result<Template, Failure> {
+        self.store().get_template(id).await?.ok_or_else(|| {
+            Failure::new("TemplateNotFound", format!("template {id} does not exist"))
+        })
+    }
+
+    /// A local path to read the object `bucket/key` (in place when the blob store allows).
+    pub(crate) async fn local_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        scratch: &Path,
+    ) -> Result<PathBuf, Failure> {
+        let object = self.store().get_object(bucket, key).await?.ok_or_else(|| {
+            Failure::new(
+                "InputNotFound",
+                format!("input object {bucket}/{key} does not exist"),
+            )
+        })?;
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             return Ok(path);
         }
-        let ext = object.key.rsplit_once('.').map_or("bin", |(_, e)| e);
-        let dest = scratch.join(format!("input.{ext}"));
+        let ext = key.rsplit_once('.').map_or("bin", |(_, e)| e);
+        let dest = scratch.join(format!("in-{}.{ext}", object.blob_id));
         self.blobs().download_to(&object.blob_id, &dest).await?;
         Ok(dest)
     }
 
-    async fn transcode(
-        &self,
-        job: &Job,
-        input: &Path,
-        info: &MediaInfo,
-        scratch: &Path,
-        ctl: &RunControl,
-    ) -> Result<Vec<Produced>, Failure> {
-        let params = TranscodeParams::from_container(&job.template.params)
-            .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
-        let spec = crate::specs::transcode_spec(&params);
-        let ext = reelflow_media::output_extension(&spec);
-        let out_dir = scratch.join("out");
-        std::fs::create_dir_all(&out_dir).map_err(|e| {
-            Failure::new(
-                "InternalError",
-                format!("cannot create a work directory: {e}"),
-            )
-        })?;
-        let main = out_dir.join(format!("output.{ext}"));
-        let files = reelflow_media::transcode(input, &main, &spec, info, ctl).await?;
-        Ok(files
-            .into_iter()
-            .map(|path| Produced {
-                primary: path == main,
-                path,
-                ext: ext.to_owned(),
-                number: None,
-            })
-            .collect())
-    }
-
-    async fn snapshot(
-        &self,
-        job: &Job,
-        input: &Path,
-        info: &MediaInfo,
-        scratch: &Path,
-        ctl: &RunControl,
-    ) -> Result<Vec<Produced>, Failure> {
-        let params = SnapshotParams::from_container(&job.template.params)
-            .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
-        let spec = crate::specs::snapshot_spec(&params);
-        let out_dir = scratch.join("out");
-        std::fs::create_dir_all(&out_dir).map_err(|e| {
-            Failure::new(
-                "InternalError",
-                format!("cannot create a work directory: {e}"),
-            )
-        })?;
-        let files = reelflow_media::snapshot(input, &out_dir, &spec, info, ctl).await?;
-        if files.is_empty() {
-            return Err(Failure::new("SnapshotFailed", "no frame could be captured"));
-        }
-        Ok(files
-            .into_iter()
-            .enumerate()
-            .map(|(i, path)| Produced {
-                path,
-                primary: true,
-                ext: params.format.clone(),
-                number: Some(i),
-            })
-            .collect())
-    }
-
     async fn store_outputs(
         &self,
-        task: &Task,
         job: &Job,
         produced: Vec<Produced>,
     ) -> Result<Vec<OutputObject>, Failure> {
-        let mut outputs = Vec::with_capacity(produced.len());
-        let main_key = |number| {
-            expand_output(
-                &job.op.output.object,
-                &OutputVars {
-                    input_key: &task.input_key,
-                    run_id: &task.run_id,
-                    job_id: &task.job_id,
-                    ext: produced.first().map_or("", |p| p.ext.as_str()),
-                    number,
-                },
-            )
+        let Some(output) = &job.node.operation.output else {
+            return Ok(Vec::new());
         };
-        let base = main_key(None);
-        let dir = base.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
-        // Primary files first so a downstream node consumes the main output.
-        let mut ordered: Vec<&Produced> = produced.iter().filter(|p| p.primary).collect();
-        ordered.extend(produced.iter().filter(|p| !p.primary));
+        let expand = |template: &str, ext: &str, number: Option<usize>| {
+            let vars = OutputVars {
+                input_key: &job.task.input_key,
+                run_id: &job.task.run_id,
+                job_id: &job.task.job_id,
+                ext,
+                number,
+            };
+            expand_output(template, &vars)
+        };
+        let ext = produced.first().map_or("", |p| p.ext.as_str()).to_owned();
+        let main_dir = parent(&expand(&output.object, &ext, None));
+        let mut outputs = Vec::with_capacity(produced.len());
+        // Main outputs first, so a downstream node consumes the main output.
+        let mut ordered: Vec<&Produced> = produced
+            .iter()
+            .filter(|p| matches!(p.slot, Slot::Main { .. }))
+            .collect();
+        ordered.extend(
+            produced
+                .iter()
+                .filter(|p| !matches!(p.slot, Slot::Main { .. })),
+        );
         for file in ordered {
-            let key = if file.primary {
-                main_key(file.number)
-            } else {
-                let name = file
-                    .path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("part");
-                if dir.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{dir}/{name}")
+            let key = match file.slot {
+                Slot::Main { number } => expand(&output.object, &file.ext, number),
+                Slot::Sprite { number } => {
+                    let template = output.sprite_object.as_deref().unwrap_or(&output.object);
+                    expand(template, &file.ext, Some(number))
+                }
+                Slot::Companion => {
+                    let name = file
+                        .path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or("part");
+                    join_key(&main_dir, name)
                 }
             };
             reelflow_model::object::validate_key(&key).map_err(|e| {
@@ -275,17 +254,21 @@ impl Engine {
                     format!("output key {key:?} is not valid: {e}"),
                 )
             })?;
-            self.write_output(&job.op.output.bucket, &key, &file.path)
-                .await?;
+            self.write_output(&output.bucket, &key, &file.path).await?;
             outputs.push(OutputObject {
-                bucket: job.op.output.bucket.clone(),
+                bucket: output.bucket.clone(),
                 key,
             });
         }
         Ok(outputs)
     }
 
-    async fn write_output(&self, bucket: &str, key: &str, path: &Path) -> Result<(), Failure> {
+    pub(crate) async fn write_output(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &Path,
+    ) -> Result<(), Failure> {
         let written = self.blobs().put_file(path).await?;
         let record = ObjectRecord {
             bucket: bucket.to_owned(),
@@ -303,14 +286,18 @@ impl Engine {
     }
 }
 
-/// A file a task produced.
-struct Produced {
-    path: PathBuf,
-    /// The node's main output(s), named by the Output template; others are companions
-    /// (e.g. HLS segments) stored beside the main output under their own names.
-    primary: bool,
-    ext: String,
-    number: Option<usize>,
+/// The directory part of a key ("" at the root).
+pub(crate) fn parent(key: &str) -> String {
+    key.rsplit_once('/').map_or("", |(d, _)| d).to_owned()
+}
+
+/// `dir/name`, or `name` at the root.
+pub(crate) fn join_key(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// A Content-Type for an output key, from its extension.
@@ -326,6 +313,7 @@ pub(crate) fn content_type_for(key: &str) -> &'static str {
         "webm" => "video/webm",
         "flv" => "video/x-flv",
         "ts" => "video/mp2t",
+        "avi" => "video/x-msvideo",
         "m3u8" => "application/vnd.apple.mpegurl",
         "mpd" => "application/dash+xml",
         "m4s" => "video/iso.segment",

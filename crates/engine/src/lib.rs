@@ -10,6 +10,8 @@ pub mod callbacks;
 pub mod dag;
 mod error;
 mod execute;
+mod jobs;
+mod nodes;
 pub mod plan;
 pub mod specs;
 mod triggers;
@@ -27,6 +29,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use error::EngineError;
+pub use jobs::JobError;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -43,6 +46,8 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// How often idle workers poll the store for work from other nodes.
     pub poll_interval: Duration,
+    /// MaxConcurrent of a bucket's default queue when it is created.
+    pub default_max_concurrent: u32,
 }
 
 /// Handle to the engine; cheap to clone.
@@ -128,5 +133,10 @@ impl Engine {
 
     fn wake_workers(&self) {
         self.inner.task_wake.notify_waiters();
+    }
+
+    /// Wakes idle workers, e.g. after a queue was resumed.
+    pub fn wake(&self) {
+        self.wake_workers();
     }
 }

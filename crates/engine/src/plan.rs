@@ -7,7 +7,7 @@ use reelflow_model::execution::{Instance, RunState, Task, TaskState};
 use reelflow_model::ids;
 use reelflow_model::object::ObjectRecord;
 use reelflow_model::template::Template;
-use reelflow_model::workflow::{Topology, Workflow};
+use reelflow_model::workflow::{NodeType, Topology, Workflow};
 use reelflow_store::NewRun;
 
 /// Builds the run of `workflow` on `object`. `templates` maps template ids to templates; a
@@ -17,6 +17,7 @@ pub fn new_run(
     topology: &Topology,
     object: &ObjectRecord,
     templates: &HashMap<String, Template>,
+    queue_id: &str,
     now: i64,
 ) -> NewRun {
     let run_id = ids::new_run_id();
@@ -24,19 +25,21 @@ pub fn new_run(
     let tasks = topology
         .nodes
         .iter()
-        .filter_map(|node| node.kind.operation().map(|op| (node, op)))
-        .map(|(node, op)| {
+        .filter(|node| node.node_type != NodeType::Start)
+        .map(|node| {
+            let template_id = node.operation.template_id.clone().unwrap_or_default();
             let submitted = start_successors.contains(&node.name);
             Task {
                 job_id: ids::new_job_id(),
                 run_id: run_id.clone(),
                 node_name: node.name.clone(),
-                node_type: node.kind.type_name().to_owned(),
-                template_id: op.template_id.clone(),
+                node_type: node.node_type.as_str().to_owned(),
                 template_name: templates
-                    .get(&op.template_id)
+                    .get(&template_id)
                     .map(|t| t.name.clone())
                     .unwrap_or_default(),
+                template_id,
+                queue_id: queue_id.to_owned(),
                 state: if submitted {
                     TaskState::Submitted
                 } else {
@@ -56,6 +59,7 @@ pub fn new_run(
                     String::new()
                 },
                 outputs: Vec::new(),
+                result: String::new(),
                 created: now,
                 started: None,
                 ended: None,

@@ -76,11 +76,24 @@ impl Engine {
     ) -> Result<NewRun, EngineError> {
         let topology = workflow.topology().map_err(EngineError::InvalidWorkflow)?;
         let mut templates: HashMap<String, Template> = HashMap::new();
-        for op in topology.nodes.iter().filter_map(|n| n.kind.operation()) {
-            if let Some(t) = self.store().get_template(&op.template_id).await? {
+        for id in topology
+            .nodes
+            .iter()
+            .filter_map(|n| n.operation.template_id.as_ref())
+        {
+            if let Some(t) = self.store().get_template(id).await? {
                 templates.insert(t.id.clone(), t);
             }
         }
-        Ok(new_run(workflow, &topology, object, &templates, now_unix()))
+        let requested = topology.start().and_then(|s| s.queue_id.as_deref());
+        let queue_id = self.queue_for(&workflow.bucket, requested).await?;
+        Ok(new_run(
+            workflow,
+            &topology,
+            object,
+            &templates,
+            &queue_id,
+            now_unix(),
+        ))
     }
 }

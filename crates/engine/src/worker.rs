@@ -2,7 +2,7 @@
 //! transaction, repeat. Idle workers wait for an in-process wake-up or the poll interval.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use reelflow_media::RunControl;
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::Engine;
-use crate::callbacks::workflow_finish;
+use crate::callbacks;
 use crate::dag::decide;
 
 /// One worker: runs tasks until `shutdown`.
@@ -84,7 +84,8 @@ impl Engine {
             cancel: cancel.clone(),
             progress: Some(Arc::new(move |p: u8| reported.store(p, Ordering::Relaxed))),
         };
-        let heartbeat = self.heartbeat(&task.job_id, progress, cancel.clone());
+        let user_cancel = Arc::new(AtomicBool::new(false));
+        let heartbeat = self.heartbeat(&task.job_id, progress, cancel.clone(), user_cancel.clone());
         let result = tokio::select! {
             result = self.execute(&task, &ctl) => result,
             () = heartbeat => return, // lease lost: another node owns the task now
@@ -93,35 +94,33 @@ impl Engine {
             // Interrupted by shutdown: leave it Running; the next start requeues it.
             return;
         }
-        let outcome = match result {
-            Ok(outputs) => TaskOutcome {
-                state: TaskState::Success,
-                code: "Success".to_owned(),
-                message: "Success".to_owned(),
-                outputs,
-                ended: now_unix(),
-            },
-            Err(failure) => {
-                tracing::info!(code = %failure.code, message = %failure.message, "task failed");
-                TaskOutcome {
-                    state: TaskState::Failed,
-                    code: failure.code,
-                    message: failure.message,
-                    outputs: Vec::new(),
-                    ended: now_unix(),
-                }
-            }
-        };
+        let outcome = outcome_of(result, user_cancel.load(Ordering::Relaxed));
         self.finish(&task, outcome).await;
     }
 
-    /// Renews the lease and publishes progress until the task ends; returns only if the
-    /// lease was lost (the caller then abandons the task).
-    async fn heartbeat(&self, job_id: &str, progress: Arc<AtomicU8>, cancel: CancellationToken) {
-        let every = (self.inner.config.lease / 3).max(Duration::from_millis(200));
+    /// Renews the lease, publishes progress and watches for cancel requests until the task
+    /// ends; returns only if the lease was lost (the caller then abandons the task).
+    async fn heartbeat(
+        &self,
+        job_id: &str,
+        progress: Arc<AtomicU8>,
+        cancel: CancellationToken,
+        user_cancel: Arc<AtomicBool>,
+    ) {
+        let tick = Duration::from_millis(500);
+        let renew_every = (self.inner.config.lease / 3).max(tick);
+        let mut since_renewal = Duration::ZERO;
         let mut last = 0;
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(tick).await;
+            since_renewal += tick;
+            if !user_cancel.load(Ordering::Relaxed)
+                && matches!(self.store().cancel_requested(job_id).await, Ok(true))
+            {
+                tracing::info!("cancel requested; stopping the task");
+                user_cancel.store(true, Ordering::Relaxed);
+                cancel.cancel();
+            }
             let p = progress.load(Ordering::Relaxed);
             if p != last {
                 last = p;
@@ -129,6 +128,10 @@ impl Engine {
                     tracing::warn!(?error, "could not record progress");
                 }
             }
+            if since_renewal < renew_every {
+                continue;
+            }
+            since_renewal = Duration::ZERO;
             let until = now_unix() + self.inner.config.lease.as_secs() as i64;
             match self
                 .store()
@@ -150,7 +153,8 @@ impl Engine {
         let offset = self.offset();
         let now = outcome.ended;
         let decider = move |i: &Instance, t: &[Task]| decide(i, t, now);
-        let builder = move |i: &Instance, t: &[Task]| workflow_finish(i, t, offset);
+        let builder =
+            move |i: &Instance, t: &[Task], job: &str| callbacks::messages(i, t, job, offset);
         for attempt in 0..5u32 {
             match self
                 .store()
@@ -163,16 +167,11 @@ impl Engine {
                 )
                 .await
             {
-                Ok(FinishResult::Applied {
-                    run_ended,
-                    submitted,
-                }) => {
+                Ok(FinishResult::Applied { submitted, .. }) => {
                     if submitted {
                         self.wake_workers();
                     }
-                    if run_ended {
-                        self.inner.callback_wake.notify_one();
-                    }
+                    self.inner.callback_wake.notify_one();
                     return;
                 }
                 Ok(FinishResult::LeaseLost) => {
@@ -183,6 +182,43 @@ impl Engine {
                     tracing::error!(?error, attempt, "could not record a task's end; retrying");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
+            }
+        }
+    }
+}
+
+/// The task's final state from its run's result; a run stopped by a user's cancel is Cancel.
+fn outcome_of(
+    result: Result<crate::execute::TaskResult, crate::execute::Failure>,
+    cancelled: bool,
+) -> TaskOutcome {
+    let ended = now_unix();
+    match result {
+        Ok(done) => TaskOutcome {
+            state: TaskState::Success,
+            code: "Success".to_owned(),
+            message: "Success".to_owned(),
+            outputs: done.outputs,
+            result: done.result,
+            ended,
+        },
+        Err(_) if cancelled => TaskOutcome {
+            state: TaskState::Cancel,
+            code: "Cancelled".to_owned(),
+            message: "cancelled by request".to_owned(),
+            outputs: Vec::new(),
+            result: String::new(),
+            ended,
+        },
+        Err(failure) => {
+            tracing::info!(code = %failure.code, message = %failure.message, "task failed");
+            TaskOutcome {
+                state: TaskState::Failed,
+                code: failure.code,
+                message: failure.message,
+                outputs: Vec::new(),
+                result: String::new(),
+                ended,
             }
         }
     }

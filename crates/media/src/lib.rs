@@ -22,23 +22,37 @@
 //! wrap calls in a semaphore sized to the machine.
 
 pub mod error;
+pub mod image;
 pub mod limits;
 pub mod probe;
 pub mod process;
 pub mod progress;
+pub mod smartcover;
 pub mod snapshot;
 pub mod transcode;
 
 mod ffmpeg;
+mod frames;
 mod paths;
 
 pub use error::MediaError;
+pub use image::ImageFormat;
 pub use limits::{Limits, MediaTools};
 pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
 pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput};
 pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
-pub use snapshot::{SnapshotMode, SnapshotSpec, snapshot, snapshot_args, snapshot_path};
+pub use smartcover::{
+    Cover, SmartCoverSpec, smart_cover, smart_cover_extract_args, smart_cover_samples,
+};
+pub use snapshot::{
+    BlackCheck, SnapshotExtras, SnapshotMode, SnapshotOutMode, SnapshotOutput, SnapshotSpec,
+    SpriteScaleMethod, SpriteSpec, snapshot, snapshot_args, snapshot_path, snapshot_with,
+    snapshot_with_args, sprite_args,
+};
 pub use transcode::{
-    AudioSpec, TranscodeSpec, VideoSpec, output_extension, transcode, transcode_args,
-    transcode_many, transcode_many_args, validate_spec,
+    AdjDarMethod, AdjMethod, AudioSpec, ImageWatermark, ImageWatermarkMode, JobFiles, LocMode,
+    OutputJob, TextWatermark, TransChecks, TranscodeExtras, TranscodeSpec, VideoSpec, Watermark,
+    WatermarkKind, WatermarkPos, find_font, fused_args, output_extension, run_fused, transcode,
+    transcode_args, transcode_many, transcode_many_args, transcode_with, transcode_with_args,
+    validate_extras, validate_spec,
 };

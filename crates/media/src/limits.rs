@@ -98,6 +98,19 @@ impl MediaTools {
             .ffmpeg_progress(media_secs)
     }
 
+    /// An ffmpeg command whose stdout is data (raw frames through a pipe), not progress:
+    /// no progress parsing and no stall timeout, only the wall clock `timeout`.
+    pub(crate) fn ffmpeg_data_command<I, S>(&self, args: I, timeout: Duration) -> ToolCommand
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        ToolCommand::new(&self.ffmpeg)
+            .args(args)
+            .timeout(timeout)
+            .kill_grace(self.limits.kill_grace)
+    }
+
     /// An ffprobe command with the probe timeout.
     pub(crate) fn ffprobe_command<I, S>(&self, args: I) -> ToolCommand
     where

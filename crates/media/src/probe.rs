@@ -60,6 +60,15 @@ pub struct StreamInfo {
     pub bit_rate: Option<u64>,
     /// Frame count, when the container records it.
     pub nb_frames: Option<u64>,
+    /// Pixel format (`yuv420p`), video only.
+    #[serde(default)]
+    pub pix_fmt: Option<String>,
+    /// Codec profile as ffprobe names it (`High`, `Main`, `LC`).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Codec level as ffprobe reports it (`31` for H.264 level 3.1), video only.
+    #[serde(default)]
+    pub level: Option<i64>,
 }
 
 impl MediaInfo {
@@ -189,6 +198,9 @@ struct RawStream {
     duration: Option<String>,
     bit_rate: Option<String>,
     nb_frames: Option<String>,
+    pix_fmt: Option<String>,
+    profile: Option<String>,
+    level: Option<i64>,
     #[serde(default)]
     tags: HashMap<String, String>,
 }
@@ -214,6 +226,10 @@ impl RawStream {
             duration: parse_f64(self.duration.as_deref()).or(tag_duration),
             bit_rate: parse_u64(self.bit_rate.as_deref()),
             nb_frames: parse_u64(self.nb_frames.as_deref()),
+            pix_fmt: self.pix_fmt.filter(|p| !p.is_empty() && p != "unknown"),
+            profile: self.profile.filter(|p| !p.is_empty() && p != "unknown"),
+            // ffprobe prints -99 when the level is unknown.
+            level: self.level.filter(|l| *l > 0),
         }
     }
 }
@@ -266,6 +282,9 @@ mod tests {
         assert_eq!((video.width, video.height), (Some(320), Some(240)));
         assert_eq!(video.fps, Some(25.0));
         assert_eq!(video.nb_frames, Some(50));
+        assert_eq!(video.pix_fmt.as_deref(), Some("yuv420p"));
+        assert_eq!(video.profile.as_deref(), Some("Constrained Baseline"));
+        assert_eq!(video.level, Some(13));
         let audio = info.audio().unwrap();
         assert_eq!(audio.codec_name, "aac");
         assert_eq!((audio.sample_rate, audio.channels), (Some(44100), Some(1)));

@@ -17,17 +17,31 @@
 //!   decoding every frame in between would cost far more than a seek.
 //!
 //! Images are named `snap-00000.jpg`, `snap-00001.jpg`, … in capture order.
+//!
+//! [`SnapshotExtras`] adds CI's `IsCheckCount`, `IsCheckBlack` and sprite sheets
+//! ([`snapshot_with`]); see the `extras` module. A snapshot can also be one output of a
+//! fused transcode run ([`run_fused`](crate::run_fused)): it then selects its frames
+//! from the shared decode with `select` instead of seeking.
 
+mod extras;
+
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use self::extras::SPRITE_PREFIX;
+pub use self::extras::{
+    BlackCheck, SnapshotExtras, SnapshotOutMode, SpriteScaleMethod, SpriteSpec, sprite_args,
+};
 use crate::error::MediaError;
 use crate::ffmpeg::{num, prelude, scale_filter};
+use crate::image::ImageFormat;
 use crate::limits::MediaTools;
 use crate::paths;
 use crate::probe::MediaInfo;
 use crate::process::RunControl;
+use crate::transcode::Invocation;
 
 /// Targets at least this far apart are captured with one input seek each.
 const SEEK_MIN_GAP_SECS: f64 = 10.0;
@@ -63,7 +77,7 @@ pub struct SnapshotSpec {
     pub width: Option<u32>,
     /// Image height; alone, the width follows the aspect ratio.
     pub height: Option<u32>,
-    /// `jpg` (or `jpeg`) or `png`.
+    /// `jpg` (or `jpeg`), `png` or `webp`.
     pub format: String,
 }
 
@@ -86,6 +100,15 @@ pub fn snapshot_path(out_dir: &Path, index: u32, format_ext: &str) -> PathBuf {
     out_dir.join(format!("{PREFIX}{index:05}.{format_ext}"))
 }
 
+/// What a snapshot wrote: images and sprite sheets, each in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotOutput {
+    /// `snap-NNNNN.<ext>` (empty in `OnlySprite` mode).
+    pub images: Vec<PathBuf>,
+    /// `sprite-NNNNN.<ext>` (empty in `OnlySnapshot` mode).
+    pub sprites: Vec<PathBuf>,
+}
+
 /// Captures images from `input` into `out_dir` with default tools and limits.
 /// Returns the images in capture order.
 pub async fn snapshot(
@@ -100,6 +123,21 @@ pub async fn snapshot(
         .await
 }
 
+/// [`snapshot`] with CI's extra settings (black-frame skipping, `IsCheckCount`,
+/// sprite sheets), default tools and limits.
+pub async fn snapshot_with(
+    input: &Path,
+    out_dir: &Path,
+    spec: &SnapshotSpec,
+    extras: &SnapshotExtras,
+    info: &MediaInfo,
+    ctl: &RunControl,
+) -> Result<SnapshotOutput, MediaError> {
+    MediaTools::default()
+        .snapshot_with(input, out_dir, spec, extras, info, ctl)
+        .await
+}
+
 /// The ffmpeg argument lists (without the program) of a snapshot: one per ffmpeg run.
 /// Usually one; sparse captures of more than 32 frames are split into batches.
 pub fn snapshot_args(
@@ -108,7 +146,18 @@ pub fn snapshot_args(
     spec: &SnapshotSpec,
     info: &MediaInfo,
 ) -> Result<Vec<Vec<String>>, MediaError> {
-    let plan = plan(input, out_dir, spec, info)?;
+    snapshot_with_args(input, out_dir, spec, &SnapshotExtras::default(), info)
+}
+
+/// The capture runs of [`snapshot_with`] (the sprite run is [`sprite_args`]).
+pub fn snapshot_with_args(
+    input: &Path,
+    out_dir: &Path,
+    spec: &SnapshotSpec,
+    extras: &SnapshotExtras,
+    info: &MediaInfo,
+) -> Result<Vec<Vec<String>>, MediaError> {
+    let plan = plan(input, out_dir, spec, extras, info)?;
     Ok(plan.runs.into_iter().map(|r| r.args).collect())
 }
 
@@ -122,15 +171,26 @@ impl MediaTools {
         info: &MediaInfo,
         ctl: &RunControl,
     ) -> Result<Vec<PathBuf>, MediaError> {
-        let plan = plan(input, out_dir, spec, info)?;
-        tokio::fs::create_dir_all(out_dir)
-            .await
-            .map_err(MediaError::io(
-                "could not create snapshot directory",
-                out_dir,
-            ))?;
-        paths::remove_matching(out_dir, |n| is_image_name(n, plan.ext)).await?;
-        let steps = plan.runs.len();
+        let extras = SnapshotExtras::default();
+        let out = self
+            .snapshot_with(input, out_dir, spec, &extras, info, ctl)
+            .await?;
+        Ok(out.images)
+    }
+
+    /// [`snapshot_with`] with these tools and limits.
+    pub async fn snapshot_with(
+        &self,
+        input: &Path,
+        out_dir: &Path,
+        spec: &SnapshotSpec,
+        extras: &SnapshotExtras,
+        info: &MediaInfo,
+        ctl: &RunControl,
+    ) -> Result<SnapshotOutput, MediaError> {
+        let plan = plan(input, out_dir, spec, extras, info)?;
+        prepare_dir(out_dir, plan.ext).await?;
+        let steps = plan.runs.len() + usize::from(extras.out_mode.sprites());
         for (index, run) in plan.runs.into_iter().enumerate() {
             let cmd = self
                 .ffmpeg_command(run.args, run.media_secs)
@@ -138,15 +198,87 @@ impl MediaTools {
                 .progress_frames(run.frames);
             cmd.run(&ctl.step(index, steps)).await?;
         }
-        let images = collect(out_dir, plan.expected, plan.ext).await;
+        self.finish_snapshot(
+            out_dir,
+            spec,
+            extras,
+            info,
+            plan.expected,
+            ctl.step(steps - 1, steps),
+        )
+        .await
+    }
+
+    /// After the capture: collect the images (closing gaps left by black slots), make
+    /// the sprite sheets and drop the images in `OnlySprite` mode.
+    pub(crate) async fn finish_snapshot(
+        &self,
+        out_dir: &Path,
+        spec: &SnapshotSpec,
+        extras: &SnapshotExtras,
+        info: &MediaInfo,
+        expected: u32,
+        sprite_ctl: RunControl,
+    ) -> Result<SnapshotOutput, MediaError> {
+        let ext = ImageFormat::parse(&spec.format)?.ext();
+        let images = if extras.black.is_some() {
+            compact(out_dir, expected, ext).await?
+        } else {
+            collect(out_dir, expected, ext).await
+        };
         if images.is_empty() {
+            let what = if extras.black.is_some() {
+                "non-black "
+            } else {
+                ""
+            };
             return Err(MediaError::invalid_input(format!(
-                "no frame could be captured at or after {}s",
+                "no {what}frame could be captured at or after {}s",
                 num(spec.start)
             )));
         }
-        Ok(images)
+        let mut out = SnapshotOutput {
+            images,
+            sprites: Vec::new(),
+        };
+        if let (Some(sprite), true) = (&extras.sprite, extras.out_mode.sprites()) {
+            let args = sprite_args(out_dir, spec, sprite, info)?;
+            let frames = out.images.len() as u64;
+            let cmd = self
+                .ffmpeg_command(args, Some(frames as f64 * 0.1))
+                .progress_frames(frames.div_ceil(u64::from(sprite.per_sheet())));
+            cmd.run(&sprite_ctl).await?;
+            out.sprites =
+                paths::list_matching(out_dir, |n| is_named(n, SPRITE_PREFIX, ext)).await?;
+            if out.sprites.is_empty() {
+                return Err(MediaError::NoOutput {
+                    path: out_dir.join(format!("{SPRITE_PREFIX}00000.{ext}")),
+                });
+            }
+            if extras.out_mode == SnapshotOutMode::OnlySprite {
+                for image in std::mem::take(&mut out.images) {
+                    tokio::fs::remove_file(&image)
+                        .await
+                        .map_err(MediaError::io("could not remove snapshot image", &image))?;
+                }
+            }
+        }
+        Ok(out)
     }
+}
+
+/// Creates `out_dir` and removes images and sprites of an earlier attempt.
+pub(crate) async fn prepare_dir(out_dir: &Path, ext: &str) -> Result<(), MediaError> {
+    tokio::fs::create_dir_all(out_dir)
+        .await
+        .map_err(MediaError::io(
+            "could not create snapshot directory",
+            out_dir,
+        ))?;
+    paths::remove_matching(out_dir, |n| {
+        is_named(n, PREFIX, ext) || is_named(n, SPRITE_PREFIX, ext)
+    })
+    .await
 }
 
 /// All ffmpeg runs of a snapshot and what they should leave behind.
@@ -170,14 +302,26 @@ struct Run {
     frames: u64,
 }
 
-/// Image encoder options and extension for a CI format name.
-fn image_format(format: &str) -> Result<(&'static str, &'static [&'static str]), MediaError> {
-    match format.trim().to_ascii_lowercase().as_str() {
-        "jpg" | "jpeg" => Ok(("jpg", &["-c:v", "mjpeg", "-q:v", "2"])),
-        "png" => Ok(("png", &["-c:v", "png"])),
-        other => Err(MediaError::invalid_spec(format!(
-            "snapshot format {other:?} is not supported (jpg, png)"
-        ))),
+/// `IsCheckCount`: Interval captures that would stop short of `count` become Average.
+fn effective<'a>(
+    spec: &'a SnapshotSpec,
+    extras: &SnapshotExtras,
+    info: &MediaInfo,
+) -> Cow<'a, SnapshotSpec> {
+    let short = match (spec.mode, spec.interval, info.duration) {
+        (SnapshotMode::Interval, Some(i), Some(d)) if extras.check_count && i > 0.0 => {
+            targets(spec.start, i, spec.count, Some(d)).len() < spec.count as usize
+        }
+        _ => false,
+    };
+    if short {
+        Cow::Owned(SnapshotSpec {
+            mode: SnapshotMode::Average,
+            interval: None,
+            ..spec.clone()
+        })
+    } else {
+        Cow::Borrowed(spec)
     }
 }
 
@@ -185,9 +329,13 @@ fn plan(
     input: &Path,
     out_dir: &Path,
     spec: &SnapshotSpec,
+    extras: &SnapshotExtras,
     info: &MediaInfo,
 ) -> Result<Plan, MediaError> {
-    let (ext, codec) = image_format(&spec.format)?;
+    extras.validate()?;
+    let spec = effective(spec, extras, info);
+    let spec = spec.as_ref();
+    let format = ImageFormat::parse(&spec.format)?;
     check(spec, info)?;
     let step = step(spec, info)?;
     let targets = step.map(|s| targets(spec.start, s, spec.count, info.duration));
@@ -195,12 +343,12 @@ fn plan(
         input: paths::arg(input)?,
         out_dir,
         spec,
-        ext,
-        codec,
+        format,
+        black: extras.black,
     };
     let runs = match (&targets, step) {
         (Some(times), Some(gap)) if info.duration.is_some() && gap >= SEEK_MIN_GAP_SECS => {
-            ctx.seek_runs(times)?
+            ctx.seek_runs(times, gap)?
         }
         _ => vec![ctx.scan_run(step, targets.as_deref(), info.duration)?],
     };
@@ -208,8 +356,101 @@ fn plan(
     Ok(Plan {
         runs,
         expected,
-        ext,
+        ext: format.ext(),
     })
+}
+
+/// The `select` expression taking one frame per `step`-second slot from `offset`:
+/// the first frame at or after each target, or — with black frames filtered out
+/// before it — the first remaining frame of each slot.
+fn select_expr(offset: f64, step: f64, black: bool) -> String {
+    let (o, s) = (num(offset), num(step));
+    if black {
+        let slot = |t: &str| {
+            if offset > 0.0 {
+                format!("floor(({t}-{o})/{s})")
+            } else {
+                format!("floor({t}/{s})")
+            }
+        };
+        let fresh = format!(
+            "isnan(prev_selected_t)+gt({},{})",
+            slot("t"),
+            slot("prev_selected_t")
+        );
+        if offset > 0.0 {
+            format!("select='gte(t,{o})*({fresh})'")
+        } else {
+            format!("select='{fresh}'")
+        }
+    } else if offset > 0.0 {
+        format!("select='gte(t,{o}+selected_n*{s})'")
+    } else {
+        format!("select='gte(t,selected_n*{s})'")
+    }
+}
+
+/// One output of a fused run capturing this snapshot from the shared decode:
+/// every mode becomes a `select` on frames timed from `shared_start` (the input seek
+/// of the run, if all outputs share it) or from 0.
+pub(crate) fn fused_section(
+    out_dir: &Path,
+    spec: &SnapshotSpec,
+    extras: &SnapshotExtras,
+    info: &MediaInfo,
+    shared_start: Option<f64>,
+) -> Result<Invocation, MediaError> {
+    extras.validate()?;
+    let spec = effective(spec, extras, info);
+    let spec = spec.as_ref();
+    let format = ImageFormat::parse(&spec.format)?;
+    check(spec, info)?;
+    let offset = (spec.start - shared_start.unwrap_or(0.0)).max(0.0);
+    let step = step(spec, info)?;
+    let targets = step.map(|s| targets(spec.start, s, spec.count, info.duration));
+    let mut filters = extras.black.map(|b| b.filters()).unwrap_or_default();
+    let select = match (spec.mode, step) {
+        (SnapshotMode::KeyFrame, _) if offset > 0.0 => {
+            Some(format!("select='key*gte(t,{})'", num(offset)))
+        }
+        (SnapshotMode::KeyFrame, _) => Some("select='key'".into()),
+        (_, Some(step)) => Some(select_expr(offset, step, extras.black.is_some())),
+        (_, None) if offset > 0.0 => Some(format!("select='gte(t,{})'", num(offset))),
+        (_, None) => None,
+    };
+    filters.extend(select);
+    filters.extend(scale_filter(spec.width, spec.height, -2));
+    let frames = targets.as_ref().map_or(spec.count, |t| t.len() as u32);
+    let mut args = vec!["-map".to_owned(), "0:v:0".to_owned()];
+    if !filters.is_empty() {
+        args.extend(["-vf".into(), filters.join(",")]);
+    }
+    args.extend(["-frames:v".into(), frames.to_string()]);
+    args.extend(image_args(format));
+    args.extend(["-start_number".into(), "0".into()]);
+    args.push(format!(
+        "{}{PREFIX}%05d.{}",
+        paths::escape_pattern(&dir_arg(out_dir)?),
+        format.ext()
+    ));
+    let span = targets.and_then(|t| t.last().map(|last| last - spec.start));
+    Ok(Invocation {
+        args,
+        expected_secs: span.filter(|s| *s > 0.0),
+    })
+}
+
+/// The number of images a fused snapshot section may write (for collecting them).
+pub(crate) fn fused_expected(
+    spec: &SnapshotSpec,
+    extras: &SnapshotExtras,
+    info: &MediaInfo,
+) -> Result<u32, MediaError> {
+    let spec = effective(spec, extras, info);
+    let step = step(&spec, info)?;
+    Ok(step.map_or(spec.count, |s| {
+        targets(spec.start, s, spec.count, info.duration).len() as u32
+    }))
 }
 
 /// Seconds between timed captures; `None` for consecutive frames and key frames.
@@ -277,8 +518,8 @@ struct Ctx<'a> {
     input: String,
     out_dir: &'a Path,
     spec: &'a SnapshotSpec,
-    ext: &'static str,
-    codec: &'static [&'static str],
+    format: ImageFormat,
+    black: Option<BlackCheck>,
 }
 
 impl Ctx<'_> {
@@ -302,19 +543,24 @@ impl Ctx<'_> {
             "-map".into(),
             "0:v:0".into(),
         ]);
-        let select = step.map(|s| format!("select='gte(t,selected_n*{})'", num(s)));
-        let filters: Vec<String> = select.into_iter().chain(self.scale()).collect();
+        let select = step.map(|s| select_expr(0.0, s, self.black.is_some()));
+        let black = self.black.map(|b| b.filters()).unwrap_or_default();
+        let filters: Vec<String> = black
+            .into_iter()
+            .chain(select)
+            .chain(self.scale())
+            .collect();
         if !filters.is_empty() {
             args.extend(["-vf".into(), filters.join(",")]);
         }
         let frames = targets.map_or(self.spec.count, |t| t.len() as u32);
         args.extend(["-frames:v".into(), frames.to_string()]);
-        args.extend(self.image_args());
+        args.extend(image_args(self.format));
         args.extend(["-start_number".into(), "0".into()]);
         let pattern = format!(
             "{}{PREFIX}%05d.{}",
-            paths::escape_pattern(&self.dir()?),
-            self.ext
+            paths::escape_pattern(&dir_arg(self.out_dir)?),
+            self.format.ext()
         );
         args.push(pattern);
         // Timed captures end at the last target; key frames may need the whole rest.
@@ -335,19 +581,27 @@ impl Ctx<'_> {
 
     /// One input per capture time, one frame from each, in batches of
     /// [`SEEK_MAX_FRAMES`] inputs per ffmpeg run.
-    fn seek_runs(&self, times: &[f64]) -> Result<Vec<Run>, MediaError> {
+    /// With a black check each input reads at most one `gap` (its slot), so a black
+    /// slot costs one interval of decoding and yields no image.
+    fn seek_runs(&self, times: &[f64], gap: f64) -> Result<Vec<Run>, MediaError> {
         let batch = SEEK_MAX_FRAMES as usize;
         let chunks = times.chunks(batch).enumerate();
         chunks
-            .map(|(n, chunk)| self.seek_run(chunk, (n * batch) as u32))
+            .map(|(n, chunk)| self.seek_run(chunk, (n * batch) as u32, gap))
             .collect()
     }
 
-    fn seek_run(&self, times: &[f64], first_index: u32) -> Result<Run, MediaError> {
+    fn seek_run(&self, times: &[f64], first_index: u32, gap: f64) -> Result<Run, MediaError> {
         let mut args = prelude();
         for t in times {
-            args.extend(["-ss".into(), num(*t), "-i".into(), self.input.clone()]);
+            args.extend(["-ss".into(), num(*t)]);
+            if self.black.is_some() {
+                args.extend(["-t".into(), num(gap)]);
+            }
+            args.extend(["-i".into(), self.input.clone()]);
         }
+        let mut filters = self.black.map(|b| b.filters()).unwrap_or_default();
+        filters.extend(self.scale());
         for k in 0..times.len() {
             args.extend([
                 "-map".into(),
@@ -355,18 +609,19 @@ impl Ctx<'_> {
                 "-frames:v".into(),
                 "1".into(),
             ]);
-            if let Some(scale) = self.scale() {
-                args.extend(["-vf".into(), scale]);
+            if !filters.is_empty() {
+                args.extend(["-vf".into(), filters.join(",")]);
             }
-            args.extend(self.image_args());
+            args.extend(image_args(self.format));
             args.extend(["-update".into(), "1".into()]);
-            let path = snapshot_path(self.out_dir, first_index + k as u32, self.ext);
+            let path = snapshot_path(self.out_dir, first_index + k as u32, self.format.ext());
             args.push(paths::arg(&path)?);
         }
-        // Each input costs a seek and a short decode; allow ~10 s per frame.
+        // Each input costs a seek and a short decode (a whole slot with a black check).
+        let per_input = if self.black.is_some() { gap } else { 0.5 };
         Ok(Run {
             args,
-            media_secs: Some(times.len() as f64 * 0.5),
+            media_secs: Some(times.len() as f64 * per_input),
             progress_secs: None,
             frames: 0,
         })
@@ -375,44 +630,72 @@ impl Ctx<'_> {
     fn scale(&self) -> Option<String> {
         scale_filter(self.spec.width, self.spec.height, -2)
     }
+}
 
-    /// Encoder, no audio, no frame duplication, image muxer.
-    fn image_args(&self) -> Vec<String> {
-        let mut args: Vec<String> = self.codec.iter().map(|s| (*s).to_owned()).collect();
-        args.extend(
-            [
-                "-an",
-                "-sn",
-                "-dn",
-                "-fps_mode",
-                "passthrough",
-                "-f",
-                "image2",
-            ]
-            .map(String::from),
-        );
-        args
-    }
+/// Encoder, no audio, no frame duplication, image muxer.
+fn image_args(format: ImageFormat) -> Vec<String> {
+    let mut args = format.encoder_args(None);
+    args.extend(
+        [
+            "-an",
+            "-sn",
+            "-dn",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "image2",
+        ]
+        .map(String::from),
+    );
+    args
+}
 
-    /// The output directory as an absolute path ending in `/`.
-    fn dir(&self) -> Result<String, MediaError> {
-        let mut dir = paths::arg(self.out_dir)?;
-        if !dir.ends_with('/') {
-            dir.push('/');
-        }
-        Ok(dir)
+/// A directory as an absolute path ending in `/`.
+pub(crate) fn dir_arg(dir: &Path) -> Result<String, MediaError> {
+    let mut dir = paths::arg(dir)?;
+    if !dir.ends_with('/') {
+        dir.push('/');
     }
+    Ok(dir)
 }
 
 /// `snap-00042.jpg`: an image this module writes.
+#[cfg(test)]
 fn is_image_name(name: &str, ext: &str) -> bool {
-    name.strip_prefix(PREFIX)
+    is_named(name, PREFIX, ext)
+}
+
+/// `<prefix><digits>.<ext>`.
+fn is_named(name: &str, prefix: &str, ext: &str) -> bool {
+    name.strip_prefix(prefix)
         .and_then(|rest| rest.strip_suffix(ext)?.strip_suffix('.'))
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The images written, renamed to close gaps (slots that were black throughout), in
+/// capture order.
+async fn compact(out_dir: &Path, expected: u32, ext: &str) -> Result<Vec<PathBuf>, MediaError> {
+    let mut images = Vec::new();
+    for k in 0..expected {
+        let path = snapshot_path(out_dir, k, ext);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.len() > 0 => {
+                let target = snapshot_path(out_dir, images.len() as u32, ext);
+                if target != path {
+                    tokio::fs::rename(&path, &target)
+                        .await
+                        .map_err(MediaError::io("could not rename snapshot image", &path))?;
+                }
+                images.push(target);
+            }
+            _ => {}
+        }
+    }
+    Ok(images)
+}
+
 /// The images written, in order, stopping at the first missing or empty one.
-async fn collect(out_dir: &Path, expected: u32, ext: &str) -> Vec<PathBuf> {
+pub(crate) async fn collect(out_dir: &Path, expected: u32, ext: &str) -> Vec<PathBuf> {
     let mut images = Vec::new();
     for k in 0..expected {
         let path = snapshot_path(out_dir, k, ext);

@@ -10,19 +10,35 @@
 //! process: the input is read and decoded once and each output gets its own encoder
 //! section. A workflow with several transcode nodes on the same input saves a decode
 //! per extra output (and a download, if the caller shares the input file).
+//! [`run_fused`] generalises it: each output may carry its own [`TranscodeExtras`]
+//! (crop, rotation, `AdjDarMethod`, source checks, watermarks) and snapshot outputs can
+//! share the decode too ([`OutputJob`]).
 
 mod args;
 mod codec;
 mod encoders;
+mod extras;
+mod fused;
 #[cfg(test)]
 mod tests;
+mod watermark;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use self::args::{build, resolve};
-use self::codec::{Layout, container};
+pub(crate) use self::args::{Invocation, muxer_args, resolve};
+use self::args::{Section, build, build_sections};
+pub(crate) use self::codec::{AudioCodec, Container, Layout, VideoCodec, container};
+pub(crate) use self::encoders::{audio_args, encode_args};
+pub use self::extras::{
+    AdjDarMethod, AdjMethod, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,
+};
+pub use self::fused::{JobFiles, OutputJob, fused_args, run_fused};
+pub use self::watermark::{
+    ImageWatermark, ImageWatermarkMode, LocMode, TextWatermark, Watermark, WatermarkKind,
+    WatermarkPos, find_font,
+};
 use crate::error::MediaError;
 use crate::limits::MediaTools;
 use crate::paths;
@@ -109,9 +125,48 @@ pub fn output_extension(spec: &TranscodeSpec) -> &'static str {
 pub fn validate_spec(spec: &TranscodeSpec) -> Result<(), MediaError> {
     let resolved = resolve(spec)?;
     if let Some((codec, video)) = &resolved.video {
-        encoders::video_args(*codec, video, None)?;
+        encoders::encode_args(*codec, video, None)?;
     }
     Ok(())
+}
+
+/// The complete ffmpeg argument list of one transcode with [`TranscodeExtras`]. Text
+/// watermarks must carry their font file (see [`find_font`]); [`transcode_with`] fills
+/// it in.
+pub fn transcode_with_args(
+    input: &Path,
+    output: &Path,
+    spec: &TranscodeSpec,
+    extras: &TranscodeExtras,
+    info: &MediaInfo,
+) -> Result<Vec<String>, MediaError> {
+    let section = Section::Transcode {
+        path: output,
+        spec,
+        extras,
+    };
+    Ok(build_sections(input, &[section], info)?.args)
+}
+
+/// [`transcode`] with CI's extra settings (crop, rotation, `AdjDarMethod`, source
+/// checks, watermarks), default tools and limits. Returns every file written.
+pub async fn transcode_with(
+    input: &Path,
+    output: &Path,
+    spec: &TranscodeSpec,
+    extras: &TranscodeExtras,
+    info: &MediaInfo,
+    ctl: &RunControl,
+) -> Result<Vec<PathBuf>, MediaError> {
+    let job = OutputJob::Transcode {
+        path: output.to_path_buf(),
+        spec: spec.clone(),
+        extras: extras.clone(),
+    };
+    let mut files = MediaTools::default()
+        .run_fused(input, std::slice::from_ref(&job), info, ctl)
+        .await?;
+    Ok(files.pop().map(|f| f.files).unwrap_or_default())
 }
 
 /// The complete ffmpeg argument list (without the program) for one transcode.
@@ -211,6 +266,13 @@ impl MediaTools {
 /// Two sections writing the same file, or two segmented outputs sharing a stem (and so
 /// segment names) in one directory, would clobber each other.
 fn check_distinct(outputs: &[(PathBuf, TranscodeSpec)]) -> Result<(), MediaError> {
+    let jobs: Vec<(&Path, &TranscodeSpec)> =
+        outputs.iter().map(|(p, s)| (p.as_path(), s)).collect();
+    check_distinct_paths(&jobs)
+}
+
+/// [`check_distinct`] over borrowed pairs.
+pub(crate) fn check_distinct_paths(outputs: &[(&Path, &TranscodeSpec)]) -> Result<(), MediaError> {
     let mut files = std::collections::HashSet::new();
     let mut stems = std::collections::HashSet::new();
     for (path, spec) in outputs {
@@ -227,7 +289,10 @@ fn check_distinct(outputs: &[(PathBuf, TranscodeSpec)]) -> Result<(), MediaError
 }
 
 /// The files an output produced: the main file, plus segments for hls/dash.
-async fn collect_outputs(path: &Path, spec: &TranscodeSpec) -> Result<Vec<PathBuf>, MediaError> {
+pub(crate) async fn collect_outputs(
+    path: &Path,
+    spec: &TranscodeSpec,
+) -> Result<Vec<PathBuf>, MediaError> {
     let main = paths::absolute(path)?;
     let non_empty = tokio::fs::metadata(&main).await.is_ok_and(|m| m.len() > 0);
     if !non_empty {
@@ -242,13 +307,16 @@ async fn collect_outputs(path: &Path, spec: &TranscodeSpec) -> Result<Vec<PathBu
 }
 
 /// Segment files named after `main`'s stem, sorted by name (numbers are zero-padded).
-async fn segments(main: &Path, layout: Layout) -> Result<Vec<PathBuf>, MediaError> {
+pub(crate) async fn segments(main: &Path, layout: Layout) -> Result<Vec<PathBuf>, MediaError> {
     let stem = paths::stem(main)?;
     paths::list_matching(&paths::parent(main)?, |n| is_segment_of(n, &stem, layout)).await
 }
 
 /// Removes segments an earlier attempt left next to a segmented output.
-async fn remove_stale_segments(main: &Path, spec: &TranscodeSpec) -> Result<(), MediaError> {
+pub(crate) async fn remove_stale_segments(
+    main: &Path,
+    spec: &TranscodeSpec,
+) -> Result<(), MediaError> {
     let layout = container(&spec.container)?.layout;
     if layout == Layout::Single {
         return Ok(());

@@ -131,6 +131,8 @@ pub struct Task {
     pub template_id: String,
     /// Template name at creation time.
     pub template_name: String,
+    /// Queue the task runs in (its bucket's default queue unless chosen).
+    pub queue_id: String,
     /// State.
     pub state: TaskState,
     /// `Success` or an error code.
@@ -145,6 +147,8 @@ pub struct Task {
     pub input_key: String,
     /// Objects written.
     pub outputs: Vec<OutputObject>,
+    /// Extra result document (XML), e.g. a MediaInfo node's report; empty when none.
+    pub result: String,
     /// Unix seconds.
     pub created: i64,
     /// Unix seconds, when it started running.
@@ -248,6 +252,7 @@ mod tests {
             node_type: "Transcode".into(),
             template_id: template.into(),
             template_name: "example".into(),
+            queue_id: String::new(),
             state: TaskState::Success,
             code: "Success".into(),
             message: String::new(),
@@ -255,6 +260,7 @@ mod tests {
             input_bucket: String::new(),
             input_key: String::new(),
             outputs: vec![],
+            result: String::new(),
             created: 1_606_791_642,
             started: Some(1_606_791_642),
             ended: Some(1_606_791_645),

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::error::InvalidInput;
-use crate::template::{SnapshotParams, Template, TemplateTag};
-use crate::workflow::{NodeKind, Topology};
+use crate::template::{SmartCoverParams, SnapshotParams, Template, TemplateTag};
+use crate::workflow::{NodeType, Topology};
 
 /// The terminal pseudo-node.
 pub const END: &str = "End";
@@ -12,9 +12,39 @@ pub const END: &str = "End";
 /// Which node types may follow which (reference §3.4, restricted to the types reelflow runs).
 fn allowed_successors(type_name: &str) -> &'static [&'static str] {
     match type_name {
-        "Start" => &["Transcode", "Snapshot"],
-        "Transcode" => &["Snapshot", "Transcode", END],
-        "Snapshot" => &[END],
+        "Start" => &[
+            "Snapshot",
+            "Animation",
+            "SmartCover",
+            "Transcode",
+            "Concat",
+            "StreamPackConfig",
+            "Segment",
+            "PicProcess",
+            "MediaInfo",
+        ],
+        "Snapshot" | "SmartCover" => &["PicProcess", END],
+        "Transcode" => &[
+            "Snapshot",
+            "Animation",
+            "SmartCover",
+            "Concat",
+            "Segment",
+            "MediaInfo",
+            END,
+        ],
+        "Concat" => &[
+            "Transcode",
+            "Snapshot",
+            "Animation",
+            "SmartCover",
+            "Segment",
+            "MediaInfo",
+            END,
+        ],
+        "StreamPackConfig" => &["VideoStream"],
+        "VideoStream" => &["StreamPack"],
+        "Animation" | "StreamPack" | "Segment" | "PicProcess" | "MediaInfo" => &[END],
         _ => &[],
     }
 }
@@ -25,7 +55,7 @@ pub fn check_structure(topology: &Topology) -> Result<(), InvalidInput> {
     let starts: Vec<_> = topology
         .nodes
         .iter()
-        .filter(|n| matches!(n.kind, NodeKind::Start(_)))
+        .filter(|n| n.node_type == NodeType::Start)
         .collect();
     match starts.as_slice() {
         [start] if start.name == "Start" => {}
@@ -50,7 +80,54 @@ pub fn check_structure(topology: &Topology) -> Result<(), InvalidInput> {
     }
     check_edges(topology)?;
     check_acyclic(topology)?;
-    check_reachability(topology)
+    check_reachability(topology)?;
+    check_stream_pack(topology)
+}
+
+/// Adaptive streaming: at most one StreamPackConfig (right after Start) and one StreamPack,
+/// whose VideoStreamConfig entries name existing VideoStream nodes.
+fn check_stream_pack(topology: &Topology) -> Result<(), InvalidInput> {
+    for ty in [NodeType::StreamPackConfig, NodeType::StreamPack] {
+        let nodes: Vec<_> = topology
+            .nodes
+            .iter()
+            .filter(|n| n.node_type == ty)
+            .collect();
+        if nodes.len() > 1 {
+            return Err(InvalidInput::rule(
+                format!("Topology.Nodes.{}", nodes[1].name),
+                format!("only one {} node is allowed", ty.as_str()),
+            ));
+        }
+    }
+    for pack in topology
+        .nodes
+        .iter()
+        .filter(|n| n.node_type == NodeType::StreamPack)
+    {
+        if pack.operation.video_streams.is_empty() {
+            return Err(InvalidInput::rule(
+                format!("Topology.Nodes.{}.Operation.StreamPackInfo", pack.name),
+                "must list at least one VideoStreamConfig",
+            ));
+        }
+        for config in &pack.operation.video_streams {
+            let named = topology.node(&config.video_stream_name);
+            if named.is_none_or(|n| n.node_type != NodeType::VideoStream) {
+                return Err(InvalidInput::rule(
+                    format!(
+                        "Topology.Nodes.{}.Operation.StreamPackInfo.VideoStreamConfig",
+                        pack.name
+                    ),
+                    format!(
+                        "VideoStreamName {:?} is not a VideoStream node",
+                        config.video_stream_name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_names(topology: &Topology) -> Result<(), InvalidInput> {
@@ -89,7 +166,7 @@ fn check_names(topology: &Topology) -> Result<(), InvalidInput> {
 
 fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
     for (name, successors) in &topology.dependencies {
-        let from = topology.node(name).map_or("", |n| n.kind.type_name());
+        let from = topology.node(name).map_or("", |n| n.node_type.as_str());
         if successors.is_empty() {
             return Err(InvalidInput::rule(
                 format!("Topology.Dependencies.{name}"),
@@ -108,8 +185,8 @@ fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
                             format!("successor {succ:?} is not declared in Nodes"),
                         )
                     })?
-                    .kind
-                    .type_name()
+                    .node_type
+                    .as_str()
             };
             if !allowed_successors(from).contains(&to) {
                 return Err(InvalidInput::rule(
@@ -200,51 +277,102 @@ pub fn check_references(
     buckets: &HashSet<String>,
 ) -> Result<(), InvalidInput> {
     for node in &topology.nodes {
-        let (Some(op), expected) = (node.kind.operation(), expected_tag(&node.kind)) else {
-            continue;
-        };
         let path = format!("Topology.Nodes.{}.Operation", node.name);
-        let template = templates.get(&op.template_id).ok_or_else(|| {
-            InvalidInput::rule(
-                format!("{path}.TemplateId"),
-                format!("template {} does not exist", op.template_id),
-            )
-        })?;
-        if Some(template.tag) != expected {
-            return Err(InvalidInput::rule(
-                format!("{path}.TemplateId"),
-                format!(
-                    "template {} is a {} template; a {} node needs a {} template",
-                    op.template_id,
-                    template.tag.as_str(),
-                    node.kind.type_name(),
-                    node.kind.type_name()
-                ),
-            ));
+        let op = &node.operation;
+        let template = match (&op.template_id, expected_tag(node.node_type)) {
+            (Some(id), Some(expected)) => Some(check_template(
+                templates,
+                id,
+                expected,
+                node.node_type,
+                &format!("{path}.TemplateId"),
+            )?),
+            _ => None,
+        };
+        for id in &op.watermark_template_ids {
+            check_template(
+                templates,
+                id,
+                TemplateTag::Watermark,
+                node.node_type,
+                &format!("{path}.WatermarkTemplateId"),
+            )?;
         }
-        if !buckets.contains(&op.output.bucket) {
-            return Err(InvalidInput::rule(
-                format!("{path}.Output.Bucket"),
-                format!("bucket {} does not exist", op.output.bucket),
-            ));
-        }
-        let many = template.tag == TemplateTag::Snapshot
-            && SnapshotParams::from_container(&template.params).is_ok_and(|p| p.count > 1);
-        if many && !op.output.object.to_ascii_lowercase().contains("${number}") {
-            return Err(InvalidInput::rule(
-                format!("{path}.Output.Object"),
-                "must contain ${Number}: this node writes several files",
-            ));
+        if let Some(output) = &op.output {
+            if !buckets.contains(&output.bucket) {
+                return Err(InvalidInput::rule(
+                    format!("{path}.Output.Bucket"),
+                    format!("bucket {} does not exist", output.bucket),
+                ));
+            }
+            if writes_several(node, template)
+                && !output.object.to_ascii_lowercase().contains("${number}")
+            {
+                return Err(InvalidInput::rule(
+                    format!("{path}.Output.Object"),
+                    "must contain ${Number}: this node writes several files",
+                ));
+            }
         }
     }
     Ok(())
 }
 
-fn expected_tag(kind: &NodeKind) -> Option<TemplateTag> {
-    match kind {
-        NodeKind::Start(_) => None,
-        NodeKind::Transcode(_) => Some(TemplateTag::Transcode),
-        NodeKind::Snapshot(_) => Some(TemplateTag::Snapshot),
+fn check_template<'a>(
+    templates: &'a HashMap<String, Template>,
+    id: &str,
+    expected: TemplateTag,
+    node_type: NodeType,
+    at: &str,
+) -> Result<&'a Template, InvalidInput> {
+    let template = templates
+        .get(id)
+        .ok_or_else(|| InvalidInput::rule(at, format!("template {id} does not exist")))?;
+    if !expected.accepts(template.tag) {
+        return Err(InvalidInput::rule(
+            at,
+            format!(
+                "template {id} is a {} template; a {} node needs a {} template",
+                template.tag.as_str(),
+                node_type.as_str(),
+                expected.as_str()
+            ),
+        ));
+    }
+    Ok(template)
+}
+
+fn writes_several(node: &crate::workflow::Node, template: Option<&Template>) -> bool {
+    match node.node_type {
+        NodeType::Snapshot => template
+            .and_then(|t| SnapshotParams::from_container(&t.params).ok())
+            .is_some_and(|p| p.writes_several()),
+        NodeType::SmartCover => {
+            let params = template
+                .and_then(|t| SmartCoverParams::from_container(&t.params).ok())
+                .or_else(|| node.operation.smart_cover.clone())
+                .unwrap_or_default();
+            params.count > 1
+        }
+        NodeType::Segment => node
+            .operation
+            .segment
+            .as_ref()
+            .is_some_and(|s| s.numbered()),
+        _ => false,
+    }
+}
+
+/// The template tag a node type's `TemplateId` must have.
+pub fn expected_tag(node_type: NodeType) -> Option<TemplateTag> {
+    match node_type {
+        NodeType::Transcode | NodeType::VideoStream => Some(TemplateTag::Transcode),
+        NodeType::Snapshot => Some(TemplateTag::Snapshot),
+        NodeType::Animation => Some(TemplateTag::Animation),
+        NodeType::Concat => Some(TemplateTag::Concat),
+        NodeType::SmartCover => Some(TemplateTag::SmartCover),
+        NodeType::PicProcess => Some(TemplateTag::PicProcess),
+        _ => None,
     }
 }
 
@@ -260,9 +388,111 @@ mod tests {
                 "<{name}><Type>Start</Type><Input><ObjectPrefix>in/</ObjectPrefix></Input></{name}>"
             );
         }
-        format!(
-            "<{name}><Type>{ty}</Type><Operation><TemplateId>t1x</TemplateId><Output><Bucket>b</Bucket><Object>o</Object></Output></Operation></{name}>"
+        let op = match ty {
+            "StreamPackConfig" => "<Output><Bucket>b</Bucket><Object>master.m3u8</Object></Output>".to_owned(),
+            "StreamPack" => "<StreamPackInfo><VideoStreamConfig><VideoStreamName>V1</VideoStreamName><BandWidth>1000</BandWidth></VideoStreamConfig></StreamPackInfo>".to_owned(),
+            "MediaInfo" => String::new(),
+            _ => "<TemplateId>t1x</TemplateId><Output><Bucket>b</Bucket><Object>o</Object></Output>".to_owned(),
+        };
+        format!("<{name}><Type>{ty}</Type><Operation>{op}</Operation></{name}>")
+    }
+
+    #[test]
+    fn adaptive_streaming_rules() {
+        let nodes = [
+            ("Start", "Start"),
+            ("P", "StreamPackConfig"),
+            ("V1", "VideoStream"),
+            ("V2", "VideoStream"),
+            ("K", "StreamPack"),
+        ];
+        spec(
+            "<Start>P</Start><P>V1,V2</P><V1>K</V1><V2>K</V2><K>End</K>",
+            &nodes,
         )
+        .unwrap();
+        let msg = err(
+            "<Start>P</Start><P>V2</P><V2>K</V2><K>End</K>",
+            &[
+                ("Start", "Start"),
+                ("P", "StreamPackConfig"),
+                ("V2", "VideoStream"),
+                ("K", "StreamPack"),
+            ],
+        );
+        assert!(msg.contains("\"V1\" is not a VideoStream node"), "{msg}");
+        let msg = err(
+            "<Start>T</Start><T>P</T><P>End</P>",
+            &[
+                ("Start", "Start"),
+                ("T", "Transcode"),
+                ("P", "StreamPackConfig"),
+            ],
+        );
+        assert!(
+            msg.contains("may not be followed by StreamPackConfig"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn references_are_checked() {
+        use crate::template::{Template, TemplateCategory, TemplateSpec};
+        let s = spec(
+            "<Start>T1,S1</Start><T1>End</T1><S1>End</S1>",
+            &[("Start", "Start"), ("T1", "Transcode"), ("S1", "Snapshot")],
+        )
+        .unwrap();
+        let template = |body: &str| {
+            let spec =
+                TemplateSpec::from_request(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap();
+            Template {
+                id: "t1x".into(),
+                bucket: "b".into(),
+                name: spec.name,
+                tag: spec.tag,
+                category: TemplateCategory::Custom,
+                params: spec.params,
+                created: 0,
+                updated: 0,
+            }
+        };
+        let transcode = template(
+            "<Request><Tag>Transcode</Tag><Name>t</Name><Container><Format>mp4</Format></Container></Request>",
+        );
+        let buckets = HashSet::from(["b".to_owned()]);
+        let mut templates = HashMap::from([("t1x".to_owned(), transcode)]);
+        let msg = check_references(&s.topology, &templates, &buckets)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("S1") && msg.contains("a Snapshot node needs a Snapshot template"),
+            "{msg}"
+        );
+        let msg = check_references(&s.topology, &HashMap::new(), &buckets)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("does not exist"), "{msg}");
+        let msg = check_references(&s.topology, &templates, &HashSet::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("Output.Bucket") && msg.contains("does not exist"),
+            "{msg}"
+        );
+        let snapshot = template(
+            "<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Count>3</Count></Snapshot></Request>",
+        );
+        let only_snapshot = spec(
+            "<Start>S1</Start><S1>End</S1>",
+            &[("Start", "Start"), ("S1", "Snapshot")],
+        )
+        .unwrap();
+        templates.insert("t1x".into(), snapshot);
+        let msg = check_references(&only_snapshot.topology, &templates, &buckets)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("${Number}"), "{msg}");
     }
 
     fn spec(deps: &str, nodes: &[(&str, &str)]) -> Result<WorkflowSpec, InvalidInput> {
@@ -292,8 +522,8 @@ mod tests {
         let msg = err("<T1>End</T1>", &[("T1", "Transcode")]);
         assert!(msg.contains("exactly one Start"), "{msg}");
         let msg = err(
-            "<Start>T1</Start><T1>T2</T1><T2>T1</T2>",
-            &[("Start", "Start"), ("T1", "Transcode"), ("T2", "Transcode")],
+            "<Start>T1</Start><T1>C1</T1><C1>T1</C1>",
+            &[("Start", "Start"), ("T1", "Transcode"), ("C1", "Concat")],
         );
         assert!(msg.contains("cycle"), "{msg}");
         let msg = err(
@@ -327,6 +557,19 @@ mod tests {
             &[("Start", "Start"), ("T1", "Transcode"), ("T1", "Transcode")],
         );
         assert!(msg.contains("unique"), "{msg}");
+        let msg = err(
+            "<Start>P</Start><P>V1</P><V1>K</V1><K>End</K>",
+            &[
+                ("Start", "Start"),
+                ("P", "StreamPackConfig"),
+                ("V1", "VideoStream"),
+                ("K", "Transcode"),
+            ],
+        );
+        assert!(
+            msg.contains("a VideoStream node may not be followed by Transcode"),
+            "{msg}"
+        );
         let msg = err(
             "<Start>X</Start><X>End</X>",
             &[("Start", "Start"), ("X", "VoiceSeparate")],

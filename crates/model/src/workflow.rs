@@ -6,6 +6,7 @@
 
 use crate::error::InvalidInput;
 use crate::fields::Fields;
+use crate::schema::{self, Field, Kind, opt};
 use crate::xml::XmlElement;
 
 /// Whether uploads start the workflow.
@@ -91,6 +92,23 @@ impl WorkflowSpec {
         let wf = request
             .child("MediaWorkflow")
             .ok_or_else(|| InvalidInput::rule("Request.MediaWorkflow", "is required"))?;
+        for child in &wf.children {
+            if !matches!(
+                child.name.as_str(),
+                "Name"
+                    | "State"
+                    | "Topology"
+                    | "WorkflowId"
+                    | "BucketId"
+                    | "CreateTime"
+                    | "UpdateTime"
+            ) {
+                return Err(InvalidInput::rule(
+                    format!("Request.MediaWorkflow.{}", child.name),
+                    "is not a known element",
+                ));
+            }
+        }
         let fields = Fields::new(wf, "Request.MediaWorkflow");
         let name = fields.required("Name")?;
         if name.chars().count() > 128
@@ -117,6 +135,16 @@ impl WorkflowSpec {
             .ok_or_else(|| InvalidInput::rule("Request.MediaWorkflow.Topology", "is required"))?
             .clone();
         let topology = Topology::parse(&topology_xml)?;
+        if let Some(node) = topology
+            .nodes
+            .iter()
+            .find(|n| n.operation.inline_template.is_some())
+        {
+            return Err(InvalidInput::rule(
+                format!("Topology.Nodes.{}.Operation.InlineTemplate", node.name),
+                "is not supported in a workflow node: use a TemplateId",
+            ));
+        }
         crate::topology::check_structure(&topology)?;
         Ok(WorkflowSpec {
             name: name.to_owned(),
@@ -141,38 +169,149 @@ pub struct Topology {
 pub struct Node {
     /// Element name in `Nodes`.
     pub name: String,
-    /// Type and operation.
-    pub kind: NodeKind,
+    /// The node's type.
+    pub node_type: NodeType,
+    /// `Input` of the Start node.
+    pub input: Option<StartInput>,
+    /// `Operation` of the other nodes.
+    pub operation: Operation,
 }
 
-/// Node types reelflow runs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
+/// Node types reelflow runs. Others are refused by name when a workflow is saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeType {
     /// The entry node.
-    Start(StartInput),
-    /// Transcode by template.
-    Transcode(MediaOperation),
-    /// Snapshot by template.
-    Snapshot(MediaOperation),
+    Start,
+    /// Transcode by template (+ watermarks).
+    Transcode,
+    /// Frame capture.
+    Snapshot,
+    /// Animated gif/webp.
+    Animation,
+    /// Best-frame covers.
+    SmartCover,
+    /// Join fragments around the input.
+    Concat,
+    /// Remux/segment.
+    Segment,
+    /// Adaptive-streaming entry (HLS/DASH master).
+    StreamPackConfig,
+    /// One rendition of an adaptive stream.
+    VideoStream,
+    /// Packs the renditions into the master playlist.
+    StreamPack,
+    /// ffprobe results stored on the task.
+    MediaInfo,
+    /// Image processing of an image input.
+    PicProcess,
 }
 
-impl NodeKind {
+const NODE_TYPES: [NodeType; 12] = [
+    NodeType::Start,
+    NodeType::Transcode,
+    NodeType::Snapshot,
+    NodeType::Animation,
+    NodeType::SmartCover,
+    NodeType::Concat,
+    NodeType::Segment,
+    NodeType::StreamPackConfig,
+    NodeType::VideoStream,
+    NodeType::StreamPack,
+    NodeType::MediaInfo,
+    NodeType::PicProcess,
+];
+
+impl NodeType {
     /// The CI type name.
-    pub fn type_name(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
-            NodeKind::Start(_) => "Start",
-            NodeKind::Transcode(_) => "Transcode",
-            NodeKind::Snapshot(_) => "Snapshot",
+            NodeType::Start => "Start",
+            NodeType::Transcode => "Transcode",
+            NodeType::Snapshot => "Snapshot",
+            NodeType::Animation => "Animation",
+            NodeType::SmartCover => "SmartCover",
+            NodeType::Concat => "Concat",
+            NodeType::Segment => "Segment",
+            NodeType::StreamPackConfig => "StreamPackConfig",
+            NodeType::VideoStream => "VideoStream",
+            NodeType::StreamPack => "StreamPack",
+            NodeType::MediaInfo => "MediaInfo",
+            NodeType::PicProcess => "PicProcess",
         }
     }
 
-    /// The operation of a media node.
-    pub fn operation(&self) -> Option<&MediaOperation> {
-        match self {
-            NodeKind::Start(_) => None,
-            NodeKind::Transcode(op) | NodeKind::Snapshot(op) => Some(op),
-        }
+    /// Parses a CI type name.
+    pub fn parse(text: &str) -> Option<Self> {
+        NODE_TYPES.into_iter().find(|t| t.as_str() == text)
     }
+
+    /// Every supported type name, for error messages.
+    pub fn supported() -> String {
+        NODE_TYPES
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The `Operation` of a node; which parts are set depends on the type.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Operation {
+    /// Template to apply.
+    pub template_id: Option<String>,
+    /// Watermark templates (Transcode, VideoStream; at most 3).
+    pub watermark_template_ids: Vec<String>,
+    /// Where outputs go.
+    pub output: Option<Output>,
+    /// Inline SmartCover parameters.
+    pub smart_cover: Option<crate::template::SmartCoverParams>,
+    /// Segment parameters.
+    pub segment: Option<SegmentConfig>,
+    /// StreamPackConfig parameters.
+    pub stream_pack: Option<StreamPackConfig>,
+    /// StreamPack: the renditions to list, with their bandwidths.
+    pub video_streams: Vec<VideoStreamConfig>,
+    /// Opaque user data echoed in job details.
+    pub user_data: Option<String>,
+    /// Job priority (0–2), echoed.
+    pub job_level: Option<String>,
+    /// Standalone jobs only: parameters given inline instead of a TemplateId.
+    pub inline_template: Option<crate::template::TemplateSpec>,
+}
+
+/// `Segment` of a Segment node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentConfig {
+    /// `aac`, `mp3`, `flac`, `mp4`, `ts`, `mkv`, `avi`, `hls`, `m3u8`.
+    pub format: String,
+    /// Piece length in seconds (≥ 5), if splitting.
+    pub duration: Option<u32>,
+}
+
+impl SegmentConfig {
+    /// Whether the node writes several files named by `${Number}`.
+    pub fn numbered(&self) -> bool {
+        self.duration.is_some() && !matches!(self.format.as_str(), "hls" | "m3u8")
+    }
+}
+
+/// `StreamPackConfig` of a StreamPackConfig node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPackConfig {
+    /// `HLS` (default) or `DASH`.
+    pub dash: bool,
+    /// Pack the renditions that succeeded even if some failed (default true).
+    pub ignore_failed_stream: bool,
+}
+
+/// `StreamPackInfo > VideoStreamConfig`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoStreamConfig {
+    /// A VideoStream node's name.
+    pub video_stream_name: String,
+    /// Bits per second, 0 = measured.
+    pub bandwidth: u64,
 }
 
 /// `Nodes > Start > Input`.
@@ -243,15 +382,6 @@ pub struct ExtFilter {
     pub all_file: bool,
 }
 
-/// Operation of Transcode/Snapshot nodes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MediaOperation {
-    /// Template to apply.
-    pub template_id: String,
-    /// Where outputs go.
-    pub output: Output,
-}
-
 /// `Output`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
@@ -261,6 +391,8 @@ pub struct Output {
     pub bucket: String,
     /// Key template with `${…}` variables.
     pub object: String,
+    /// Sprite sheet key template (Snapshot with sprites).
+    pub sprite_object: Option<String>,
 }
 
 impl Topology {
@@ -304,10 +436,7 @@ impl Topology {
 
     /// The Start node's input.
     pub fn start(&self) -> Option<&StartInput> {
-        self.nodes.iter().find_map(|n| match &n.kind {
-            NodeKind::Start(input) => Some(input),
-            _ => None,
-        })
+        self.nodes.iter().find_map(|n| n.input.as_ref())
     }
 
     /// Successors of `name` (may include `End`).
@@ -330,32 +459,75 @@ impl Topology {
 
 fn parse_node(node: &XmlElement) -> Result<Node, InvalidInput> {
     let path = format!("Topology.Nodes.{}", node.name);
-    let fields = Fields::new(node, &path);
-    let type_name = fields.required("Type")?;
-    let kind = match type_name {
-        "Start" => NodeKind::Start(parse_start(node, &path)?),
-        "Transcode" => NodeKind::Transcode(parse_operation(node, &path)?),
-        "Snapshot" => NodeKind::Snapshot(parse_operation(node, &path)?),
-        other => {
-            return Err(InvalidInput::rule(
-                format!("{path}.Type"),
-                format!(
-                    "node type {other:?} is not supported (supported: Start, Transcode, Snapshot)"
-                ),
-            ));
-        }
+    let type_name = Fields::new(node, &path).required("Type")?;
+    let node_type = NodeType::parse(type_name).ok_or_else(|| {
+        InvalidInput::rule(
+            format!("{path}.Type"),
+            format!(
+                "node type {type_name:?} is not supported (supported: {})",
+                NodeType::supported()
+            ),
+        )
+    })?;
+    let (input, operation) = if node_type == NodeType::Start {
+        (Some(parse_start(node, &path)?), Operation::default())
+    } else {
+        (None, crate::operation::parse(node, node_type, &path)?)
     };
     Ok(Node {
         name: node.name.clone(),
-        kind,
+        node_type,
+        input,
+        operation,
     })
 }
 
+const NOTIFY_FIELDS: &[Field] = &[
+    opt("Url", Kind::Text(2048)),
+    opt("Type", Kind::Text(16)),
+    opt("Event", Kind::Text(256)),
+    opt("ResultFormat", Kind::Text(8)),
+    opt("State", Kind::Text(8)),
+    opt("MqMode", Kind::Text(32)),
+    opt("MqRegion", Kind::Text(32)),
+    opt("MqName", Kind::Text(128)),
+];
+const EXT_FILTER_FIELDS: &[Field] = &[
+    opt("State", Kind::Text(8)),
+    opt("Video", Kind::Text(8)),
+    opt("Audio", Kind::Text(8)),
+    opt("Image", Kind::Text(8)),
+    opt("ContentType", Kind::Text(8)),
+    opt("Custom", Kind::Text(8)),
+    opt("CustomExts", Kind::Text(256)),
+    opt("AllFile", Kind::Text(8)),
+    opt("AutoContentType", Kind::List(&[], 16)),
+];
+/// `Start > Input`: unknown elements are refused; values are checked by the typed parsers.
+const START_INPUT_FIELDS: &[Field] = &[
+    opt("ObjectPrefix", Kind::Text(850)),
+    opt("QueueId", Kind::Text(64)),
+    opt("PicProcessQueueId", Kind::Text(64)),
+    opt("SpeechRecognitionQueueId", Kind::Text(64)),
+    opt("AIProcessQueueId", Kind::Text(64)),
+    opt("NotifyConfig", Kind::Group(NOTIFY_FIELDS)),
+    opt("ExtFilter", Kind::Group(EXT_FILTER_FIELDS)),
+];
+
 fn parse_start(node: &XmlElement, path: &str) -> Result<StartInput, InvalidInput> {
     let input_path = format!("{path}.Input");
+    for child in &node.children {
+        if !matches!(child.name.as_str(), "Type" | "Input") {
+            return Err(InvalidInput::rule(
+                format!("{path}.{}", child.name),
+                "is not a known element of the Start node",
+            ));
+        }
+    }
     let input = node
         .child("Input")
         .ok_or_else(|| InvalidInput::rule(&input_path, "is required"))?;
+    schema::check(input, &input_path, START_INPUT_FIELDS)?;
     let fields = Fields::new(input, &input_path);
     let prefix = fields.required("ObjectPrefix")?;
     let object_prefix = prefix.trim_start_matches('/').to_owned();
@@ -446,26 +618,5 @@ fn parse_ext_filter(filter: &XmlElement, path: &str) -> Result<ExtFilter, Invali
         content_type: f.bool("ContentType")?.unwrap_or(false),
         custom_exts,
         all_file: f.bool("AllFile")?.unwrap_or(false),
-    })
-}
-
-fn parse_operation(node: &XmlElement, path: &str) -> Result<MediaOperation, InvalidInput> {
-    let op_path = format!("{path}.Operation");
-    let op = node
-        .child("Operation")
-        .ok_or_else(|| InvalidInput::rule(&op_path, "is required"))?;
-    let template_id = Fields::new(op, &op_path).required("TemplateId")?.to_owned();
-    let out_path = format!("{op_path}.Output");
-    let output = op
-        .child("Output")
-        .ok_or_else(|| InvalidInput::rule(&out_path, "is required"))?;
-    let f = Fields::new(output, &out_path);
-    Ok(MediaOperation {
-        template_id,
-        output: Output {
-            region: f.str("Region").unwrap_or_default().to_owned(),
-            bucket: f.required("Bucket")?.to_owned(),
-            object: f.required("Object")?.to_owned(),
-        },
     })
 }

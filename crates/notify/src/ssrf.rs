@@ -1,6 +1,14 @@
 //! The SSRF guard: callbacks may only reach public addresses, unless an address falls inside an
 //! operator-configured allow-list. The check runs on the *resolved* addresses at connect time
-//! (a DNS name cannot smuggle a private address past it) and on IP-literal URLs directly.
+//! (a DNS name cannot smuggle a private address past it, and a rebinding answer is checked
+//! again on every new connection) and on IP-literal URLs before any request is made.
+//!
+//! Refused ranges follow Svix's list: loopback, RFC 1918, link-local (cloud metadata at
+//! 169.254.169.254 and Tencent's 169.254.0.23), CGNAT (Alibaba's 100.100.100.200), multicast,
+//! broadcast and reserved, documentation and benchmarking nets, IETF assignments, Azure's
+//! 168.63.129.16; IPv6 loopback, ULA (AWS's fd00:ec2::254), link- and site-local, 6to4, NAT64,
+//! Teredo, discard, SRv6 and IPv4-compatible forms. IPv4-mapped addresses are judged as the
+//! IPv4 address they carry.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -86,7 +94,7 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
         "carrier-grade NAT"
     } else if ip.is_multicast() {
         "multicast"
-    } else if ip.is_unspecified() || o[0] == 0 {
+    } else if o[0] == 0 {
         "unspecified"
     } else if ip.is_broadcast() || o[0] >= 240 {
         "reserved"
@@ -94,6 +102,10 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
         "documentation or benchmarking"
     } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
         "IETF protocol assignments"
+    } else if o[..3] == [192, 88, 99] {
+        "6to4 relay anycast"
+    } else if o == [168, 63, 129, 16] {
+        "cloud metadata (Azure WireServer)"
     } else {
         return None;
     };
@@ -109,15 +121,25 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
     } else if ip.is_multicast() {
         "multicast"
     } else if (s[0] & 0xfe00) == 0xfc00 {
-        "unique local"
+        "unique local or cloud metadata"
     } else if (s[0] & 0xffc0) == 0xfe80 {
         "link-local"
+    } else if (s[0] & 0xffc0) == 0xfec0 {
+        "site-local"
     } else if s[0] == 0x2002 {
         "6to4"
     } else if s[0] == 0x64 && s[1] == 0xff9b {
         "NAT64"
     } else if s[0] == 0x2001 && s[1] == 0x0db8 {
         "documentation"
+    } else if s[0] == 0x2001 && s[1] < 0x0200 {
+        "IETF protocol assignments (Teredo, benchmarking, ORCHID)"
+    } else if s[0] == 0x0100 && s[1..4] == [0, 0, 0] {
+        "discard"
+    } else if s[0] == 0x5f00 {
+        "SRv6"
+    } else if s[..6] == [0; 6] {
+        "IPv4-compatible (deprecated)"
     } else {
         return None;
     };
@@ -176,10 +198,25 @@ mod tests {
             "224.0.0.1",
             "2002::1",
             "64:ff9b::1",
+            "64:ff9b::a9fe:a9fe",
+            "::127.0.0.1",
+            "fd00:ec2::254",
+            "fec0::1",
+            "2001::1",
+            "5f00::1",
+            "100.100.100.200",
+            "168.63.129.16",
+            "::ffff:169.254.169.254",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "192.0.2.1",
+            "2001:db8::1",
         ] {
             assert!(none.check(bad.parse().unwrap()).is_err(), "{bad}");
         }
         assert!(none.check("93.184.216.34".parse().unwrap()).is_ok());
+        assert!(none.check("2606:4700::1111".parse().unwrap()).is_ok());
         let loopback = AddressPolicy::parse("127.0.0.0/8, ::1").unwrap();
         assert!(loopback.check("127.0.0.1".parse().unwrap()).is_ok());
         assert!(loopback.check("::ffff:127.0.0.1".parse().unwrap()).is_ok());

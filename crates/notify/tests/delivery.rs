@@ -1,209 +1,252 @@
-//! Delivery against real HTTP receivers on 127.0.0.1.
+//! Delivery against real HTTP receivers on 127.0.0.1: retries, timeouts, 429 with Retry-After,
+//! redirects, broken connections, per-host limits over keep-alive, exhaustion and restarts.
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::collections::HashSet;
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use reelflow_model::XmlElement;
-use reelflow_model::execution::{Instance, RunState, Task, TaskState};
-use reelflow_notify::{AddressPolicy, Notifier, NotifierConfig, RetrySchedule, WebhookSecret};
-use reelflow_store::sqlite::SqliteStore;
 use reelflow_store::*;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-
-#[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(HeaderMap, String)>>>);
-
-/// A receiver answering the given statuses in order (the last one repeats).
-async fn receiver(statuses: Vec<u16>, redirect: bool) -> (String, Received) {
-    let received = Received::default();
-    let log = received.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap, body: String| {
-            let log = log.clone();
-            let statuses = statuses.clone();
-            async move {
-                let n = {
-                    let mut v = log.0.lock().unwrap();
-                    v.push((headers, body));
-                    v.len()
-                };
-                let status = statuses[(n - 1).min(statuses.len() - 1)];
-                let mut response = axum::response::Response::new(axum::body::Body::empty());
-                *response.status_mut() = StatusCode::from_u16(status).unwrap();
-                if redirect {
-                    response
-                        .headers_mut()
-                        .insert("location", "/hook".parse().unwrap());
-                }
-                response
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook"), received)
-}
-
-/// A store holding one finished run whose callback goes to `url`.
-async fn store_with_callback(url: &str) -> Arc<SqliteStore> {
-    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let task = Task {
-        job_id: "j1".into(),
-        run_id: "i1".into(),
-        node_name: "A".into(),
-        node_type: "Transcode".into(),
-        template_id: "t".into(),
-        template_name: "t".into(),
-        state: TaskState::Submitted,
-        code: String::new(),
-        message: String::new(),
-        progress: 0,
-        input_bucket: "b".into(),
-        input_key: "k".into(),
-        outputs: vec![],
-        created: 1,
-        started: None,
-        ended: None,
-    };
-    let instance = Instance {
-        run_id: "i1".into(),
-        workflow_id: "w".into(),
-        workflow_name: "w".into(),
-        bucket: "b".into(),
-        object: "k".into(),
-        cos_headers: vec![],
-        topology_xml: XmlElement::new("Topology"),
-        state: RunState::Running,
-        created: 1,
-        ended: None,
-    };
-    store
-        .create_run(&NewRun {
-            instance,
-            tasks: vec![task],
-        })
-        .await
-        .unwrap();
-    store.claim_task("n", 1, i64::MAX).await.unwrap().unwrap();
-    let url = url.to_owned();
-    let outcome = TaskOutcome {
-        state: TaskState::Success,
-        code: "Success".into(),
-        message: String::new(),
-        outputs: vec![],
-        ended: 2,
-    };
-    let decide = |_: &Instance, _: &[Task]| Decision {
-        task_updates: vec![],
-        run_end: Some(RunEnd {
-            state: RunState::Success,
-            ended: 2,
-        }),
-    };
-    let build = move |_: &Instance, _: &[Task]| {
-        vec![NewCallback {
-            id: "msg_1".into(),
-            url: url.clone(),
-            content_type: "application/xml".into(),
-            body: "<Response/>".into(),
-        }]
-    };
-    store
-        .finish_task("j1", "n", &outcome, &decide, &build)
-        .await
-        .unwrap();
-    store
-}
-
-fn notifier(store: Arc<SqliteStore>, allow: &str) -> Notifier {
-    Notifier::new(
-        store,
-        NotifierConfig {
-            schedule: RetrySchedule::parse("100ms,100ms,100ms").unwrap(),
-            timeout: Duration::from_secs(5),
-            policy: AddressPolicy::parse(allow).unwrap(),
-            secret: WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
-            concurrency: 4,
-            poll_interval: Duration::from_millis(50),
-        },
-        Arc::new(Notify::new()),
-    )
-    .unwrap()
-}
-
-async fn wait_state(store: &SqliteStore, state: &str) -> CallbackMessage {
-    for _ in 0..100 {
-        let m = store.callbacks_for_run("i1").await.unwrap().remove(0);
-        if m.state == state {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "callback never reached {state}: {:?}",
-        store.callbacks_for_run("i1").await.unwrap()
-    );
-}
+use support::*;
 
 #[tokio::test]
 async fn retries_until_delivered_with_a_stable_id_and_body() {
-    let (url, received) = receiver(vec![500, 500, 200], false).await;
-    let store = store_with_callback(&url).await;
-    let stop = CancellationToken::new();
-    tokio::spawn(notifier(store.clone(), "127.0.0.0/8").run(stop.clone()));
-    let message = wait_state(&store, "Delivered").await;
+    let (url, rx) = receiver(vec![
+        Reply::Status(500),
+        Reply::Status(500),
+        Reply::Status(200),
+    ])
+    .await;
+    let store = store_with(&[("msg_1", &url)]).await;
+    let stop = spawn(store.clone(), config("100ms,100ms,100ms", "127.0.0.0/8"));
+    let m = wait_state(&store, "msg_1", CallbackState::Delivered).await;
     stop.cancel();
-    assert_eq!(message.attempts, 3);
-    let got = received.0.lock().unwrap().clone();
-    assert_eq!(got.len(), 3, "exactly three POSTs");
-    for (headers, body) in &got {
-        assert_eq!(headers["webhook-id"], "msg_1");
-        assert_eq!(headers["content-type"], "application/xml");
-        assert!(
-            headers["webhook-signature"]
-                .to_str()
-                .unwrap()
-                .starts_with("v1,")
-        );
-        assert_eq!(body, "<Response/>");
+    assert_eq!((m.attempts, m.last_status), (3, Some(200)));
+    let hits = rx.hits();
+    assert_eq!(hits.len(), 3, "exactly three POSTs");
+    for hit in &hits {
+        assert_eq!(hit.headers["webhook-id"], "msg_1");
+        assert_eq!(hit.headers["content-type"], "application/xml");
+        assert_eq!(hit.body, hits[0].body, "identical body on every attempt");
+        assert!(signature_ok(hit, SECRET));
     }
-}
-
-#[tokio::test]
-async fn redirects_fail_and_the_message_is_exhausted() {
-    let (url, received) = receiver(vec![302], true).await;
-    let store = store_with_callback(&url).await;
-    let stop = CancellationToken::new();
-    tokio::spawn(notifier(store.clone(), "127.0.0.0/8").run(stop.clone()));
-    let message = wait_state(&store, "Exhausted").await;
-    stop.cancel();
-    assert_eq!(message.attempts, 4, "first attempt plus three retries");
-    assert!(message.last_error.contains("302"), "{}", message.last_error);
+    let log = store.callback_attempts("msg_1").await.unwrap();
+    let verdicts: Vec<_> = log.iter().map(|a| a.verdict).collect();
+    assert!(matches!(
+        verdicts[..],
+        [
+            AttemptVerdict::Retry { .. },
+            AttemptVerdict::Retry { .. },
+            AttemptVerdict::Delivered
+        ]
+    ));
     assert_eq!(
-        received.0.lock().unwrap().len(),
-        4,
-        "the redirect was never followed"
+        log.iter()
+            .filter(|a| a.verdict == AttemptVerdict::Delivered)
+            .count(),
+        1
+    );
+    assert_eq!(log[0].error_kind.as_deref(), Some("http_status"));
+    assert_eq!(log[0].response_body, "answer body", "the answer is logged");
+}
+
+#[tokio::test]
+async fn a_timeout_is_retried_after_the_overload_floor() {
+    let (url, rx) = receiver(vec![
+        Reply::Slow(Duration::from_secs(2)),
+        Reply::Status(200),
+    ])
+    .await;
+    let store = store_with(&[("m", &url)]).await;
+    let mut cfg = config("100ms,300ms", "127.0.0.0/8");
+    cfg.timeout = Duration::from_millis(300);
+    let stop = spawn(store.clone(), cfg);
+    wait_state(&store, "m", CallbackState::Delivered).await;
+    stop.cancel();
+    let log = store.callback_attempts("m").await.unwrap();
+    assert_eq!(log[0].error_kind.as_deref(), Some("timeout"));
+    assert_eq!(log[0].status, None);
+    let AttemptVerdict::Retry { at_ms } = log[0].verdict else {
+        panic!("{:?}", log[0]);
+    };
+    // The floor of this schedule is its longest delay (300 ms), ±20 %.
+    let wait = at_ms - (log[0].started_ms + log[0].duration_ms);
+    assert!((230..=370).contains(&wait), "waited {wait} ms");
+    assert_eq!(rx.hits().len(), 2);
+}
+
+#[tokio::test]
+async fn retry_after_on_429_is_honoured_within_twice_the_base() {
+    let (url, rx) = receiver(vec![
+        Reply::WithHeader(429, "retry-after", "1"),
+        Reply::Status(200),
+    ])
+    .await;
+    let store = store_with(&[("m", &url)]).await;
+    // Base 100 ms, raised to the 400 ms floor by the 429; Retry-After 1 s clamps to 800 ms.
+    let stop = spawn(store.clone(), config("100ms,400ms", "127.0.0.0/8"));
+    wait_state(&store, "m", CallbackState::Delivered).await;
+    stop.cancel();
+    let hits = rx.hits();
+    let gap = hits[1].at - hits[0].at;
+    assert!(gap >= Duration::from_millis(780), "retried after {gap:?}");
+    assert!(gap < Duration::from_millis(1000), "retried after {gap:?}");
+    let log = store.callback_attempts("m").await.unwrap();
+    assert_eq!(log[0].status, Some(429));
+}
+
+#[tokio::test]
+async fn redirects_fail_are_not_followed_and_exhaust_visibly() {
+    let (url, rx) = receiver(vec![Reply::WithHeader(302, "location", "/elsewhere")]).await;
+    let store = store_with(&[("m", &url)]).await;
+    let (stop, notifier) = start(store.clone(), config("50ms,50ms", "127.0.0.0/8"));
+    let handle = notifier.handle();
+    tokio::spawn(notifier.run(stop.clone()));
+    let m = wait_state(&store, "m", CallbackState::Exhausted).await;
+    stop.cancel();
+    assert_eq!(m.attempts, 3, "first attempt plus two retries");
+    assert!(
+        m.last_error.contains("302") && m.last_error.contains("not followed"),
+        "{}",
+        m.last_error
+    );
+    assert_eq!(rx.hits().len(), 3, "the redirect was never followed");
+    let log = store.callback_attempts("m").await.unwrap();
+    assert_eq!(log[2].verdict, AttemptVerdict::Exhausted);
+    assert!(
+        log.iter()
+            .all(|a| a.error_kind.as_deref() == Some("redirect"))
+    );
+    let text = handle.metrics_text().await.unwrap();
+    assert!(
+        text.contains("reelflow_callback_attempts_total{outcome=\"exhausted\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reelflow_callback_messages{state=\"Exhausted\"} 1"),
+        "{text}"
     );
 }
 
 #[tokio::test]
-async fn loopback_is_refused_without_the_allow_list() {
-    let (url, received) = receiver(vec![200], false).await;
-    let store = store_with_callback(&url).await;
-    let stop = CancellationToken::new();
-    tokio::spawn(notifier(store.clone(), "").run(stop.clone()));
-    let message = wait_state(&store, "Exhausted").await;
+async fn broken_connections_are_retried() {
+    let (url, connections) = raw_receiver(vec![
+        // a 200 whose body breaks off
+        "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial",
+        // closed without any answer
+        "",
+    ])
+    .await;
+    let store = store_with(&[("m", &url)]).await;
+    let stop = spawn(store.clone(), config("50ms,50ms,50ms", "127.0.0.0/8"));
+    let m = wait_state(&store, "m", CallbackState::Delivered).await;
     stop.cancel();
-    assert!(
-        message.last_error.contains("non-public"),
-        "{}",
-        message.last_error
+    assert_eq!(m.attempts, 3);
+    assert_eq!(*connections.lock().unwrap(), 3);
+    let log = store.callback_attempts("m").await.unwrap();
+    assert_eq!(log[0].error_kind.as_deref(), Some("incomplete_response"));
+    assert_eq!(
+        (log[0].status, log[0].response_body.as_str()),
+        (Some(200), "partial")
     );
-    assert!(received.0.lock().unwrap().is_empty());
+    assert_eq!(log[1].error_kind.as_deref(), Some("connection"));
+    assert_eq!(log[2].verdict, AttemptVerdict::Delivered);
+}
+
+#[tokio::test]
+async fn in_flight_requests_per_host_are_bounded_and_connections_reused() {
+    let (url, rx) = receiver(vec![Reply::Slow(Duration::from_millis(30))]).await;
+    let ids: Vec<String> = (0..40).map(|i| format!("m{i:02}")).collect();
+    let messages: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), url.as_str())).collect();
+    let store = store_with(&messages).await;
+    let mut cfg = config("100ms", "127.0.0.0/8");
+    cfg.per_host = 3;
+    let stop = spawn(store.clone(), cfg);
+    for id in &ids {
+        wait_state(&store, id, CallbackState::Delivered).await;
+    }
+    stop.cancel();
+    assert_eq!(rx.hits().len(), 40);
+    assert!(rx.peak_in_flight() <= 3, "peak {}", rx.peak_in_flight());
+    let connections: HashSet<_> = rx.hits().iter().map(|h| h.peer).collect();
+    assert!(
+        connections.len() <= 3,
+        "{} connections for 40 requests",
+        connections.len()
+    );
+}
+
+#[tokio::test]
+async fn a_restart_releases_its_own_claims_and_the_sweeper_takes_expired_ones() {
+    let (url, rx) = receiver(vec![Reply::Status(200)]).await;
+    let store = store_with(&[("mine", &url), ("theirs", &url)]).await;
+    // A crash mid-attempt: "test-node" claimed one message; a dead node claimed the other.
+    let claim = |owner: &str, lease_until_ms| ClaimRequest {
+        owner: owner.into(),
+        now_ms: now_ms(),
+        lease_until_ms,
+        limit: 1,
+        skip_endpoints: vec![],
+    };
+    assert_eq!(
+        store
+            .claim_callbacks(&claim("test-node", i64::MAX))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .claim_callbacks(&claim("dead", now_ms() + 300))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let stop = spawn(store.clone(), config("100ms", "127.0.0.0/8"));
+    wait_state(&store, "mine", CallbackState::Delivered).await;
+    wait_state(&store, "theirs", CallbackState::Delivered).await;
+    stop.cancel();
+    assert_eq!(rx.hits().len(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_attempts_and_releases_the_rest() {
+    let (url, rx) = receiver(vec![Reply::Slow(Duration::from_millis(300))]).await;
+    let store = store_with(&[("a", &url), ("b", &url), ("c", &url)]).await;
+    let mut cfg = config("100ms", "127.0.0.0/8");
+    cfg.per_host = 1;
+    let (stop, notifier) = start(store.clone(), cfg);
+    let running = tokio::spawn(notifier.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.cancel();
+    running.await.unwrap();
+    assert_eq!(rx.hits().len(), 1, "one attempt was in flight");
+    let states: Vec<_> = futures_states(&store, &["a", "b", "c"]).await;
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| **s == CallbackState::Delivered)
+            .count(),
+        1
+    );
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| **s == CallbackState::Pending)
+            .count(),
+        2
+    );
+}
+
+async fn futures_states(
+    store: &reelflow_store::sqlite::SqliteStore,
+    ids: &[&str],
+) -> Vec<CallbackState> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(store.get_callback(id).await.unwrap().unwrap().state);
+    }
+    out
 }

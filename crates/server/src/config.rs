@@ -21,6 +21,8 @@ struct FileConfig {
     callback_allow_cidrs: Option<String>,
     callback_retry_schedule: Option<String>,
     callback_timeout_secs: Option<u64>,
+    callback_concurrency: Option<usize>,
+    callback_max_in_flight_per_host: Option<usize>,
     max_object_size: Option<u64>,
     max_xml_body: Option<usize>,
 }
@@ -42,6 +44,10 @@ pub struct Config {
     pub retry_schedule: RetrySchedule,
     /// Callback request timeout.
     pub callback_timeout: Duration,
+    /// Callback requests in flight over all destinations.
+    pub callback_concurrency: usize,
+    /// Callback requests in flight per destination host (and idle keep-alive connections).
+    pub callback_per_host: usize,
     /// Largest object upload.
     pub max_object_size: u64,
     /// Largest CI XML body.
@@ -93,6 +99,18 @@ impl Config {
                 .context("REELFLOW_CALLBACK_TIMEOUT_SECS must be a number")?,
             None => file.callback_timeout_secs.unwrap_or(15),
         };
+        let callback_concurrency = match env("REELFLOW_CALLBACK_CONCURRENCY") {
+            Some(n) => n
+                .parse()
+                .context("REELFLOW_CALLBACK_CONCURRENCY must be a number")?,
+            None => file.callback_concurrency.unwrap_or(512),
+        };
+        let callback_per_host = match env("REELFLOW_CALLBACK_MAX_IN_FLIGHT_PER_HOST") {
+            Some(n) => n
+                .parse()
+                .context("REELFLOW_CALLBACK_MAX_IN_FLIGHT_PER_HOST must be a number")?,
+            None => file.callback_max_in_flight_per_host.unwrap_or(64),
+        };
         Ok(Config {
             listen: overrides
                 .listen
@@ -108,6 +126,8 @@ impl Config {
                 .context("REELFLOW_CALLBACK_ALLOW_CIDRS")?,
             retry_schedule: schedule,
             callback_timeout: Duration::from_secs(timeout),
+            callback_concurrency: callback_concurrency.max(1),
+            callback_per_host: callback_per_host.max(1),
             max_object_size: file.max_object_size.unwrap_or(50 << 30),
             max_xml_body: file.max_xml_body.unwrap_or(1 << 20),
         })

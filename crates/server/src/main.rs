@@ -1,10 +1,13 @@
 //! The `reelflow` binary. `reelflow serve` runs everything on one machine: the HTTP API, the
 //! task workers and the callback notifier, over SQLite and the local filesystem.
+//! `reelflow callbacks …` inspects and controls callback delivery of a running server through
+//! its signed `/_reelflow/v1/` API ([`cli`]).
 //!
 //! Start-up reads like a runbook (config → data dir → store → engine → notifier → listener),
 //! and shutdown runs it backwards: stop accepting, stop claiming tasks, let the notifier finish
 //! its batch.
 
+mod cli;
 mod config;
 mod secrets;
 
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use axum::Extension;
 use clap::{Parser, Subcommand};
 use reelflow_api::{ApiConfig, AppState};
 use reelflow_engine::{Engine, EngineConfig};
@@ -47,6 +51,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Inspect and control callback delivery on a running server.
+    Callbacks {
+        #[command(flatten)]
+        connection: cli::Connection,
+        #[command(subcommand)]
+        command: cli::CallbacksCommand,
+    },
 }
 
 fn main() -> Result<()> {
@@ -68,6 +79,17 @@ fn main() -> Result<()> {
             data,
             config_file: config,
         })?)),
+        Command::Callbacks {
+            connection,
+            command,
+        } => {
+            if let Err(error) = runtime.block_on(cli::run(&connection, command)) {
+                // A command-line error, not a crash: the message, without a backtrace.
+                eprintln!("error: {error:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -81,6 +103,9 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!("opening the database");
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
+    for template in reelflow_model::template::official_templates() {
+        store.save_template(&template).await?;
+    }
     let blobs = Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?);
 
     let shutdown = CancellationToken::new();
@@ -90,11 +115,12 @@ async fn serve(config: Config) -> Result<()> {
         blobs.clone(),
         EngineConfig {
             offset: config.offset,
-            node_id,
+            node_id: node_id.clone(),
             work_dir: config.data.join("work"),
             workers: config.workers,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
+            default_max_concurrent: config.workers as u32,
         },
         callback_wake.clone(),
     );
@@ -107,12 +133,15 @@ async fn serve(config: Config) -> Result<()> {
             schedule: config.retry_schedule.clone(),
             timeout: config.callback_timeout,
             policy: config.callback_policy.clone(),
-            secret: secrets::callback_secret(&config.data)?,
-            concurrency: 32,
-            poll_interval: Duration::from_secs(1),
+            default_secret: secrets::callback_secret(&config.data)?,
+            node_id,
+            concurrency: config.callback_concurrency,
+            per_host: config.callback_per_host,
+            ..NotifierConfig::default()
         },
         callback_wake,
     )?;
+    let notifier_handle = notifier.handle();
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
 
     let app = reelflow_api::router(AppState {
@@ -125,7 +154,8 @@ async fn serve(config: Config) -> Result<()> {
             max_xml_body: config.max_xml_body,
             max_object_size: config.max_object_size,
         }),
-    });
+    })
+    .layer(Extension(notifier_handle));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -69,16 +69,23 @@ pub fn node_id(dir: &Path) -> Result<String> {
     Ok(read_or_create(dir, "node-id", || format!("node-{}", random_hex(8)))?.0)
 }
 
-/// The callback signing secret: `REELFLOW_CALLBACK_SECRET`, or generated into the data dir.
-pub fn callback_secret(dir: &Path) -> Result<WebhookSecret> {
+/// The server-wide callback signing secret: `REELFLOW_CALLBACK_SECRET`, or a
+/// `DATA/callback-secret` file left by an earlier version (so its receivers keep verifying).
+/// `None` means every bucket gets its own generated secret.
+pub fn callback_secret(dir: &Path) -> Result<Option<WebhookSecret>> {
     if let Some(text) = std::env::var("REELFLOW_CALLBACK_SECRET")
         .ok()
         .filter(|v| !v.is_empty())
     {
-        return WebhookSecret::parse(&text).context("REELFLOW_CALLBACK_SECRET");
+        return WebhookSecret::parse(&text)
+            .map(Some)
+            .context("REELFLOW_CALLBACK_SECRET");
     }
-    let (text, _) = read_or_create(dir, "callback-secret", || {
-        WebhookSecret::generate().to_text()
-    })?;
-    WebhookSecret::parse(&text).context("callback-secret file")
+    match std::fs::read_to_string(dir.join("callback-secret")) {
+        Ok(text) => WebhookSecret::parse(text.trim())
+            .map(Some)
+            .context("callback-secret file"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).context("reading the callback-secret file"),
+    }
 }

@@ -9,7 +9,9 @@
 //!
 //! [`Store`] is a trait so PostgreSQL can join SQLite ([`sqlite::SqliteStore`]) later.
 
+pub mod callbacks;
 mod error;
+mod jobs;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -18,7 +20,13 @@ use reelflow_model::object::ObjectRecord;
 use reelflow_model::template::{Template, TemplateTag};
 use reelflow_model::workflow::Workflow;
 
+pub use callbacks::{
+    AttemptLog, AttemptTrigger, AttemptVerdict, BucketSecret, CallbackKind, CallbackMessage,
+    CallbackOrigin, CallbackQuery, CallbackState, CallbackStats, CallbackStore, ClaimRequest,
+    NewCallback, RecoverFilter, endpoint_of,
+};
 pub use error::StoreError;
+pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -43,6 +51,8 @@ pub struct TaskOutcome {
     pub message: String,
     /// Objects written.
     pub outputs: Vec<OutputObject>,
+    /// Extra result document (XML), empty when none.
+    pub result: String,
     /// Unix seconds.
     pub ended: i64,
 }
@@ -60,19 +70,6 @@ pub struct TaskUpdate {
     pub input_bucket: String,
     /// Input key for a submitted task.
     pub input_key: String,
-}
-
-/// A callback message to enqueue in the outbox.
-#[derive(Debug, Clone)]
-pub struct NewCallback {
-    /// Stable message id.
-    pub id: String,
-    /// Destination URL.
-    pub url: String,
-    /// `application/xml` or `application/json`.
-    pub content_type: String,
-    /// Exact body.
-    pub body: String,
 }
 
 /// The run's end, decided by the engine.
@@ -98,7 +95,10 @@ pub struct Decision {
 pub type Decider = dyn Fn(&Instance, &[Task]) -> Decision + Send + Sync;
 
 /// Builds the callbacks for a finished run from its final instance and tasks.
-pub type CallbackBuilder = dyn Fn(&Instance, &[Task]) -> Vec<NewCallback> + Send + Sync;
+/// Called after every task end with the run, all its tasks and the ended task's JobId; returns
+/// the messages to enqueue (TaskFinish for that task, WorkflowFinish once the run is over).
+pub type CallbackBuilder =
+    dyn Fn(&Instance, &[Task], &str) -> Vec<(CallbackKind, NewCallback)> + Send + Sync;
 
 /// Result of [`Store::finish_task`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,48 +112,6 @@ pub enum FinishResult {
     },
     /// The task was no longer leased by this worker (it was reclaimed); nothing changed.
     LeaseLost,
-}
-
-/// A callback message in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackMessage {
-    /// Stable id.
-    pub id: String,
-    /// Run it reports.
-    pub run_id: String,
-    /// Bucket.
-    pub bucket: String,
-    /// Destination.
-    pub url: String,
-    /// Content type.
-    pub content_type: String,
-    /// Body.
-    pub body: String,
-    /// `Pending`, `Delivered` or `Exhausted`.
-    pub state: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When the next attempt is due (ms).
-    pub next_attempt_ms: i64,
-    /// Last error text, if any.
-    pub last_error: String,
-}
-
-/// Outcome of one delivery attempt.
-#[derive(Debug, Clone)]
-pub enum AttemptRecord {
-    /// Delivered.
-    Delivered {
-        /// Unix ms.
-        at_ms: i64,
-    },
-    /// Failed; retry at `next_ms`, or give up when `None`.
-    Failed {
-        /// Why.
-        error: String,
-        /// Next attempt time, `None` when exhausted.
-        next_ms: Option<i64>,
-    },
 }
 
 /// Filters for listing runs.
@@ -266,17 +224,21 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<FinishResult>;
     /// Puts running tasks whose lease expired, or that `dead_owner` held, back to Submitted.
     async fn requeue_stale(&self, now: i64, dead_owner: Option<&str>) -> StoreResult<u64>;
-    /// Pending callbacks due at `now_ms`, oldest first.
-    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<CallbackMessage>>;
-    /// The earliest pending callback's due time, if any.
-    async fn next_callback_due(&self) -> StoreResult<Option<i64>>;
-    /// Records a delivery attempt.
-    async fn record_attempt(&self, id: &str, record: &AttemptRecord) -> StoreResult<()>;
-    /// Callbacks of one run.
-    async fn callbacks_for_run(&self, run_id: &str) -> StoreResult<Vec<CallbackMessage>>;
 }
 
 /// Everything the service needs from its database.
-pub trait Store: CatalogStore + DefinitionStore + RunStore + std::fmt::Debug {}
+pub trait Store:
+    CatalogStore + DefinitionStore + RunStore + CallbackStore + QueueStore + JobStore + std::fmt::Debug
+{
+}
 
-impl<T: CatalogStore + DefinitionStore + RunStore + std::fmt::Debug> Store for T {}
+impl<T> Store for T where
+    T: CatalogStore
+        + DefinitionStore
+        + RunStore
+        + CallbackStore
+        + QueueStore
+        + JobStore
+        + std::fmt::Debug
+{
+}

@@ -5,6 +5,8 @@
 //! object whose key's first segment is `workflow`, `template`, … is reachable path-style only.
 
 mod execution;
+mod jobs;
+mod queue;
 mod template;
 mod workflow;
 
@@ -40,6 +42,18 @@ pub enum Route {
     ListExecutions,
     /// `GET /workflowexecution/<RunId>`
     GetExecution(String),
+    /// `POST /jobs`
+    SubmitJobs,
+    /// `GET /jobs`
+    ListJobs,
+    /// `GET /jobs/<id>[,<id>…]`
+    DescribeJobs(String),
+    /// `PUT /jobs/<id>?cancel`
+    CancelJob(String),
+    /// `GET /queue`
+    ListQueues,
+    /// `PUT /queue/<id>`
+    UpdateQueue(String),
     /// A CI path with a method it does not support.
     Unsupported,
 }
@@ -74,6 +88,12 @@ impl Route {
             (Method::POST, "triggerworkflow", true) => Route::Trigger,
             (Method::GET, "workflowexecution", true) => Route::ListExecutions,
             (Method::GET, "workflowexecution", false) => Route::GetExecution(id),
+            (Method::POST, "jobs", true) => Route::SubmitJobs,
+            (Method::GET, "jobs", true) => Route::ListJobs,
+            (Method::GET, "jobs", false) => Route::DescribeJobs(id),
+            (Method::PUT, "jobs", false) => Route::CancelJob(id),
+            (Method::GET, "queue", true) => Route::ListQueues,
+            (Method::PUT, "queue", false) => Route::UpdateQueue(id),
             // On the COS host, anything else under these names is an object request
             // (e.g. uploading the key `workflow/x.mp4`).
             _ if !ci_host => return None,
@@ -105,6 +125,17 @@ pub async fn handle(
         Route::Trigger => execution::trigger(state, ctx).await,
         Route::ListExecutions => execution::list(state, ctx).await,
         Route::GetExecution(id) => execution::get(state, ctx, &id).await,
+        Route::SubmitJobs => jobs::submit(state, ctx, body, limit).await,
+        Route::ListJobs => jobs::list(state, ctx).await,
+        Route::DescribeJobs(ids) => jobs::describe(state, ctx, &ids).await,
+        Route::CancelJob(id) => {
+            if crate::context::query_value(&ctx.query, "cancel").is_none() {
+                return Err(ApiError::invalid("PUT /jobs/<id> needs ?cancel"));
+            }
+            jobs::cancel(state, ctx, &id).await
+        }
+        Route::ListQueues => queue::list(state, ctx).await,
+        Route::UpdateQueue(id) => queue::update(state, ctx, &id, body, limit).await,
         Route::Unsupported => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",

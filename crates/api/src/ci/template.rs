@@ -57,14 +57,22 @@ pub(super) async fn create(
     Ok(single(ctx, &template, state))
 }
 
-/// The bucket's template `id`, or 404.
+/// The bucket's own template `id` (official templates are read-only), or an error.
 pub(crate) async fn owned(state: &AppState, ctx: &Ctx, id: &str) -> Result<Template, ApiError> {
-    state
+    let template = state
         .store
         .get_template(id)
         .await?
-        .filter(|t| t.bucket == ctx.bucket)
-        .ok_or_else(|| ApiError::not_found(format!("template {id} does not exist")))
+        .filter(|t| t.bucket == ctx.bucket || t.category == TemplateCategory::Official)
+        .ok_or_else(|| ApiError::not_found(format!("template {id} does not exist")))?;
+    if template.category == TemplateCategory::Official {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!("template {id} is an Official template and cannot be changed or deleted"),
+        ));
+    }
+    Ok(template)
 }
 
 pub(super) async fn update(
@@ -123,9 +131,12 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
     let name = query_value(q, "name").unwrap_or("");
     let page = page_param(ctx, "pageNumber", 1, 100_000)?;
     let size = page_param(ctx, "pageSize", 10, 100)?;
+    // Official templates are stored once under the empty bucket name and seen by every bucket.
+    let official = category.eq_ignore_ascii_case("Official");
+    let owner = if official { "" } else { ctx.bucket.as_str() };
     let all: Vec<Template> = state
         .store
-        .list_templates(&ctx.bucket, tag)
+        .list_templates(owner, tag)
         .await?
         .into_iter()
         .filter(|t| t.category.as_str().eq_ignore_ascii_case(category))

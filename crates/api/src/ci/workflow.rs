@@ -7,6 +7,7 @@ use axum::response::Response;
 use reelflow_model::XmlElement;
 use reelflow_model::clock::now_unix;
 use reelflow_model::ids::new_workflow_id;
+use reelflow_model::template::Template;
 use reelflow_model::topology::check_references;
 use reelflow_model::workflow::{Workflow, WorkflowSpec, WorkflowState};
 
@@ -47,22 +48,18 @@ async fn validated_spec(
     let spec = WorkflowSpec::from_request(&read_xml(body, limit).await?)?;
     let mut templates = HashMap::new();
     let mut buckets = HashSet::new();
-    for op in spec
-        .topology
-        .nodes
-        .iter()
-        .filter_map(|n| n.kind.operation())
-    {
-        if let Some(t) = state
-            .store
-            .get_template(&op.template_id)
-            .await?
-            .filter(|t| t.bucket == ctx.bucket)
-        {
-            templates.insert(t.id.clone(), t);
+    for op in spec.topology.nodes.iter().map(|n| &n.operation) {
+        for id in op.template_id.iter().chain(&op.watermark_template_ids) {
+            // A bucket sees its own templates and the official ones (bucket "").
+            let visible = |t: &Template| t.bucket == ctx.bucket || t.bucket.is_empty();
+            if let Some(t) = state.store.get_template(id).await?.filter(visible) {
+                templates.insert(t.id.clone(), t);
+            }
         }
-        if state.store.bucket_exists(&op.output.bucket).await? {
-            buckets.insert(op.output.bucket.clone());
+        if let Some(output) = &op.output
+            && state.store.bucket_exists(&output.bucket).await?
+        {
+            buckets.insert(output.bucket.clone());
         }
     }
     check_references(&spec.topology, &templates, &buckets)?;

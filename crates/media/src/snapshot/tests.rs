@@ -174,3 +174,116 @@ fn image_names() {
     assert!(!is_image_name("snap-.jpg", "jpg"));
     assert!(!is_image_name("cover.jpg", "jpg"));
 }
+
+fn black() -> SnapshotExtras {
+    SnapshotExtras {
+        black: Some(BlackCheck {
+            black_level: 85,
+            pixel_black_threshold: 40,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn black_check_selects_the_first_good_frame_of_each_slot() {
+    let spec = SnapshotSpec {
+        interval: Some(0.5),
+        count: 3,
+        ..Default::default()
+    };
+    let runs = snapshot_with_args(
+        Path::new("/in/v.mp4"),
+        Path::new("/out"),
+        &spec,
+        &black(),
+        &info(10.0),
+    )
+    .unwrap();
+    let vf = value(&runs[0], "-vf").unwrap();
+    assert_eq!(
+        vf,
+        "blackframe=amount=0:threshold=40,\
+         metadata=mode=select:key=lavfi.blackframe.pblack:value=85:function=less,\
+         select='isnan(prev_selected_t)+gt(floor(t/0.5),floor(prev_selected_t/0.5))'"
+    );
+    assert_eq!(
+        select_expr(2.0, 1.0, true),
+        "select='gte(t,2)*(isnan(prev_selected_t)+gt(floor((t-2)/1),floor((prev_selected_t-2)/1)))'"
+    );
+    assert_eq!(
+        select_expr(2.0, 1.0, false),
+        "select='gte(t,2+selected_n*1)'"
+    );
+}
+
+#[test]
+fn black_check_bounds_each_seek_to_its_slot() {
+    let spec = SnapshotSpec {
+        mode: SnapshotMode::Average,
+        count: 3,
+        ..Default::default()
+    };
+    let runs = snapshot_with_args(
+        Path::new("/in/v.mp4"),
+        Path::new("/out"),
+        &spec,
+        &black(),
+        &info(60.0),
+    )
+    .unwrap();
+    let a = &runs[0];
+    let limits: Vec<_> = a
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| *x == "-t")
+        .map(|(i, _)| a[i + 1].as_str())
+        .collect();
+    assert_eq!(limits, ["20", "20", "20"]);
+    assert!(value(a, "-vf").unwrap().starts_with("blackframe="));
+}
+
+#[test]
+fn check_count_switches_interval_to_average() {
+    let spec = SnapshotSpec {
+        interval: Some(4.0),
+        count: 5,
+        ..Default::default()
+    };
+    let extras = SnapshotExtras {
+        check_count: true,
+        ..Default::default()
+    };
+    let a = snapshot_with_args(
+        Path::new("/i.mp4"),
+        Path::new("/out"),
+        &spec,
+        &extras,
+        &info(10.0),
+    )
+    .unwrap();
+    assert_eq!(value(&a[0], "-vf"), Some("select='gte(t,selected_n*2)'"));
+    assert_eq!(value(&a[0], "-frames:v"), Some("5"));
+    // Enough room for every capture: Interval stays.
+    let fits = SnapshotSpec { count: 2, ..spec };
+    let a = snapshot_with_args(
+        Path::new("/i.mp4"),
+        Path::new("/out"),
+        &fits,
+        &extras,
+        &info(10.0),
+    )
+    .unwrap();
+    assert_eq!(value(&a[0], "-vf"), Some("select='gte(t,selected_n*4)'"));
+}
+
+#[test]
+fn webp_snapshots() {
+    let spec = SnapshotSpec {
+        format: "webp".into(),
+        ..Default::default()
+    };
+    let a = args(&spec, &info(10.0));
+    assert_eq!(value(&a, "-c:v"), Some("libwebp"));
+    assert_eq!(a.last().map(String::as_str), Some("/out/snap-%05d.webp"));
+}

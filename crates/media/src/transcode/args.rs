@@ -18,12 +18,14 @@
 use std::path::Path;
 
 use super::codec::{AudioCodec, Container, Layout, VideoCodec, container};
-use super::encoders::{audio_args, video_args};
+use super::encoders::{audio_args, encode_args, gif_fps};
+use super::extras::{TranscodeExtras, apply_checks, video_chain};
 use super::{AudioSpec, TranscodeSpec, VideoSpec};
 use crate::error::MediaError;
 use crate::ffmpeg::{num, prelude};
 use crate::paths;
 use crate::probe::MediaInfo;
+use crate::snapshot::{SnapshotExtras, SnapshotSpec};
 
 const DEFAULT_SEGMENT_SECS: f64 = 5.0;
 
@@ -149,19 +151,92 @@ pub(crate) struct Invocation {
     pub expected_secs: Option<f64>,
 }
 
-/// Builds one ffmpeg invocation writing every `(output, spec)`.
+/// One output of a (possibly fused) ffmpeg run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Section<'a> {
+    /// A transcode writing `path`.
+    Transcode {
+        path: &'a Path,
+        spec: &'a TranscodeSpec,
+        extras: &'a TranscodeExtras,
+    },
+    /// Snapshot images written into `dir`.
+    Snapshot {
+        dir: &'a Path,
+        spec: &'a SnapshotSpec,
+        extras: &'a SnapshotExtras,
+    },
+}
+
+impl Section<'_> {
+    fn start(&self) -> f64 {
+        match self {
+            Self::Transcode { spec, .. } => spec.start.unwrap_or(0.0),
+            Self::Snapshot { spec, .. } => spec.start,
+        }
+    }
+}
+
+/// Extra inputs (watermark images) and complex filtergraphs of a run, collected while
+/// output sections are built and placed before them.
+#[derive(Debug, Default)]
+pub(crate) struct Graphs {
+    images: Vec<String>,
+    complex: Vec<String>,
+}
+
+impl Graphs {
+    /// Adds image inputs; returns their ffmpeg input indexes (the main input is 0).
+    fn add_images(&mut self, images: &[&Path]) -> Result<Vec<usize>, MediaError> {
+        images
+            .iter()
+            .map(|image| {
+                self.images.push(paths::arg(image)?);
+                Ok(self.images.len())
+            })
+            .collect()
+    }
+}
+
+/// Builds one ffmpeg invocation writing every transcode `(output, spec)`.
 pub(crate) fn build(
     input: &Path,
     outputs: &[(&Path, &TranscodeSpec)],
     info: &MediaInfo,
 ) -> Result<Invocation, MediaError> {
-    if outputs.is_empty() {
+    static NO_EXTRAS: TranscodeExtras = TranscodeExtras {
+        rotate: None,
+        crop: None,
+        adj_dar: super::extras::AdjDarMethod::None,
+        checks: super::extras::TransChecks {
+            resolution: None,
+            video_bitrate: None,
+            audio_bitrate: None,
+            video_fps: None,
+        },
+        watermarks: Vec::new(),
+    };
+    let sections: Vec<Section<'_>> = outputs
+        .iter()
+        .map(|(path, spec)| Section::Transcode {
+            path,
+            spec,
+            extras: &NO_EXTRAS,
+        })
+        .collect();
+    build_sections(input, &sections, info)
+}
+
+/// Builds one ffmpeg invocation writing every section: one input, decoded once.
+pub(crate) fn build_sections(
+    input: &Path,
+    sections: &[Section<'_>],
+    info: &MediaInfo,
+) -> Result<Invocation, MediaError> {
+    if sections.is_empty() {
         return Err(MediaError::invalid_spec("no outputs given"));
     }
-    let starts: Vec<f64> = outputs
-        .iter()
-        .map(|(_, s)| s.start.unwrap_or(0.0))
-        .collect();
+    let starts: Vec<f64> = sections.iter().map(Section::start).collect();
     // One input seek serves every output when they start together (the common case);
     // otherwise each output seeks on its own (accurate, but decodes from the start).
     let shared_start = starts.iter().all(|s| *s == starts[0]).then_some(starts[0]);
@@ -170,28 +245,61 @@ pub(crate) fn build(
         args.extend(["-ss".into(), num(start)]);
     }
     args.extend(["-i".into(), paths::arg(input)?]);
+    let mut graphs = Graphs::default();
+    let mut outputs = Vec::new();
     let mut expected_secs: Option<f64> = Some(0.0);
-    for (path, spec) in outputs {
-        let section = output_section(path, spec, info, shared_start.is_none())?;
-        args.extend(section.args);
+    for (index, section) in sections.iter().enumerate() {
+        let section = match *section {
+            Section::Transcode { path, spec, extras } => {
+                let ctx = OutputCtx {
+                    index,
+                    seek_here: shared_start.is_none(),
+                };
+                output_section(path, spec, extras, info, ctx, &mut graphs)?
+            }
+            Section::Snapshot { dir, spec, extras } => {
+                crate::snapshot::fused_section(dir, spec, extras, info, shared_start)?
+            }
+        };
+        outputs.extend(section.args);
         expected_secs = match (expected_secs, section.expected_secs) {
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         };
     }
+    for image in graphs.images {
+        args.extend(["-i".into(), image]);
+    }
+    for graph in graphs.complex {
+        args.extend(["-filter_complex".into(), graph]);
+    }
+    args.extend(outputs);
     Ok(Invocation {
         args,
         expected_secs,
     })
 }
 
+/// Where an output sits in its run.
+#[derive(Debug, Clone, Copy)]
+struct OutputCtx {
+    /// Position among the run's outputs (names its filtergraph labels).
+    index: usize,
+    /// The output seeks on its own (`-ss` after `-i`): starts differ.
+    seek_here: bool,
+}
+
 /// The arguments of one output, from `-map` to the path.
 fn output_section(
     path: &Path,
     spec: &TranscodeSpec,
+    extras: &TranscodeExtras,
     info: &MediaInfo,
-    seek_here: bool,
+    ctx: OutputCtx,
+    graphs: &mut Graphs,
 ) -> Result<Invocation, MediaError> {
+    let spec = apply_checks(spec, extras, info)?;
+    let spec = spec.as_ref();
     let resolved = resolve(spec)?;
     let expected_secs = expected_duration(spec, info)?;
     let segment = spec.segment_duration.unwrap_or(DEFAULT_SEGMENT_SECS);
@@ -207,8 +315,23 @@ fn output_section(
     }
     match video {
         Some((codec, v)) => {
-            args.extend(["-map".into(), "0:v:0".into()]);
-            args.extend(video_args(codec, v, segmented)?);
+            let chain = video_chain(codec, v, extras, gif_fps(codec, v))?;
+            let images = chain.images();
+            if images.is_empty() {
+                args.extend(["-map".into(), "0:v:0".into()]);
+                if let Some(vf) = chain.simple() {
+                    args.extend(["-vf".into(), vf]);
+                }
+            } else {
+                let inputs = graphs.add_images(&images)?;
+                let label = format!("out{}v", ctx.index);
+                let prefix = format!("o{}", ctx.index);
+                graphs
+                    .complex
+                    .push(chain.complex("0:v:0", &inputs, &prefix, &label));
+                args.extend(["-map".into(), format!("[{label}]")]);
+            }
+            args.extend(encode_args(codec, v, segmented)?);
         }
         None => args.push("-vn".into()),
     }
@@ -220,7 +343,7 @@ fn output_section(
         None => args.push("-an".into()),
     }
     args.extend(["-sn".into(), "-dn".into()]);
-    if let Some(start) = spec.start.filter(|s| seek_here && *s > 0.0) {
+    if let Some(start) = spec.start.filter(|s| ctx.seek_here && *s > 0.0) {
         args.extend(["-ss".into(), num(start)]);
     }
     if let Some(duration) = spec.duration {
@@ -278,7 +401,11 @@ fn expected_duration(spec: &TranscodeSpec, info: &MediaInfo) -> Result<Option<f6
 }
 
 /// `-f muxer` and its options; segment names are derived from the output's name.
-fn muxer_args(c: &Container, output: &Path, segment: f64) -> Result<Vec<String>, MediaError> {
+pub(crate) fn muxer_args(
+    c: &Container,
+    output: &Path,
+    segment: f64,
+) -> Result<Vec<String>, MediaError> {
     let mut args = vec!["-f".to_owned(), c.muxer.to_owned()];
     if c.faststart {
         args.extend(["-movflags".into(), "+faststart".into()]);

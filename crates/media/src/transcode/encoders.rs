@@ -7,7 +7,7 @@
 use super::codec::{AudioCodec, VideoCodec};
 use super::{AudioSpec, VideoSpec};
 use crate::error::MediaError;
-use crate::ffmpeg::{num, scale_filter};
+use crate::ffmpeg::num;
 
 const X26X_PRESETS: &[&str] = &[
     "ultrafast",
@@ -24,25 +24,21 @@ const DEFAULT_X26X_PRESET: &str = "veryfast";
 const DEFAULT_CRF: f64 = 25.0;
 const DEFAULT_GIF_FPS: f64 = 10.0;
 
-/// `-c:v …` and everything the encoder needs.
-pub(crate) fn video_args(
+/// The frame rate GIF output is sampled to (`fps` filter), `None` for other codecs.
+pub(crate) fn gif_fps(codec: VideoCodec, spec: &VideoSpec) -> Option<f64> {
+    (codec == VideoCodec::Gif).then(|| spec.fps.unwrap_or(DEFAULT_GIF_FPS))
+}
+
+/// `-c:v …` and everything the encoder needs, except filters (the caller builds the
+/// video chain: see `extras::video_chain`).
+pub(crate) fn encode_args(
     codec: VideoCodec,
     spec: &VideoSpec,
     segment: Option<f64>,
 ) -> Result<Vec<String>, MediaError> {
     let mut args = vec!["-c:v".to_owned(), codec.encoder().to_owned()];
-    let mut filters: Vec<String> = scale_filter(spec.width, spec.height, -2)
-        .into_iter()
-        .collect();
-    if codec == VideoCodec::Gif {
-        let fps = spec.fps.unwrap_or(DEFAULT_GIF_FPS);
-        filters.insert(0, format!("fps={}", num(fps)));
-        filters.push("split[a][b];[a]palettegen[p];[b][p]paletteuse".into());
-    } else if let Some(fps) = spec.fps {
+    if let Some(fps) = spec.fps.filter(|_| codec != VideoCodec::Gif) {
         args.extend(["-r".into(), num(fps)]);
-    }
-    if !filters.is_empty() {
-        args.extend(["-vf".into(), filters.join(",")]);
     }
     args.extend(encoder_args(codec, spec)?);
     if let Some(gop) = spec.gop {

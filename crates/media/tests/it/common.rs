@@ -142,3 +142,121 @@ pub async fn assert_gone(needle: &str, within: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs ffmpeg to make a test input from raw arguments (after the common prefix).
+pub fn ffmpeg_make(args: &[&str]) {
+    ffmpeg(args);
+}
+
+/// Encodes a lavfi filtergraph (video only) to an H.264 mp4 with key frames every
+/// `gop` frames.
+pub fn make_lavfi(dir: &Path, name: &str, graph: &str, gop: u32) -> PathBuf {
+    let path = dir.join(name);
+    let gop = gop.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        graph,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        &gop,
+        "-pix_fmt",
+        "yuv420p",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// A still PNG of `color` (`w`×`h`).
+pub fn make_png(dir: &Path, name: &str, color: &str, w: u32, h: u32) -> PathBuf {
+    let path = dir.join(name);
+    let src = format!("color=c={color}:s={w}x{h}:d=1");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &src,
+        "-frames:v",
+        "1",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+/// The decoded pixels of one frame (at `at` seconds, or the first) as rgb24, after an
+/// optional filter such as `crop=…`.
+pub fn rgb(path: &Path, at: Option<f64>, filter: Option<&str>) -> Vec<u8> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
+    if let Some(t) = at {
+        cmd.args(["-ss", &t.to_string()]);
+    }
+    cmd.arg("-i").arg(path);
+    if let Some(f) = filter {
+        cmd.args(["-vf", f]);
+    }
+    cmd.args(["-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+    let out = cmd.output().expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The mean R, G, B of rgb24 bytes.
+pub fn mean_rgb(bytes: &[u8]) -> [f64; 3] {
+    let mut sum = [0f64; 3];
+    for px in bytes.chunks_exact(3) {
+        for c in 0..3 {
+            sum[c] += f64::from(px[c]);
+        }
+    }
+    let n = (bytes.len() / 3).max(1) as f64;
+    sum.map(|s| s / n)
+}
+
+/// The mean luma (0–255) of a picture's first frame.
+pub fn mean_luma(path: &Path) -> f64 {
+    let [r, g, b] = mean_rgb(&rgb(path, None, None));
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// `(width, height)` of the first video stream, via ffprobe.
+pub fn dims(path: &Path) -> (u32, u32) {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=width,height", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    // MPEG-TS lists the stream twice (its program, then the streams).
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let (w, h) = line.trim().split_once(',').unwrap();
+    (w.parse().unwrap(), h.parse().unwrap())
+}
+
+/// The number of video frames, counted by decoding.
+pub fn frame_count(path: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    line.trim().parse().unwrap()
+}

@@ -7,5 +7,8 @@
 mod common;
 mod probe;
 mod process;
+mod smartcover;
 mod snapshot;
+mod snapshot_extras;
 mod transcode;
+mod transcode_extras;

@@ -6,7 +6,9 @@
 
 mod catalog;
 mod definitions;
+mod jobs;
 mod outbox;
+mod queues;
 mod rows;
 mod runs;
 

@@ -8,8 +8,8 @@ use reelflow_model::workflow::{Workflow, WorkflowState};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use crate::StoreResult;
 use crate::error::corrupt;
-use crate::{CallbackMessage, StoreResult};
 
 pub(crate) fn pairs_to_json(pairs: &[(String, String)]) -> String {
     serde_json::to_string(pairs).unwrap_or_else(|_| "[]".to_owned())
@@ -90,21 +90,30 @@ pub(crate) fn workflow(row: &SqliteRow) -> StoreResult<Workflow> {
 }
 
 pub(crate) fn instance(row: &SqliteRow) -> StoreResult<Instance> {
-    let state: String = row.try_get("state")?;
+    instance_prefixed(row, "")
+}
+
+/// An instance read from columns named `<prefix><column>` (joined queries).
+pub(crate) fn instance_prefixed(row: &SqliteRow, prefix: &str) -> StoreResult<Instance> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let state: String = row.try_get(col("state").as_str())?;
     Ok(Instance {
-        run_id: row.try_get("run_id")?,
-        workflow_id: row.try_get("workflow_id")?,
-        workflow_name: row.try_get("workflow_name")?,
-        bucket: row.try_get("bucket")?,
-        object: row.try_get("object")?,
+        run_id: row.try_get(col("run_id").as_str())?,
+        workflow_id: row.try_get(col("workflow_id").as_str())?,
+        workflow_name: row.try_get(col("workflow_name").as_str())?,
+        bucket: row.try_get(col("bucket").as_str())?,
+        object: row.try_get(col("object").as_str())?,
         cos_headers: pairs_from_json(
             "instances.cos_headers",
-            &row.try_get::<String, _>("cos_headers")?,
+            &row.try_get::<String, _>(col("cos_headers").as_str())?,
         )?,
-        topology_xml: xml("instances.topology", &row.try_get::<String, _>("topology")?)?,
+        topology_xml: xml(
+            "instances.topology",
+            &row.try_get::<String, _>(col("topology").as_str())?,
+        )?,
         state: RunState::parse(&state).ok_or_else(|| corrupt("instances.state", &state))?,
-        created: row.try_get("created")?,
-        ended: row.try_get("ended")?,
+        created: row.try_get(col("created").as_str())?,
+        ended: row.try_get(col("ended").as_str())?,
     })
 }
 
@@ -121,6 +130,7 @@ pub(crate) fn task(row: &SqliteRow) -> StoreResult<Task> {
         node_type: row.try_get("node_type")?,
         template_id: row.try_get("template_id")?,
         template_name: row.try_get("template_name")?,
+        queue_id: row.try_get("queue_id")?,
         state: TaskState::parse(&state).ok_or_else(|| corrupt("tasks.state", &state))?,
         code: row.try_get("code")?,
         message: row.try_get("message")?,
@@ -128,23 +138,9 @@ pub(crate) fn task(row: &SqliteRow) -> StoreResult<Task> {
         input_bucket: row.try_get("input_bucket")?,
         input_key: row.try_get("input_key")?,
         outputs,
+        result: row.try_get("result")?,
         created: row.try_get("created")?,
         started: row.try_get("started")?,
         ended: row.try_get("ended")?,
-    })
-}
-
-pub(crate) fn callback(row: &SqliteRow) -> StoreResult<CallbackMessage> {
-    Ok(CallbackMessage {
-        id: row.try_get("id")?,
-        run_id: row.try_get("run_id")?,
-        bucket: row.try_get("bucket")?,
-        url: row.try_get("url")?,
-        content_type: row.try_get("content_type")?,
-        body: row.try_get("body")?,
-        state: row.try_get("state")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        next_attempt_ms: row.try_get("next_attempt_ms")?,
-        last_error: row.try_get("last_error")?,
     })
 }

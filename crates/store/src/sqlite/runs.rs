@@ -8,7 +8,8 @@ use super::SqliteStore;
 use super::outbox::insert_callback;
 use super::rows::{self, outputs_to_json, pairs_to_json};
 use crate::{
-    CallbackBuilder, Decider, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskOutcome,
+    CallbackBuilder, CallbackKind, CallbackOrigin, Decider, FinishResult, NewRun, RunQuery,
+    RunStore, StoreResult, TaskOutcome,
 };
 
 pub(crate) async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> StoreResult<()> {
@@ -38,8 +39,8 @@ pub(crate) async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> Sto
 async fn insert_task(conn: &mut SqliteConnection, t: &Task) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tasks (job_id, run_id, node_name, node_type, template_id, template_name, \
-         state, code, message, progress, input_bucket, input_key, outputs, created, started, ended) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         state, code, message, progress, input_bucket, input_key, outputs, created, started, ended, \
+         queue_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&t.job_id)
     .bind(&t.run_id)
@@ -57,6 +58,7 @@ async fn insert_task(conn: &mut SqliteConnection, t: &Task) -> StoreResult<()> {
     .bind(t.created)
     .bind(t.started)
     .bind(t.ended)
+    .bind(&t.queue_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -96,7 +98,7 @@ async fn mark_finished(
         0
     };
     let done = sqlx::query(
-        "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, ended = ?, \
+        "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, result = ?, ended = ?, \
          progress = MAX(progress, ?), lease_owner = NULL, lease_until = NULL \
          WHERE job_id = ? AND state = 'Running' AND lease_owner = ?",
     )
@@ -104,6 +106,7 @@ async fn mark_finished(
     .bind(&outcome.code)
     .bind(&outcome.message)
     .bind(outputs_to_json(&outcome.outputs))
+    .bind(&outcome.result)
     .bind(outcome.ended)
     .bind(progress)
     .bind(job_id)
@@ -111,6 +114,80 @@ async fn mark_finished(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// After `job_id` reached a final state inside `tx`: lets the engine decide what happens next,
+/// applies that, ends the run when decided, and enqueues the callbacks the builder asks for.
+pub(crate) async fn apply_after_end(
+    tx: &mut SqliteConnection,
+    job_id: &str,
+    decide: &Decider,
+    callbacks: &CallbackBuilder,
+) -> StoreResult<FinishResult> {
+    let run_id: String = sqlx::query_scalar("SELECT run_id FROM tasks WHERE job_id = ?")
+        .bind(job_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let Some((mut instance, mut tasks)) = load_run(tx, &run_id).await? else {
+        return Ok(FinishResult::LeaseLost);
+    };
+    let decision = decide(&instance, &tasks);
+    for update in &decision.task_updates {
+        sqlx::query(
+            "UPDATE tasks SET state = ?, created = ?, input_bucket = ?, input_key = ? \
+             WHERE job_id = ?",
+        )
+        .bind(update.state.as_str())
+        .bind(update.created)
+        .bind(&update.input_bucket)
+        .bind(&update.input_key)
+        .bind(&update.job_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(t) = tasks.iter_mut().find(|t| t.job_id == update.job_id) {
+            t.state = update.state;
+            t.created = update.created;
+        }
+    }
+    let submitted = decision
+        .task_updates
+        .iter()
+        .any(|u| u.state == TaskState::Submitted);
+    let ended_at = decision.run_end.as_ref().map(|e| e.ended);
+    if let Some(end) = &decision.run_end {
+        sqlx::query("UPDATE instances SET state = ?, ended = ? WHERE run_id = ? AND state = ?")
+            .bind(end.state.as_str())
+            .bind(end.ended)
+            .bind(&run_id)
+            .bind(RunState::Running.as_str())
+            .execute(&mut *tx)
+            .await?;
+        instance.state = end.state;
+        instance.ended = Some(end.ended);
+    }
+    let created_ms = ended_at
+        .or_else(|| {
+            tasks
+                .iter()
+                .find(|t| t.job_id == job_id)
+                .and_then(|t| t.ended)
+        })
+        .unwrap_or_default()
+        * 1000;
+    for (kind, message) in callbacks(&instance, &tasks, job_id) {
+        let origin = CallbackOrigin {
+            kind,
+            run_id: run_id.clone(),
+            job_id: (kind == CallbackKind::TaskFinish).then(|| job_id.to_owned()),
+            bucket: instance.bucket.clone(),
+            workflow_id: instance.workflow_id.clone(),
+        };
+        insert_callback(&mut *tx, &origin, &message, created_ms).await?;
+    }
+    Ok(FinishResult::Applied {
+        run_ended: decision.run_end.is_some(),
+        submitted,
+    })
 }
 
 #[async_trait]
@@ -165,9 +242,14 @@ impl RunStore for SqliteStore {
         lease_until: i64,
     ) -> StoreResult<Option<Task>> {
         let row = sqlx::query(
+            // A task is claimable when its queue is Active and below MaxConcurrent (tasks
+            // without a queue are always claimable).
             "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?), lease_owner = ?, \
-             lease_until = ? WHERE job_id = (SELECT job_id FROM tasks WHERE state = 'Submitted' \
-             ORDER BY created, job_id LIMIT 1) RETURNING *",
+             lease_until = ? WHERE job_id = (SELECT t.job_id FROM tasks t \
+             LEFT JOIN queues q ON q.id = t.queue_id WHERE t.state = 'Submitted' \
+             AND (q.id IS NULL OR (q.state = 'Active' AND q.max_concurrent > \
+             (SELECT COUNT(*) FROM tasks r WHERE r.queue_id = t.queue_id AND r.state = 'Running'))) \
+             ORDER BY t.created, t.job_id LIMIT 1) RETURNING *",
         )
         .bind(now)
         .bind(owner)
@@ -211,55 +293,9 @@ impl RunStore for SqliteStore {
         if !mark_finished(&mut tx, job_id, owner, outcome).await? {
             return Ok(FinishResult::LeaseLost);
         }
-        let run_id: String = sqlx::query_scalar("SELECT run_id FROM tasks WHERE job_id = ?")
-            .bind(job_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let Some((mut instance, mut tasks)) = load_run(&mut tx, &run_id).await? else {
-            return Ok(FinishResult::LeaseLost);
-        };
-        let decision = decide(&instance, &tasks);
-        for update in &decision.task_updates {
-            sqlx::query(
-                "UPDATE tasks SET state = ?, created = ?, input_bucket = ?, input_key = ? \
-                 WHERE job_id = ?",
-            )
-            .bind(update.state.as_str())
-            .bind(update.created)
-            .bind(&update.input_bucket)
-            .bind(&update.input_key)
-            .bind(&update.job_id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(t) = tasks.iter_mut().find(|t| t.job_id == update.job_id) {
-                t.state = update.state;
-                t.created = update.created;
-            }
-        }
-        let submitted = decision
-            .task_updates
-            .iter()
-            .any(|u| u.state == TaskState::Submitted);
-        if let Some(end) = &decision.run_end {
-            sqlx::query("UPDATE instances SET state = ?, ended = ? WHERE run_id = ? AND state = ?")
-                .bind(end.state.as_str())
-                .bind(end.ended)
-                .bind(&run_id)
-                .bind(RunState::Running.as_str())
-                .execute(&mut *tx)
-                .await?;
-            instance.state = end.state;
-            instance.ended = Some(end.ended);
-            let created_ms = end.ended * 1000;
-            for message in callbacks(&instance, &tasks) {
-                insert_callback(&mut tx, &run_id, &instance.bucket, &message, created_ms).await?;
-            }
-        }
+        let result = apply_after_end(&mut tx, job_id, decide, callbacks).await?;
         tx.commit().await?;
-        Ok(FinishResult::Applied {
-            run_ended: decision.run_end.is_some(),
-            submitted,
-        })
+        Ok(result)
     }
 
     async fn requeue_stale(&self, now: i64, dead_owner: Option<&str>) -> StoreResult<u64> {
@@ -272,25 +308,5 @@ impl RunStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    async fn due_callbacks(
-        &self,
-        now_ms: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<crate::CallbackMessage>> {
-        super::outbox::due(&self.pool, now_ms, limit).await
-    }
-
-    async fn next_callback_due(&self) -> StoreResult<Option<i64>> {
-        super::outbox::next_due(&self.pool).await
-    }
-
-    async fn record_attempt(&self, id: &str, record: &crate::AttemptRecord) -> StoreResult<()> {
-        super::outbox::record(&self.pool, id, record).await
-    }
-
-    async fn callbacks_for_run(&self, run_id: &str) -> StoreResult<Vec<crate::CallbackMessage>> {
-        super::outbox::for_run(&self.pool, run_id).await
     }
 }

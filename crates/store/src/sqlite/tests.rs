@@ -27,6 +27,7 @@ fn task(run: &str, job: &str, node: &str, state: TaskState) -> Task {
         node_type: "Transcode".into(),
         template_id: "t1".into(),
         template_name: "tn".into(),
+        queue_id: String::new(),
         state,
         code: String::new(),
         message: String::new(),
@@ -34,6 +35,7 @@ fn task(run: &str, job: &str, node: &str, state: TaskState) -> Task {
         input_bucket: "b-1".into(),
         input_key: "in/a.mp4".into(),
         outputs: vec![],
+        result: String::new(),
         created: 10,
         started: None,
         ended: None,
@@ -84,13 +86,24 @@ fn submit_b_then_end(_: &Instance, tasks: &[Task]) -> Decision {
     }
 }
 
-fn one_callback(instance: &Instance, tasks: &[Task]) -> Vec<NewCallback> {
-    vec![NewCallback {
-        id: format!("msg-{}", instance.run_id),
-        url: "http://127.0.0.1:1/".into(),
-        content_type: "application/xml".into(),
-        body: format!("{} {}", instance.state.as_str(), tasks.len()),
-    }]
+/// One WorkflowFinish message once the run is over.
+fn one_callback(
+    instance: &Instance,
+    tasks: &[Task],
+    _job: &str,
+) -> Vec<(CallbackKind, NewCallback)> {
+    if instance.state == RunState::Running {
+        return Vec::new();
+    }
+    vec![(
+        CallbackKind::WorkflowFinish,
+        NewCallback {
+            id: format!("msg-{}", instance.run_id),
+            url: "http://127.0.0.1:1/".into(),
+            content_type: "application/xml".into(),
+            body: format!("{} {}", instance.state.as_str(), tasks.len()),
+        },
+    )]
 }
 
 fn success() -> TaskOutcome {
@@ -99,6 +112,7 @@ fn success() -> TaskOutcome {
         code: "Success".into(),
         message: String::new(),
         outputs: vec![],
+        result: String::new(),
         ended: 25,
     }
 }
@@ -178,28 +192,13 @@ async fn upload_run_claim_finish_and_callback() {
             .iter()
             .all(|t| t.state == TaskState::Success && t.progress == 100)
     );
-    let due = store.due_callbacks(30_000, 10).await.unwrap();
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].body, "Success 2");
-    store
-        .record_attempt(
-            &due[0].id,
-            &AttemptRecord::Failed {
-                error: "500".into(),
-                next_ms: Some(40_000),
-            },
-        )
-        .await
-        .unwrap();
-    assert!(store.due_callbacks(30_000, 10).await.unwrap().is_empty());
-    assert_eq!(store.next_callback_due().await.unwrap(), Some(40_000));
-    store
-        .record_attempt(&due[0].id, &AttemptRecord::Delivered { at_ms: 41_000 })
-        .await
-        .unwrap();
+    // The run's end wrote its callback; the outbox itself is tested in `outbox/tests.rs`.
     let all = store.callbacks_for_run("r1").await.unwrap();
-    assert_eq!((all[0].state.as_str(), all[0].attempts), ("Delivered", 2));
-    assert_eq!(store.next_callback_due().await.unwrap(), None);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].body, "Success 2");
+    assert_eq!(all[0].state, CallbackState::Pending);
+    assert_eq!(all[0].origin.kind, CallbackKind::WorkflowFinish);
+    assert_eq!(store.next_callback_due(&[]).await.unwrap(), Some(30_000));
 }
 
 #[tokio::test]

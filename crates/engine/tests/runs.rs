@@ -1,0 +1,373 @@
+//! The engine without HTTP: real SQLite, real local blobs, real ffmpeg on generated media.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelflow_engine::{Engine, EngineConfig};
+use reelflow_model::XmlElement;
+use reelflow_model::clock::{DisplayOffset, now_unix};
+use reelflow_model::execution::{RunState, TaskState};
+use reelflow_model::ids::{new_template_id, new_workflow_id};
+use reelflow_model::job::parse_jobs;
+use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+use reelflow_model::template::{Template, TemplateCategory, TemplateSpec};
+use reelflow_model::workflow::{Workflow, WorkflowSpec};
+use reelflow_objects::{BlobStore, LocalBlobStore};
+use reelflow_store::sqlite::SqliteStore;
+use reelflow_store::{CancelOutcome, Store};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const BUCKET: &str = "b-1250000000";
+
+struct Harness {
+    engine: Engine,
+    store: Arc<dyn Store>,
+    blobs: Arc<LocalBlobStore>,
+    dir: tempfile::TempDir,
+    stop: CancellationToken,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .unwrap(),
+    );
+    let blobs = Arc::new(
+        LocalBlobStore::open(&dir.path().join("blobs"))
+            .await
+            .unwrap(),
+    );
+    store.create_bucket(BUCKET, 1).await.unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        blobs.clone(),
+        EngineConfig {
+            offset: DisplayOffset::UTC,
+            node_id: "test-node".into(),
+            work_dir: dir.path().join("work"),
+            workers: 2,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(200),
+            default_max_concurrent: 2,
+        },
+        Arc::new(Notify::new()),
+    );
+    let stop = CancellationToken::new();
+    let mut workers = engine.spawn_workers(stop.clone()).await.unwrap();
+    tokio::spawn(async move { while workers.join_next().await.is_some() {} });
+    Harness {
+        engine,
+        store,
+        blobs,
+        dir,
+        stop,
+    }
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+impl Harness {
+    async fn upload(&self, key: &str, path: &Path) -> Vec<String> {
+        let written = self.blobs.put_file(path).await.unwrap();
+        let record = ObjectRecord {
+            bucket: BUCKET.into(),
+            key: key.into(),
+            blob_id: written.id,
+            size: written.size,
+            etag: written.md5_hex,
+            content_type: "video/mp4".into(),
+            last_modified_ms: 0,
+            user_meta: vec![("x-cos-meta-id".into(), "testid".into())],
+            origin: ObjectOrigin::Upload,
+        };
+        self.engine.object_uploaded(record).await.unwrap()
+    }
+
+    fn clip(&self, seconds: u32) -> std::path::PathBuf {
+        let path = self.dir.path().join(format!("clip{seconds}.mp4"));
+        if !path.exists() {
+            let d = seconds.to_string();
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine",
+                "-t",
+                &d,
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-c:a",
+                "aac",
+                path.to_str().unwrap(),
+            ]);
+        }
+        path
+    }
+
+    async fn template(&self, body: &str) -> String {
+        let spec =
+            TemplateSpec::from_request(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap();
+        let t = Template {
+            id: new_template_id(),
+            bucket: BUCKET.into(),
+            name: spec.name,
+            tag: spec.tag,
+            category: TemplateCategory::Custom,
+            params: spec.params,
+            created: 1,
+            updated: 1,
+        };
+        self.store.save_template(&t).await.unwrap();
+        t.id
+    }
+
+    async fn workflow(&self, deps: &str, nodes: &str) -> String {
+        let body = format!(
+            "<Request><MediaWorkflow><Name>wf</Name><State>Active</State><Topology><Dependencies>{deps}</Dependencies>\
+             <Nodes><Start><Type>Start</Type><Input><ObjectPrefix>in/</ObjectPrefix></Input></Start>{nodes}</Nodes></Topology></MediaWorkflow></Request>"
+        );
+        let spec =
+            WorkflowSpec::from_request(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap();
+        let w = Workflow {
+            id: new_workflow_id(),
+            bucket: BUCKET.into(),
+            name: spec.name,
+            state: spec.state,
+            topology_xml: spec.topology_xml,
+            created: 1,
+            updated: 1,
+        };
+        self.store.save_workflow(&w).await.unwrap();
+        w.id
+    }
+
+    async fn wait_run(
+        &self,
+        run_id: &str,
+    ) -> (
+        reelflow_model::execution::Instance,
+        Vec<reelflow_model::execution::Task>,
+    ) {
+        for _ in 0..600 {
+            let (i, t) = self.store.get_run(run_id).await.unwrap().unwrap();
+            if i.state != RunState::Running {
+                return (i, t);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("run {run_id} did not finish");
+    }
+}
+
+fn node(name: &str, ty: &str, template: &str, object: &str) -> String {
+    format!(
+        "<{name}><Type>{ty}</Type><Operation><TemplateId>{template}</TemplateId><Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output></Operation></{name}>"
+    )
+}
+
+const MP4_160: &str = "<Request><Tag>Transcode</Tag><Name>small</Name><Container><Format>mp4</Format></Container><Video><Codec>H.264</Codec><Width>160</Width><Crf>35</Crf></Video></Request>";
+const SNAP_2: &str = "<Request><Tag>Snapshot</Tag><Name>snap</Name><Snapshot><Mode>Interval</Mode><Start>0</Start><TimeInterval>0.5</TimeInterval><Count>2</Count><Width>128</Width></Snapshot></Request>";
+
+#[tokio::test]
+async fn chain_consumes_the_upstream_output_and_fans_out() {
+    let h = harness().await;
+    let t = h.template(MP4_160).await;
+    let s = h.template(SNAP_2).await;
+    let nodes = node("T", "Transcode", &t, "out/${RunId}/t.${Ext}")
+        + &node("S", "Snapshot", &s, "out/${RunId}/s-${Number}.${Ext}");
+    h.workflow("<Start>T</Start><T>S</T><S>End</S>", &nodes)
+        .await;
+    let runs = h.upload("in/a.mp4", &h.clip(2)).await;
+    assert_eq!(runs.len(), 1);
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Success, "{tasks:?}");
+    let t_task = tasks.iter().find(|x| x.node_name == "T").unwrap();
+    let s_task = tasks.iter().find(|x| x.node_name == "S").unwrap();
+    assert_eq!(
+        s_task.input_key, t_task.outputs[0].key,
+        "Snapshot read the Transcode output"
+    );
+    assert_eq!(s_task.outputs.len(), 2);
+    assert!(
+        s_task.outputs[1].key.ends_with("s-1.jpg"),
+        "{:?}",
+        s_task.outputs
+    );
+    // Outputs never trigger workflows, even under the watched prefix's bucket.
+    let listed = h
+        .store
+        .list_runs(&reelflow_store::RunQuery {
+            workflow_id: instance.workflow_id.clone(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_node_fails_the_run_and_skips_its_descendants() {
+    let h = harness().await;
+    let t = h.template(MP4_160).await;
+    let s = h.template(SNAP_2).await;
+    let nodes =
+        node("T", "Transcode", &t, "o/t.${Ext}") + &node("S", "Snapshot", &s, "o/s-${Number}.jpg");
+    h.workflow("<Start>T</Start><T>S</T><S>End</S>", &nodes)
+        .await;
+    let bad = h.dir.path().join("bad.mp4");
+    std::fs::write(&bad, b"definitely not a video").unwrap();
+    let runs = h.upload("in/bad.mp4", &bad).await;
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Failed);
+    let t_task = tasks.iter().find(|x| x.node_name == "T").unwrap();
+    assert_eq!(t_task.state, TaskState::Failed);
+    assert!(
+        !t_task.message.is_empty() && t_task.code != "Success",
+        "{t_task:?}"
+    );
+    assert_eq!(
+        tasks.iter().find(|x| x.node_name == "S").unwrap().state,
+        TaskState::Skipped
+    );
+}
+
+#[tokio::test]
+async fn jobs_run_and_a_running_job_can_be_cancelled() {
+    let h = harness().await;
+    h.upload("src/a.mp4", &h.clip(2)).await;
+    let body = format!(
+        "<Request><Tag>Transcode</Tag><Input><Object>src/a.mp4</Object></Input><Operation><Transcode><Container><Format>mp4</Format></Container><Video><Codec>H.264</Codec><Width>128</Width></Video></Transcode><Output><Bucket>{BUCKET}</Bucket><Object>job/out.mp4</Object></Output></Operation></Request>"
+    );
+    let jobs = parse_jobs(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap();
+    let created = h.engine.submit_jobs(BUCKET, jobs).await.unwrap();
+    let (instance, tasks) = h.wait_run(&created[0].1.run_id).await;
+    assert_eq!(instance.state, RunState::Success, "{tasks:?}");
+    assert_eq!(tasks[0].outputs[0].key, "job/out.mp4");
+
+    // A long job: 120 s of 720p with a slow preset.
+    let long = h.dir.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25",
+        "-t",
+        "120",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        long.to_str().unwrap(),
+    ]);
+    h.upload("src/long.mp4", &long).await;
+    let body = format!(
+        "<Request><Tag>Transcode</Tag><Input><Object>src/long.mp4</Object></Input><Operation><Transcode><Container><Format>mp4</Format></Container><Video><Codec>H.265</Codec><Preset>slow</Preset></Video></Transcode><Output><Bucket>{BUCKET}</Bucket><Object>job/long.mp4</Object></Output></Operation></Request>"
+    );
+    let created = h
+        .engine
+        .submit_jobs(
+            BUCKET,
+            parse_jobs(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    let job_id = created[0].0.job_id.clone();
+    for _ in 0..100 {
+        if h.store.get_task(&job_id).await.unwrap().unwrap().0.state == TaskState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.engine.cancel(&job_id).await.unwrap(),
+        CancelOutcome::Signalled
+    );
+    let started = now_unix();
+    let (instance, tasks) = h.wait_run(&created[0].1.run_id).await;
+    assert_eq!(instance.state, RunState::Cancel);
+    assert_eq!(tasks[0].state, TaskState::Cancel);
+    assert!(now_unix() - started < 10, "cancel took too long");
+    // No ffmpeg left writing into this test's work directory, and no scratch files.
+    let work = h.dir.path().join("work");
+    let leftovers: Vec<_> = std::fs::read_dir(&work)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let procs = Command::new("pgrep")
+        .args(["-f", work.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        procs.stdout.is_empty(),
+        "ffmpeg still running: {}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+}
+
+#[tokio::test]
+async fn a_paused_queue_holds_work_until_resumed() {
+    let h = harness().await;
+    h.upload("src/a.mp4", &h.clip(1)).await;
+    let queue_id = h.engine.queue_for(BUCKET, None).await.unwrap();
+    let mut queue = h.store.get_queue(&queue_id).await.unwrap().unwrap();
+    queue.active = false;
+    h.store.save_queue(&queue).await.unwrap();
+    let body = format!(
+        "<Request><Tag>MediaInfo</Tag><Input><Object>src/a.mp4</Object></Input><Operation/></Request>"
+    );
+    let created = h
+        .engine
+        .submit_jobs(
+            BUCKET,
+            parse_jobs(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        h.store
+            .get_task(&created[0].0.job_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .state,
+        TaskState::Submitted
+    );
+    queue.active = true;
+    h.store.save_queue(&queue).await.unwrap();
+    h.engine.wake();
+    let (instance, tasks) = h.wait_run(&created[0].1.run_id).await;
+    assert_eq!(instance.state, RunState::Success);
+    assert!(
+        tasks[0].result.contains("<MediaInfo>") && tasks[0].result.contains("h264"),
+        "{}",
+        tasks[0].result
+    );
+}

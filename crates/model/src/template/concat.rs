@@ -1,0 +1,126 @@
+//! Typed view of Concat templates.
+
+use crate::error::InvalidInput;
+use crate::fields::Fields;
+use crate::xml::XmlElement;
+
+use super::transcode::{AudioParams, VideoParams};
+
+/// One fragment joined around the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConcatFragment {
+    /// Object URL or key in the same bucket.
+    pub url: String,
+    /// Placed before (`Start`) or after (`End`) the input.
+    pub at_start: bool,
+    /// Trim start (seconds).
+    pub start_time: Option<f64>,
+    /// Trim end (seconds).
+    pub end_time: Option<f64>,
+}
+
+impl ConcatFragment {
+    /// The object key the URL names: the path of an `http(s)://host/key` URL (percent-decoded
+    /// by the caller if needed), or the value itself when it is a bare key.
+    pub fn object_key(&self) -> String {
+        let without_scheme = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| {
+                rest.split_once('/').map_or("", |(_, path)| path)
+            });
+        without_scheme
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_owned()
+    }
+}
+
+/// Typed view of a Concat template.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConcatParams {
+    /// Fragments in template order.
+    pub fragments: Vec<ConcatFragment>,
+    /// Target container (`mp4`, `flv`, `hls`, `ts`, `mp3`, `aac`).
+    pub container: String,
+    /// Video target.
+    pub video: Option<VideoParams>,
+    /// Audio target.
+    pub audio: Option<AudioParams>,
+    /// Stream copy when compatible.
+    pub direct: bool,
+}
+
+impl ConcatParams {
+    /// Reads a validated `ConcatTemplate`.
+    pub fn from_container(c: &XmlElement) -> Result<Self, InvalidInput> {
+        let container = c
+            .child("Container")
+            .ok_or_else(|| InvalidInput::rule("Request.ConcatTemplate.Container", "is required"))?;
+        let format = Fields::new(container, "Request.ConcatTemplate.Container")
+            .required("Format")?
+            .to_ascii_lowercase();
+        let fragments = c
+            .children_named("ConcatFragment")
+            .map(|f| {
+                let fields = Fields::new(f, "Request.ConcatTemplate.ConcatFragment");
+                Ok(ConcatFragment {
+                    url: fields.required("Url")?.to_owned(),
+                    at_start: fields.required("Mode")?.eq_ignore_ascii_case("Start"),
+                    start_time: fields.f64_in("StartTime", 0.0, 86_400.0)?,
+                    end_time: fields.f64_in("EndTime", 0.0, 86_400.0)?,
+                })
+            })
+            .collect::<Result<Vec<_>, InvalidInput>>()?;
+        let video = c.child("Video").map(|v| {
+            let f = Fields::new(v, "Request.ConcatTemplate.Video");
+            Ok::<_, InvalidInput>(VideoParams {
+                codec: f.str("Codec").map(str::to_owned),
+                width: f.u32_in("Width", 128, 4096)?,
+                height: f.u32_in("Height", 128, 4096)?,
+                fps: f.f64_in("Fps", 0.001, 60.0)?,
+                bitrate: f.u32_in("Bitrate", 10, 50_000)?,
+                crf: f.f64_in("Crf", 0.0, 51.0)?,
+                gop: f.u32_in("Gop", 1, 100_000)?,
+                preset: f.str("Preset").map(str::to_owned),
+                profile: f
+                    .str("Profile")
+                    .map(str::to_ascii_lowercase)
+                    .filter(|p| p != "auto"),
+                rotate: f.f64_in("Rotate", 0.0, 359.999)?,
+                remove: f.bool("Remove")?.unwrap_or(false),
+                ..VideoParams::default()
+            })
+        });
+        let audio = c.child("Audio").map(|a| {
+            let f = Fields::new(a, "Request.ConcatTemplate.Audio");
+            Ok::<_, InvalidInput>(AudioParams {
+                codec: f.str("Codec").map(str::to_owned),
+                samplerate: f.u32_in("Samplerate", 8000, 96_000)?,
+                bitrate: f.u32_in("Bitrate", 8, 1000)?,
+                channels: f.u32_in("Channels", 1, 8)?,
+                remove: f.bool("Remove")?.unwrap_or(false),
+            })
+        });
+        Ok(ConcatParams {
+            fragments,
+            container: format,
+            video: video.transpose()?,
+            audio: audio.transpose()?,
+            direct: Fields::new(c, "Request.ConcatTemplate")
+                .bool("DirectConcat")?
+                .unwrap_or(false),
+        })
+    }
+
+    /// Extension of the produced file.
+    pub fn extension(&self) -> &str {
+        if self.container == "hls" {
+            "m3u8"
+        } else {
+            &self.container
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The `callbacks` commands and how they print: tables for people, `--json` for scripts.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{AdminClient, CallbacksCommand};
+
+/// `callbacks list` filters.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Only this workflow.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// Only this instance (RunId).
+    #[arg(long)]
+    run: Option<String>,
+    /// Only this state: Pending, Sending, Delivered, Exhausted.
+    #[arg(long)]
+    state: Option<String>,
+    /// Only this event: WorkflowFinish, TaskFinish.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Created at or after (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    since: Option<String>,
+    /// Created before (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    until: Option<String>,
+    /// Continue after this message id (from the previous page).
+    #[arg(long)]
+    after: Option<String>,
+    /// Page size (at most 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+/// `callbacks recover` range.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Created at or after (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    since: String,
+    /// Created before (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// Only this bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Only this workflow.
+    #[arg(long)]
+    workflow: Option<String>,
+}
+
+/// `callbacks secret …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Print the bucket's current signing secret (and the previous one during a rotation).
+    Show {
+        /// Bucket.
+        #[arg(long)]
+        bucket: String,
+    },
+    /// Make a new secret current; the old one keeps signing for the grace period.
+    Rotate {
+        /// Bucket.
+        #[arg(long)]
+        bucket: String,
+        /// How long the old secret keeps signing (30m, 24h, …).
+        #[arg(long, default_value = "24h")]
+        grace: String,
+        /// The new `whsec_…` secret (generated when absent).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+}
+
+pub(super) async fn run(client: &AdminClient, command: CallbacksCommand, raw: bool) -> Result<()> {
+    let (body, print): (String, fn(&Value)) = match command {
+        CallbacksCommand::List(args) => (list(client, args).await?, print_list),
+        CallbacksCommand::Show { id } => (
+            client.get(&format!("/callbacks/{id}"), &[]).await?,
+            print_detail,
+        ),
+        CallbacksCommand::Redeliver { id } => {
+            let path = format!("/callbacks/{id}/redeliver");
+            (client.post(&path, &[], None).await?, print_redeliver)
+        }
+        CallbacksCommand::Recover(args) => (recover(client, args).await?, print_recover),
+        CallbacksCommand::Secret(command) => (secret(client, command).await?, print_secret),
+        CallbacksCommand::Metrics => {
+            print!("{}", client.get("/metrics", &[]).await?);
+            return Ok(());
+        }
+    };
+    if raw {
+        println!("{body}");
+    } else {
+        print(&parse(&body)?);
+    }
+    Ok(())
+}
+
+fn push(query: &mut Vec<(&'static str, String)>, name: &'static str, value: Option<String>) {
+    if let Some(value) = value {
+        query.push((name, value));
+    }
+}
+
+async fn list(client: &AdminClient, args: ListArgs) -> Result<String> {
+    let mut query = Vec::new();
+    push(&mut query, "bucket", args.bucket);
+    push(&mut query, "workflow", args.workflow);
+    push(&mut query, "run", args.run);
+    push(&mut query, "state", args.state);
+    push(&mut query, "kind", args.kind);
+    push(&mut query, "since", args.since);
+    push(&mut query, "until", args.until);
+    push(&mut query, "after", args.after);
+    push(&mut query, "limit", args.limit.map(|l| l.to_string()));
+    client.get("/callbacks", &query).await
+}
+
+fn print_list(page: &Value) {
+    println!(
+        "{:<52} {:<10} {:>8} {:>6}  {:<24} URL",
+        "ID", "STATE", "ATTEMPTS", "STATUS", "CREATED"
+    );
+    for m in page["callbacks"].as_array().into_iter().flatten() {
+        println!(
+            "{:<52} {:<10} {:>8} {:>6}  {:<24} {}",
+            text(&m["id"]),
+            text(&m["state"]),
+            m["attempt_count"],
+            text(&m["last_status"]),
+            text(&m["created_at"]),
+            text(&m["url"]),
+        );
+    }
+    if let Some(next) = page["next_after"].as_str() {
+        println!("(more: --after {next})");
+    }
+}
+
+fn print_redeliver(m: &Value) {
+    println!(
+        "{} queued for redelivery (round {})",
+        text(&m["id"]),
+        m["round"]
+    );
+}
+
+async fn recover(client: &AdminClient, args: RecoverArgs) -> Result<String> {
+    let mut query = vec![("since", args.since)];
+    push(&mut query, "until", args.until);
+    push(&mut query, "bucket", args.bucket);
+    push(&mut query, "workflow", args.workflow);
+    client.post("/callbacks/recover", &query, None).await
+}
+
+fn print_recover(result: &Value) {
+    println!(
+        "{} exhausted message(s) queued for redelivery",
+        result["recovered"]
+    );
+    for id in result["ids"].as_array().into_iter().flatten() {
+        println!("  {}", text(id));
+    }
+}
+
+async fn secret(client: &AdminClient, command: SecretCommand) -> Result<String> {
+    match command {
+        SecretCommand::Show { bucket } => {
+            client
+                .get(&format!("/buckets/{bucket}/callback-secret"), &[])
+                .await
+        }
+        SecretCommand::Rotate {
+            bucket,
+            grace,
+            secret,
+        } => {
+            let request = json!({"grace": grace, "secret": secret});
+            let path = format!("/buckets/{bucket}/callback-secret/rotate");
+            client.post(&path, &[], Some(&request)).await
+        }
+    }
+}
+
+fn print_secret(info: &Value) {
+    println!("bucket:   {}", text(&info["bucket"]));
+    println!("secret:   {}", text(&info["secret"]));
+    println!("source:   {}", text(&info["source"]));
+    if let Some(previous) = info["previous"].as_str() {
+        println!(
+            "previous: {previous} (valid until {})",
+            text(&info["previous_valid_until"])
+        );
+    }
+}
+
+fn print_detail(m: &Value) {
+    for key in [
+        "id",
+        "kind",
+        "state",
+        "bucket",
+        "workflow_id",
+        "run_id",
+        "job_id",
+        "url",
+    ] {
+        println!("{key:<16} {}", text(&m[key]));
+    }
+    for key in [
+        "round",
+        "attempt_count",
+        "created_at",
+        "next_attempt_at",
+        "delivered_at",
+        "last_error",
+    ] {
+        println!("{key:<16} {}", text(&m[key]));
+    }
+    println!("body:\n{}\n", text(&m["body"]));
+    println!(
+        "{:>3} {:>5} {:<9} {:<24} {:>8} {:>6} {:<10} ERROR",
+        "#", "ROUND", "TRIGGER", "STARTED", "MS", "STATUS", "VERDICT"
+    );
+    for a in m["attempts"].as_array().into_iter().flatten() {
+        println!(
+            "{:>3} {:>5} {:<9} {:<24} {:>8} {:>6} {:<10} {}",
+            a["number"],
+            a["round"],
+            text(&a["trigger"]),
+            text(&a["started_at"]),
+            a["duration_ms"],
+            text(&a["status"]),
+            text(&a["verdict"]),
+            text(&a["error"]),
+        );
+    }
+}
+
+fn parse(body: &str) -> Result<Value> {
+    serde_json::from_str(body).context("the server answered something that is not JSON")
+}
+
+/// A JSON scalar as plain text (`-` for null).
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) if s.is_empty() => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,168 @@
+//! Tasks seen as jobs: lookups, listing with filters and seek paging, and cancellation.
+
+use async_trait::async_trait;
+use reelflow_model::execution::{Instance, Task, TaskState};
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use super::rows;
+use super::runs::apply_after_end;
+use crate::{
+    CallbackBuilder, CancelOutcome, Decider, FinishResult, JobStore, StoreResult, TaskQuery,
+};
+
+/// Columns of a task joined with its run; instance columns are prefixed `i_`.
+const JOINED: &str = "SELECT t.*, i.run_id AS i_run_id, i.workflow_id AS i_workflow_id, \
+    i.workflow_name AS i_workflow_name, i.bucket AS i_bucket, i.object AS i_object, \
+    i.cos_headers AS i_cos_headers, i.topology AS i_topology, i.state AS i_state, \
+    i.created AS i_created, i.ended AS i_ended FROM tasks t JOIN instances i ON i.run_id = t.run_id";
+
+fn joined(row: &SqliteRow) -> StoreResult<(Task, Instance)> {
+    Ok((rows::task(row)?, rows::instance_prefixed(row, "i_")?))
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn get_task(&self, job_id: &str) -> StoreResult<Option<(Task, Instance)>> {
+        let sql = format!("{JOINED} WHERE t.job_id = ?");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(joined)
+            .transpose()
+    }
+
+    async fn list_tasks(&self, q: &TaskQuery) -> StoreResult<Vec<(Task, Instance)>> {
+        let states: String = if q.states.is_empty() {
+            ",Submitted,Running,Success,Failed,Cancel,".to_owned()
+        } else {
+            format!(
+                ",{},",
+                q.states
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        let (cmp, order) = if q.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let sql = format!(
+            "{JOINED} WHERE i.bucket = ?1 AND t.node_type = ?2 \
+             AND instr(?3, ',' || t.state || ',') > 0 \
+             AND (?4 IS NULL OR t.queue_id = ?4) AND (?5 IS NULL OR i.workflow_id = ?5) \
+             AND (?6 IS NULL OR t.input_key = ?6) AND (?7 IS NULL OR t.created >= ?7) \
+             AND (?8 IS NULL OR t.created <= ?8) AND (?9 IS NULL OR t.job_id {cmp} ?9) \
+             ORDER BY t.job_id {order} LIMIT ?10"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&q.bucket)
+            .bind(&q.tag)
+            .bind(states)
+            .bind(q.queue_id.as_deref())
+            .bind(q.workflow_id.as_deref())
+            .bind(q.input_object.as_deref())
+            .bind(q.created_from)
+            .bind(q.created_to)
+            .bind(q.after_job_id.as_deref())
+            .bind(i64::from(q.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(joined).collect()
+    }
+
+    async fn cancel_task(
+        &self,
+        job_id: &str,
+        now: i64,
+        decide: &Decider,
+        callbacks: &CallbackBuilder,
+    ) -> StoreResult<CancelOutcome> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM tasks WHERE job_id = ?")
+            .bind(job_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let outcome = match state.as_deref().and_then(TaskState::parse) {
+            None => CancelOutcome::NotFound,
+            Some(TaskState::Running) => {
+                sqlx::query("UPDATE tasks SET cancel_requested = 1 WHERE job_id = ?")
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                CancelOutcome::Signalled
+            }
+            Some(TaskState::Submitted | TaskState::Waiting) => {
+                sqlx::query(
+                    "UPDATE tasks SET state = 'Cancel', code = 'Cancelled', \
+                     message = 'cancelled by request', ended = ?, started = COALESCE(started, ?) \
+                     WHERE job_id = ?",
+                )
+                .bind(now)
+                .bind(now)
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+                match apply_after_end(&mut tx, job_id, decide, callbacks).await? {
+                    FinishResult::Applied { run_ended, .. } => {
+                        CancelOutcome::Cancelled { run_ended }
+                    }
+                    FinishResult::LeaseLost => CancelOutcome::NotFound,
+                }
+            }
+            Some(_) => CancelOutcome::AlreadyFinished,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn claim_siblings(
+        &self,
+        task: &Task,
+        node_types: &[&str],
+        owner: &str,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Task>> {
+        let types = format!(",{},", node_types.join(","));
+        let rows = sqlx::query(
+            "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?1), lease_owner = ?2, \
+             lease_until = ?3 WHERE job_id IN (SELECT job_id FROM tasks WHERE run_id = ?4 \
+             AND state = 'Submitted' AND input_bucket = ?5 AND input_key = ?6 AND queue_id = ?7 \
+             AND instr(?8, ',' || node_type || ',') > 0 AND job_id != ?9 ORDER BY job_id LIMIT ?10) \
+             RETURNING *",
+        )
+        .bind(task.started.unwrap_or(lease_until))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(&task.run_id)
+        .bind(&task.input_bucket)
+        .bind(&task.input_key)
+        .bind(&task.queue_id)
+        .bind(types)
+        .bind(&task.job_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tasks = rows
+            .iter()
+            .map(rows::task)
+            .collect::<StoreResult<Vec<_>>>()?;
+        tasks.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        Ok(tasks)
+    }
+
+    async fn cancel_requested(&self, job_id: &str) -> StoreResult<bool> {
+        let flag: Option<i64> =
+            sqlx::query_scalar("SELECT cancel_requested FROM tasks WHERE job_id = ?")
+                .bind(job_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(flag == Some(1))
+    }
+}
