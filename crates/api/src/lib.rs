@@ -95,7 +95,7 @@ async fn route(
             "no bucket in the Host header or path",
         ));
     }
-    match ci::Route::parse(request.method(), &target.rest, target.ci_host) {
+    match ci::Route::parse(request.method(), &target.rest, target.ci_host, &ctx.query) {
         Some(route) => ci::handle(state, ctx, route, request).await,
         None => cos::handle(state, ctx, &target.rest, request).await,
     }

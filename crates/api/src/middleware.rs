@@ -60,9 +60,8 @@ fn render_error(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
-    if let Ok(code) = HeaderValue::from_str(info.code) {
-        parts.headers.insert("x-cos-error-code", code);
-    }
+    // No `x-cos-error-code` header: when present, the Python SDK stops parsing the body and
+    // its error accessors (message, resource, trace id) break.
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

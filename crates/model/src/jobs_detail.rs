@@ -68,6 +68,9 @@ fn operation(task: &Task, op: Option<&crate::workflow::Operation>, region: &str)
     let mut el = XmlElement::new("Operation")
         .with_leaf("TemplateId", &task.template_id)
         .with_leaf("TemplateName", &task.template_name);
+    if let Some(inline) = op.and_then(|o| o.inline_template.as_ref()) {
+        el.push(inline_echo(inline));
+    }
     if let Some(op) = op {
         for id in &op.watermark_template_ids {
             el.push_leaf("WatermarkTemplateId", id);
@@ -103,5 +106,19 @@ fn operation(task: &Task, op: Option<&crate::workflow::Operation>, region: &str)
             el.push_leaf("JobLevel", l);
         }
     }
+    el
+}
+
+/// Inline job parameters echoed under the element the request used (`Transcode`, `Snapshot`,
+/// `Animation`, `SmartCover`, `ConcatTemplate`).
+fn inline_echo(spec: &crate::template::TemplateSpec) -> XmlElement {
+    use crate::template::TemplateTag;
+    let mut el = spec.params.clone();
+    el.name = match spec.tag {
+        TemplateTag::Transcode | TemplateTag::HighSpeedHd => "Transcode",
+        TemplateTag::Animation => "Animation",
+        other => other.container(),
+    }
+    .to_owned();
     el
 }

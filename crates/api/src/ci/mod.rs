@@ -70,11 +70,23 @@ const CI_RESOURCES: &[&str] = &[
 
 impl Route {
     /// The CI route for a request, or `None` when it is an object request.
-    pub fn parse(method: &Method, rest: &str, ci_host: bool) -> Option<Route> {
+    ///
+    /// On the `.cos.` host, a path under a CI resource name is a CI call only when its id has
+    /// the shape of that resource's ids (so an object such as `jobs/out.mp4` stays readable).
+    pub fn parse(
+        method: &Method,
+        rest: &str,
+        ci_host: bool,
+        query: &[(String, String)],
+    ) -> Option<Route> {
         let (resource, id) = rest.split_once('/').unwrap_or((rest, ""));
         if !CI_RESOURCES.contains(&resource) {
             return ci_host.then_some(Route::Unsupported);
         }
+        if !ci_host && !id.is_empty() && !id_shape_matches(resource, id) {
+            return None;
+        }
+        let has = |name: &str| query.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
         let id = id.to_owned();
         let route = match (method.clone(), resource, id.is_empty()) {
             (Method::POST, "template", true) => Route::CreateTemplate,
@@ -91,15 +103,31 @@ impl Route {
             (Method::POST, "jobs", true) => Route::SubmitJobs,
             (Method::GET, "jobs", true) => Route::ListJobs,
             (Method::GET, "jobs", false) => Route::DescribeJobs(id),
-            (Method::PUT, "jobs", false) => Route::CancelJob(id),
+            (Method::PUT, "jobs", false) if has("cancel") => Route::CancelJob(id),
             (Method::GET, "queue", true) => Route::ListQueues,
             (Method::PUT, "queue", false) => Route::UpdateQueue(id),
+            // Batch (inventory) triggers are CI calls reelflow does not offer.
+            (_, "inventorytriggerjob", _) => Route::Unsupported,
             // On the COS host, anything else under these names is an object request
-            // (e.g. uploading the key `workflow/x.mp4`).
+            // (e.g. uploading the key `workflow`).
             _ if !ci_host => return None,
             _ => Route::Unsupported,
         };
         Some(route)
+    }
+}
+
+/// Whether `id` looks like an id of `resource` (comma lists for jobs).
+fn id_shape_matches(resource: &str, id: &str) -> bool {
+    use reelflow_model::ids::{is_id, is_job_id, is_run_id, is_template_id, is_workflow_id};
+    match resource {
+        "template" => is_template_id(id),
+        "workflow" => is_workflow_id(id),
+        "workflowexecution" => is_run_id(id),
+        "jobs" => id.split(',').all(|j| is_job_id(j.trim())),
+        "queue" => is_id(id, "p", 32),
+        "inventorytriggerjob" => true,
+        _ => false,
     }
 }
 
@@ -128,18 +156,13 @@ pub async fn handle(
         Route::SubmitJobs => jobs::submit(state, ctx, body, limit).await,
         Route::ListJobs => jobs::list(state, ctx).await,
         Route::DescribeJobs(ids) => jobs::describe(state, ctx, &ids).await,
-        Route::CancelJob(id) => {
-            if crate::context::query_value(&ctx.query, "cancel").is_none() {
-                return Err(ApiError::invalid("PUT /jobs/<id> needs ?cancel"));
-            }
-            jobs::cancel(state, ctx, &id).await
-        }
+        Route::CancelJob(id) => jobs::cancel(state, ctx, &id).await,
         Route::ListQueues => queue::list(state, ctx).await,
         Route::UpdateQueue(id) => queue::update(state, ctx, &id, body, limit).await,
         Route::Unsupported => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "this CI operation is not supported",
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "this CI operation is not supported by reelflow",
         )),
     }
 }
