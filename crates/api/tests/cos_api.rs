@@ -110,6 +110,7 @@ impl Server {
                 lease: Duration::from_secs(60),
                 poll_interval: Duration::from_secs(1),
                 default_max_concurrent: 1,
+                fuse_siblings: true,
             },
             Arc::new(Notify::new()),
         );

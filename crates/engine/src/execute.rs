@@ -201,7 +201,7 @@ impl Engine {
         Ok(dest)
     }
 
-    async fn store_outputs(
+    pub(crate) async fn store_outputs(
         &self,
         job: &Job,
         produced: Vec<Produced>,

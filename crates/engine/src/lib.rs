@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod dag;
 mod error;
 mod execute;
+mod fused;
 mod jobs;
 mod nodes;
 pub mod plan;
@@ -48,6 +49,8 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// MaxConcurrent of a bucket's default queue when it is created.
     pub default_max_concurrent: u32,
+    /// Run sibling section tasks that read the same input as one ffmpeg process.
+    pub fuse_siblings: bool,
 }
 
 /// Handle to the engine; cheap to clone.
@@ -65,6 +68,8 @@ struct Inner {
     task_wake: Notify,
     /// Signalled when callbacks were enqueued (the notifier listens).
     callback_wake: Arc<Notify>,
+    /// How many fused ffmpeg runs this process started (a metric).
+    fused_runs: std::sync::atomic::AtomicU64,
 }
 
 impl Engine {
@@ -82,6 +87,7 @@ impl Engine {
                 config,
                 task_wake: Notify::new(),
                 callback_wake,
+                fused_runs: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -133,6 +139,13 @@ impl Engine {
 
     fn wake_workers(&self) {
         self.inner.task_wake.notify_waiters();
+    }
+
+    /// Fused ffmpeg runs started by this process.
+    pub fn fused_runs(&self) -> u64 {
+        self.inner
+            .fused_runs
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Wakes idle workers, e.g. after a queue was resumed.

@@ -73,19 +73,43 @@ impl Engine {
 
     async fn run_task(&self, task: Task, shutdown: &CancellationToken) {
         let span = tracing::info_span!("task", job_id = %task.job_id, node = %task.node_name);
-        self.run_task_inner(task, shutdown).instrument(span).await;
+        async {
+            let siblings = self.claim_siblings(&task).await;
+            if siblings.is_empty() {
+                self.run_single(task, shutdown).await;
+            } else {
+                let mut group = vec![task];
+                group.extend(siblings);
+                self.run_group(group, shutdown).await;
+            }
+        }
+        .instrument(span)
+        .await;
     }
 
-    async fn run_task_inner(&self, task: Task, shutdown: &CancellationToken) {
-        let cancel = shutdown.child_token();
-        let progress = Arc::new(AtomicU8::new(0));
-        let reported = progress.clone();
-        let ctl = RunControl {
-            cancel: cancel.clone(),
-            progress: Some(Arc::new(move |p: u8| reported.store(p, Ordering::Relaxed))),
-        };
-        let user_cancel = Arc::new(AtomicBool::new(false));
-        let heartbeat = self.heartbeat(&task.job_id, progress, cancel.clone(), user_cancel.clone());
+    /// Sibling section tasks to fuse with `task`, already claimed (none when fusion is off).
+    async fn claim_siblings(&self, task: &Task) -> Vec<Task> {
+        if !self.inner.config.fuse_siblings || !crate::nodes::is_section(&task.node_type) {
+            return Vec::new();
+        }
+        let until = now_unix() + self.inner.config.lease.as_secs() as i64;
+        let types = ["Transcode", "VideoStream", "Snapshot"];
+        match self
+            .store()
+            .claim_siblings(task, &types, &self.inner.config.node_id, until, 7)
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(?error, "could not claim sibling tasks; running alone");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn run_single(&self, task: Task, shutdown: &CancellationToken) {
+        let (ctl, watch) = Control::new(shutdown);
+        let heartbeat = self.heartbeat(std::slice::from_ref(&task.job_id), &watch);
         let result = tokio::select! {
             result = self.execute(&task, &ctl) => result,
             () = heartbeat => return, // lease lost: another node owns the task now
@@ -94,19 +118,49 @@ impl Engine {
             // Interrupted by shutdown: leave it Running; the next start requeues it.
             return;
         }
-        let outcome = outcome_of(result, user_cancel.load(Ordering::Relaxed));
+        let outcome = outcome_of(result, watch.user_cancel.load(Ordering::Relaxed));
         self.finish(&task, outcome).await;
     }
 
-    /// Renews the lease, publishes progress and watches for cancel requests until the task
-    /// ends; returns only if the lease was lost (the caller then abandons the task).
-    async fn heartbeat(
-        &self,
-        job_id: &str,
-        progress: Arc<AtomicU8>,
-        cancel: CancellationToken,
-        user_cancel: Arc<AtomicBool>,
-    ) {
+    /// Runs a fused group; if the shared ffmpeg run fails, each task runs again on its own.
+    async fn run_group(&self, group: Vec<Task>, shutdown: &CancellationToken) {
+        tracing::info!(
+            tasks = group.len(),
+            "running sibling tasks as one ffmpeg process"
+        );
+        let ids: Vec<String> = group.iter().map(|t| t.job_id.clone()).collect();
+        let (ctl, watch) = Control::new(shutdown);
+        let heartbeat = self.heartbeat(&ids, &watch);
+        let result = tokio::select! {
+            result = self.execute_group(&group, &ctl) => result,
+            () = heartbeat => return,
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match result {
+            Ok(results) => {
+                for (task, done) in group.iter().zip(results) {
+                    self.finish(task, outcome_of(Ok(done), false)).await;
+                }
+            }
+            Err(failure) => {
+                tracing::info!(code = %failure.code, "fused run failed; running each task alone");
+                for task in group {
+                    if matches!(self.store().cancel_requested(&task.job_id).await, Ok(true)) {
+                        self.finish(&task, outcome_of(Err(failure.clone()), true))
+                            .await;
+                    } else {
+                        Box::pin(self.run_single(task, shutdown)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renews the leases, publishes progress and watches for cancel requests until the
+    /// tasks end; returns only if a lease was lost (the caller then abandons the tasks).
+    async fn heartbeat(&self, job_ids: &[String], watch: &Watch) {
         let tick = Duration::from_millis(500);
         let renew_every = (self.inner.config.lease / 3).max(tick);
         let mut since_renewal = Duration::ZERO;
@@ -114,18 +168,22 @@ impl Engine {
         loop {
             tokio::time::sleep(tick).await;
             since_renewal += tick;
-            if !user_cancel.load(Ordering::Relaxed)
-                && matches!(self.store().cancel_requested(job_id).await, Ok(true))
-            {
-                tracing::info!("cancel requested; stopping the task");
-                user_cancel.store(true, Ordering::Relaxed);
-                cancel.cancel();
+            for id in job_ids {
+                if !watch.user_cancel.load(Ordering::Relaxed)
+                    && matches!(self.store().cancel_requested(id).await, Ok(true))
+                {
+                    tracing::info!(job_id = %id, "cancel requested; stopping the task");
+                    watch.user_cancel.store(true, Ordering::Relaxed);
+                    watch.cancel.cancel();
+                }
             }
-            let p = progress.load(Ordering::Relaxed);
+            let p = watch.progress.load(Ordering::Relaxed);
             if p != last {
                 last = p;
-                if let Err(error) = self.store().set_progress(job_id, p).await {
-                    tracing::warn!(?error, "could not record progress");
+                for id in job_ids {
+                    if let Err(error) = self.store().set_progress(id, p).await {
+                        tracing::warn!(?error, "could not record progress");
+                    }
                 }
             }
             if since_renewal < renew_every {
@@ -133,18 +191,20 @@ impl Engine {
             }
             since_renewal = Duration::ZERO;
             let until = now_unix() + self.inner.config.lease.as_secs() as i64;
-            match self
-                .store()
-                .renew_lease(job_id, &self.inner.config.node_id, until)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("lease lost; abandoning the task");
-                    cancel.cancel();
-                    return;
+            for id in job_ids {
+                match self
+                    .store()
+                    .renew_lease(id, &self.inner.config.node_id, until)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job_id = %id, "lease lost; abandoning the task");
+                        watch.cancel.cancel();
+                        return;
+                    }
+                    Err(error) => tracing::warn!(?error, "could not renew a lease"),
                 }
-                Err(error) => tracing::warn!(?error, "could not renew a lease"),
             }
         }
     }
@@ -184,6 +244,37 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// What the heartbeat shares with a running task.
+struct Watch {
+    cancel: CancellationToken,
+    progress: Arc<AtomicU8>,
+    /// Set when a user asked to cancel (as opposed to shutdown or a lost lease).
+    user_cancel: Arc<AtomicBool>,
+}
+
+/// Builds the media control of a task run and the heartbeat's view of it.
+struct Control;
+
+impl Control {
+    fn new(shutdown: &CancellationToken) -> (RunControl, Watch) {
+        let cancel = shutdown.child_token();
+        let progress = Arc::new(AtomicU8::new(0));
+        let reported = progress.clone();
+        let ctl = RunControl {
+            cancel: cancel.clone(),
+            progress: Some(Arc::new(move |p: u8| reported.store(p, Ordering::Relaxed))),
+        };
+        (
+            ctl,
+            Watch {
+                cancel,
+                progress,
+                user_cancel: Arc::new(AtomicBool::new(false)),
+            },
+        )
     }
 }
 

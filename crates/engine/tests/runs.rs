@@ -37,6 +37,10 @@ impl Drop for Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with(true).await
+}
+
+async fn harness_with(fuse: bool) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -60,6 +64,7 @@ async fn harness() -> Harness {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(200),
             default_max_concurrent: 2,
+            fuse_siblings: fuse,
         },
         Arc::new(Notify::new()),
     );
@@ -370,4 +375,79 @@ async fn a_paused_queue_holds_work_until_resumed() {
         "{}",
         tasks[0].result
     );
+}
+
+fn probe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The facts of an output that must not depend on fusion.
+fn facts(v: &serde_json::Value) -> Vec<String> {
+    let mut f: Vec<String> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} {}x{} frames={} rate={}",
+                s["codec_type"],
+                s["codec_name"],
+                s["width"],
+                s["height"],
+                s["nb_read_frames"],
+                s["r_frame_rate"]
+            )
+        })
+        .collect();
+    f.push(format!("format={}", v["format"]["format_name"]));
+    f
+}
+
+async fn ladder(fuse: bool) -> (u64, Vec<Vec<String>>) {
+    let h = harness_with(fuse).await;
+    let a = h.template(MP4_160).await;
+    let b = h.template("<Request><Tag>Transcode</Tag><Name>b</Name><Container><Format>mkv</Format></Container><Video><Codec>H.264</Codec><Height>128</Height><Fps>10</Fps></Video><Audio><Codec>mp3</Codec></Audio></Request>").await;
+    let s = h.template(SNAP_2).await;
+    let nodes = node("A", "Transcode", &a, "o/a.${Ext}")
+        + &node("B", "Transcode", &b, "o/b.${Ext}")
+        + &node("S", "Snapshot", &s, "o/s-${Number}.jpg");
+    h.workflow("<Start>A,B,S</Start><A>End</A><B>End</B><S>End</S>", &nodes)
+        .await;
+    let runs = h.upload("in/ladder.mp4", &h.clip(2)).await;
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Success, "{tasks:?}");
+    let mut all = Vec::new();
+    for name in ["A", "B", "S"] {
+        let task = tasks.iter().find(|t| t.node_name == name).unwrap();
+        for out in &task.outputs {
+            let record = h.store.get_object(BUCKET, &out.key).await.unwrap().unwrap();
+            let mut f = facts(&probe(&h.blobs.local_path(&record.blob_id).unwrap()));
+            f.insert(0, out.key.clone());
+            all.push(f);
+        }
+    }
+    (h.engine.fused_runs(), all)
+}
+
+#[tokio::test]
+async fn fused_and_separate_runs_produce_equivalent_outputs() {
+    let (fused_runs, fused) = ladder(true).await;
+    let (separate_runs, separate) = ladder(false).await;
+    assert_eq!(fused_runs, 1, "the three siblings shared one ffmpeg run");
+    assert_eq!(separate_runs, 0);
+    assert_eq!(fused, separate);
+    assert_eq!(fused.len(), 4, "{fused:?}");
 }

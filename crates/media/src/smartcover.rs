@@ -3,16 +3,20 @@
 //!
 //! 1. **Sample** about 60 frames spread over the duration, avoiding the first and last
 //!    2 % (intros, credits, fades). Each sample is one input seek and one key-frame
-//!    decode into a small `rgb24` frame through a pipe (see the `frames` module),
-//!    plus a partner frame 0.2 s later, so the cost follows the number of samples, not
-//!    the duration: a 20-minute video costs about what a 5-minute one does.
-//! 2. **Score** each sample in Rust (see `score`): reject black, washed-out, flat,
-//!    blurred and transition frames; rank the rest by sharpness, contrast, exposure,
-//!    colourfulness and steadiness.
-//! 3. **Pick** greedily by score, keeping picks apart in time (a minimum gap of a
+//!    decode into a small `rgb24` frame through a pipe (see the `frames` module), so
+//!    the cost follows the number of samples, not the duration: a 20-minute video
+//!    costs about what a 5-minute one does.
+//! 2. **Score** each sample in Rust (see `score`): reject black, washed-out, flat and
+//!    blurred frames; rank the rest by sharpness, contrast, exposure and
+//!    colourfulness.
+//! 3. **Check for transitions** only where it matters: the frontrunners are decoded
+//!    again with a partner frame 0.2 s later; a large difference (cut, fade,
+//!    dissolve in progress) rejects the frame and the pick is redone, at most a few
+//!    rounds. Decoding partners for every sample would double the sampling cost.
+//! 4. **Pick** greedily by score, keeping picks apart in time (a minimum gap of a
 //!    third of the duration per cover) and in perceptual hash; `DeleteDuplicates`
 //!    makes the hash distance a hard limit (fewer covers rather than near twins).
-//! 4. **Extract** the picks at full quality with the same seeks (so the frame written
+//! 5. **Extract** the picks at full quality with the same seeks (so the frame written
 //!    is the frame scored), scaled to `Width`/`Height` (one alone keeps the aspect
 //!    ratio), as jpg, png or webp: `cover-00000.jpg` is the best, then the others in
 //!    rank order.
@@ -26,10 +30,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use self::score::{judge, pick, stats};
+use self::score::{Stats, is_good, judge, motion, pick, stats};
 use crate::error::MediaError;
 use crate::ffmpeg::{num, prelude, scale_filter};
-use crate::frames::SamplePlan;
+use crate::frames::{FastDecode, SamplePlan};
 use crate::image::ImageFormat;
 use crate::limits::MediaTools;
 use crate::paths;
@@ -48,6 +52,8 @@ const EDGE: f64 = 0.02;
 const SAMPLE_WIDTH: u32 = 160;
 /// Seconds between a sample and its partner frame.
 const PARTNER_SECS: f64 = 0.2;
+/// Rounds of transition checks before the pick is taken as it is.
+const CHECK_ROUNDS: usize = 3;
 
 /// A CI smart-cover template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,8 +147,9 @@ fn check(spec: &SmartCoverSpec, info: &MediaInfo) -> Result<(ImageFormat, f64), 
     Ok((format, duration))
 }
 
-/// How samples are decoded for a video described by `info`.
-fn sample_plan(info: &MediaInfo, times: Vec<f64>) -> SamplePlan {
+/// How samples are decoded for a video described by `info`: key frames alone, or
+/// with their partner frame (`with_partner`).
+fn sample_plan(info: &MediaInfo, times: Vec<f64>, with_partner: bool) -> SamplePlan {
     let video = info.video();
     let (w, h) = video
         .and_then(|v| Some((v.width?, v.height?)))
@@ -154,12 +161,19 @@ fn sample_plan(info: &MediaInfo, times: Vec<f64>) -> SamplePlan {
         .filter(|f| *f > 0.0)
         .unwrap_or(25.0);
     let partner = (PARTNER_SECS * fps).round().clamp(2.0, 12.0) as u32;
+    // Reading a frame and a half covers the key frame alone.
+    let (partner, read) = if with_partner {
+        (partner, f64::from(partner) + 2.0)
+    } else {
+        (0, 1.5)
+    };
     SamplePlan {
         times,
         width: SAMPLE_WIDTH,
         height: height.clamp(16, 4 * SAMPLE_WIDTH),
         partner,
-        read_secs: f64::from(partner + 2) / fps,
+        read_secs: read / fps,
+        fast: Some(FastDecode::for_format(&info.format_name)),
     }
 }
 
@@ -210,20 +224,42 @@ impl MediaTools {
         ctl: &RunControl,
     ) -> Result<Vec<Cover>, MediaError> {
         let (format, duration) = check(spec, info)?;
-        let plan = sample_plan(info, smart_cover_samples(duration, spec.count));
+        let times = smart_cover_samples(duration, spec.count);
+        let plan = sample_plan(info, times, false);
         let samples = self.sample_frames(input, &plan, &ctl.step(0, 2)).await?;
-        let measured = samples
+        let mut measured: Vec<(f64, Stats)> = samples
             .iter()
-            .map(|s| (s.time, stats(&s.frame, s.partner.as_ref())))
+            .map(|s| (s.time, stats(&s.frame, None)))
             .collect();
-        let candidates = judge(measured);
         let min_gap = duration / (3.0 * f64::from(spec.count));
-        let chosen = pick(
-            &candidates,
-            spec.count as usize,
-            min_gap,
-            spec.delete_duplicates,
-        );
+        let count = spec.count as usize;
+        let mut checked = vec![false; measured.len()];
+        for _ in 0..CHECK_ROUNDS {
+            let candidates = judge(measured.clone());
+            let chosen = pick(&candidates, count, min_gap, spec.delete_duplicates);
+            // Check the picks not yet checked, plus runners-up, so a rejected pick
+            // rarely costs another round.
+            let mut todo: Vec<usize> = chosen.iter().copied().filter(|i| !checked[*i]).collect();
+            if todo.is_empty() {
+                break;
+            }
+            let mut ranked: Vec<usize> = (0..candidates.len())
+                .filter(|i| is_good(&candidates[*i]) && !checked[*i] && !todo.contains(i))
+                .collect();
+            ranked.sort_by(|a, b| candidates[*b].score.total_cmp(&candidates[*a].score));
+            todo.extend(ranked.into_iter().take(count));
+            let times = todo.iter().map(|i| measured[*i].0).collect();
+            let plan = sample_plan(info, times, true);
+            let pairs = self
+                .sample_frames(input, &plan, &RunControl::with_cancel(ctl.cancel.clone()))
+                .await?;
+            for (i, pair) in todo.iter().zip(&pairs) {
+                checked[*i] = true;
+                measured[*i].1.motion = pair.partner.as_ref().and_then(|p| motion(&pair.frame, p));
+            }
+        }
+        let candidates = judge(measured);
+        let chosen = pick(&candidates, count, min_gap, spec.delete_duplicates);
         if chosen.is_empty() {
             return Err(MediaError::invalid_input(
                 "no frame could be decoded for a cover",
@@ -302,10 +338,13 @@ mod tests {
 
     #[test]
     fn sample_plan_keeps_aspect_and_reads_a_partner() {
-        let plan = sample_plan(&info(60.0), vec![1.0]);
+        let plan = sample_plan(&info(60.0), vec![1.0], true);
         assert_eq!((plan.width, plan.height), (160, 90));
         assert_eq!(plan.partner, 6);
         assert!((plan.read_secs - 8.0 / 30.0).abs() < 1e-9);
+        let plan = sample_plan(&info(60.0), vec![1.0], false);
+        assert_eq!(plan.partner, 0);
+        assert!((plan.read_secs - 1.5 / 30.0).abs() < 1e-9);
     }
 
     #[test]

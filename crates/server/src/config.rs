@@ -25,6 +25,7 @@ struct FileConfig {
     callback_max_in_flight_per_host: Option<usize>,
     max_object_size: Option<u64>,
     max_xml_body: Option<usize>,
+    fuse: Option<bool>,
 }
 
 /// The merged configuration.
@@ -52,6 +53,8 @@ pub struct Config {
     pub max_object_size: u64,
     /// Largest CI XML body.
     pub max_xml_body: usize,
+    /// Fuse sibling tasks reading the same input into one ffmpeg process.
+    pub fuse: bool,
 }
 
 /// Command-line overrides.
@@ -130,6 +133,10 @@ impl Config {
             callback_per_host: callback_per_host.max(1),
             max_object_size: file.max_object_size.unwrap_or(50 << 30),
             max_xml_body: file.max_xml_body.unwrap_or(1 << 20),
+            fuse: match env("REELFLOW_FUSE") {
+                Some(v) => !matches!(v.as_str(), "0" | "false" | "off"),
+                None => file.fuse.unwrap_or(true),
+            },
         })
     }
 }

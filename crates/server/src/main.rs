@@ -121,6 +121,7 @@ async fn serve(config: Config) -> Result<()> {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             default_max_concurrent: config.workers as u32,
+            fuse_siblings: config.fuse,
         },
         callback_wake.clone(),
     );

@@ -1,14 +1,19 @@
 //! One module per node type: each turns a resolved [`Job`] into files (and, for MediaInfo, a
 //! result document). Inputs are local paths; outputs are files in the task's scratch directory,
 //! named into the bucket by [`crate::execute`].
+//!
+//! Transcode, VideoStream and Snapshot nodes are *sections*: each becomes one output section
+//! of an ffmpeg run, so siblings reading the same input can share one decode
+//! ([`run_sections`], used alone or fused).
 
 mod mediainfo;
+mod smartcover;
 mod snapshot;
 mod transcode;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use reelflow_media::RunControl;
+use reelflow_media::{JobFiles, OutputJob, RunControl};
 use reelflow_model::workflow::NodeType;
 
 use crate::Engine;
@@ -50,6 +55,14 @@ impl NodeRun {
     }
 }
 
+/// Node types that run as output sections and can share a decode.
+pub(crate) fn is_section(node_type: &str) -> bool {
+    matches!(
+        node_type,
+        "Transcode" | "VideoStream" | "Snapshot" | "HighSpeedHd"
+    )
+}
+
 /// Runs the job's node.
 pub(crate) async fn run(
     engine: &Engine,
@@ -61,10 +74,11 @@ pub(crate) async fn run(
         .local_object(&job.task.input_bucket, &job.task.input_key, &scratch.0)
         .await?;
     match job.node.node_type {
-        NodeType::Transcode | NodeType::VideoStream => {
-            transcode::run(engine, job, &input, scratch, ctl).await
+        NodeType::Transcode | NodeType::VideoStream | NodeType::Snapshot => {
+            let mut runs = run_sections(engine, &[(job, scratch)], &input, ctl).await?;
+            Ok(runs.remove(0))
         }
-        NodeType::Snapshot => snapshot::run(job, &input, scratch, ctl).await,
+        NodeType::SmartCover => smartcover::run(job, &input, scratch, ctl).await,
         NodeType::MediaInfo => mediainfo::run(&input, ctl).await,
         NodeType::StreamPackConfig => Ok(NodeRun::default()),
         other => Err(Failure::new(
@@ -72,4 +86,79 @@ pub(crate) async fn run(
             format!("{} nodes are not implemented yet", other.as_str()),
         )),
     }
+}
+
+/// Runs section jobs over one decode of `input`; one [`NodeRun`] per job, in order.
+pub(crate) async fn run_sections(
+    engine: &Engine,
+    jobs: &[(&Job, &ScratchDir)],
+    input: &Path,
+    ctl: &RunControl,
+) -> Result<Vec<NodeRun>, Failure> {
+    let info = reelflow_media::probe(input, ctl).await?;
+    let mut sections = Vec::with_capacity(jobs.len());
+    let mut exts = Vec::with_capacity(jobs.len());
+    for (job, scratch) in jobs {
+        let (section, ext) = match job.node.node_type {
+            NodeType::Snapshot => snapshot::output_job(job, &scratch.out())?,
+            _ => {
+                let section = transcode::output_job(engine, job, &scratch.out()).await?;
+                let ext = match &section {
+                    OutputJob::Transcode { spec, .. } => {
+                        reelflow_media::output_extension(spec).to_owned()
+                    }
+                    OutputJob::Snapshot { .. } => String::new(),
+                };
+                (section, ext)
+            }
+        };
+        sections.push(section);
+        exts.push(ext);
+    }
+    let files = reelflow_media::run_fused(input, &sections, &info, ctl).await?;
+    Ok(files
+        .into_iter()
+        .zip(sections.iter().zip(exts))
+        .map(|(files, (section, ext))| node_run(files, section, &ext))
+        .collect())
+}
+
+fn node_run(files: JobFiles, section: &OutputJob, ext: &str) -> NodeRun {
+    let produced = match section {
+        OutputJob::Transcode { path, .. } => files
+            .files
+            .into_iter()
+            .map(|p| Produced {
+                slot: if &p == path {
+                    Slot::Main { number: None }
+                } else {
+                    Slot::Companion
+                },
+                path: p,
+                ext: ext.to_owned(),
+            })
+            .collect(),
+        OutputJob::Snapshot { .. } => {
+            let images = files
+                .files
+                .into_iter()
+                .enumerate()
+                .map(|(i, path)| Produced {
+                    path,
+                    slot: Slot::Main { number: Some(i) },
+                    ext: ext.to_owned(),
+                });
+            let sprites = files
+                .sprites
+                .into_iter()
+                .enumerate()
+                .map(|(i, path)| Produced {
+                    path,
+                    slot: Slot::Sprite { number: i },
+                    ext: ext.to_owned(),
+                });
+            images.chain(sprites).collect()
+        }
+    };
+    NodeRun::files(produced)
 }

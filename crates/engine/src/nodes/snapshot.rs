@@ -1,40 +1,25 @@
-//! Snapshot nodes: frames captured by the template's mode, numbered by `${Number}`.
+//! Snapshot nodes: frames (and sprite sheets) by the template's mode, as one output section of
+//! an ffmpeg run (alone, or fused with sibling transcodes).
 
 use std::path::Path;
 
-use reelflow_media::RunControl;
+use reelflow_media::OutputJob;
 use reelflow_model::template::SnapshotParams;
 
-use super::{NodeRun, Produced, Slot};
-use crate::execute::{Failure, Job, ScratchDir};
+use crate::execute::{Failure, Job};
 
-pub(super) async fn run(
-    job: &Job,
-    input: &Path,
-    scratch: &ScratchDir,
-    ctl: &RunControl,
-) -> Result<NodeRun, Failure> {
+/// The output section of a Snapshot job, writing into `out_dir`.
+pub(crate) fn output_job(job: &Job, out_dir: &Path) -> Result<(OutputJob, String), Failure> {
     let template = job
         .template
         .as_ref()
         .ok_or_else(|| Failure::new("InvalidArgument", "a Snapshot node needs a TemplateId"))?;
     let params = SnapshotParams::from_container(&template.params)
         .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
-    let info = reelflow_media::probe(input, ctl).await?;
-    let spec = crate::specs::snapshot_spec(&params);
-    let files = reelflow_media::snapshot(input, &scratch.out(), &spec, &info, ctl).await?;
-    if files.is_empty() {
-        return Err(Failure::new("SnapshotFailed", "no frame could be captured"));
-    }
-    Ok(NodeRun::files(
-        files
-            .into_iter()
-            .enumerate()
-            .map(|(i, path)| Produced {
-                path,
-                slot: Slot::Main { number: Some(i) },
-                ext: params.format.clone(),
-            })
-            .collect(),
-    ))
+    let job = OutputJob::Snapshot {
+        dir: out_dir.to_path_buf(),
+        spec: crate::specs::snapshot_spec(&params),
+        extras: crate::specs::snapshot_extras(&params),
+    };
+    Ok((job, params.format))
 }

@@ -1,44 +1,131 @@
-//! Transcode and VideoStream nodes: one ffmpeg run by the template's parameters.
+//! Transcode and VideoStream nodes: the template's parameters plus up to three watermark
+//! templates, as one output section of an ffmpeg run (alone, or fused with siblings).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use reelflow_media::RunControl;
-use reelflow_model::template::TranscodeParams;
+use reelflow_media::{
+    ImageWatermark, ImageWatermarkMode, LocMode, OutputJob, TextWatermark, Watermark,
+    WatermarkKind, WatermarkPos,
+};
+use reelflow_model::template::{TranscodeParams, WatermarkKind as TplKind, WatermarkParams};
 
-use super::{NodeRun, Produced, Slot};
 use crate::Engine;
-use crate::execute::{Failure, Job, ScratchDir};
+use crate::execute::{Failure, Job};
 
-pub(super) async fn run(
-    _engine: &Engine,
+/// The output section of a Transcode/VideoStream job, writing under `out_dir`.
+pub(crate) async fn output_job(
+    engine: &Engine,
     job: &Job,
-    input: &Path,
-    scratch: &ScratchDir,
-    ctl: &RunControl,
-) -> Result<NodeRun, Failure> {
+    out_dir: &Path,
+) -> Result<OutputJob, Failure> {
     let template = job
         .template
         .as_ref()
         .ok_or_else(|| Failure::new("InvalidArgument", "a Transcode node needs a TemplateId"))?;
-    let params = TranscodeParams::from_container(&template.params)
-        .map_err(|e| Failure::new("InvalidArgument", e.to_string()))?;
-    let info = reelflow_media::probe(input, ctl).await?;
+    let params = TranscodeParams::from_container(&template.params).map_err(invalid)?;
     let spec = crate::specs::transcode_spec(&params);
+    let mut extras = crate::specs::transcode_extras(&params);
+    for (i, wm) in job.watermarks.iter().enumerate() {
+        let params = WatermarkParams::from_container(&wm.params).map_err(invalid)?;
+        extras
+            .watermarks
+            .push(watermark(engine, job, &params, out_dir, i).await?);
+    }
     let ext = reelflow_media::output_extension(&spec);
-    let main = scratch.out().join(format!("output.{ext}"));
-    let files = reelflow_media::transcode(input, &main, &spec, &info, ctl).await?;
-    Ok(NodeRun::files(
-        files
-            .into_iter()
-            .map(|path| Produced {
-                slot: if path == main {
-                    Slot::Main { number: None }
-                } else {
-                    Slot::Companion
-                },
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        Failure::new(
+            "InternalError",
+            format!("cannot create a work directory: {e}"),
+        )
+    })?;
+    Ok(OutputJob::Transcode {
+        path: out_dir.join(format!("output.{ext}")),
+        spec,
+        extras,
+    })
+}
+
+fn invalid(e: reelflow_model::InvalidInput) -> Failure {
+    Failure::new("InvalidArgument", e.to_string())
+}
+
+async fn watermark(
+    engine: &Engine,
+    job: &Job,
+    p: &WatermarkParams,
+    dir: &Path,
+    index: usize,
+) -> Result<Watermark, Failure> {
+    let kind = match &p.kind {
+        TplKind::Text {
+            text,
+            font_size,
+            font_type,
+            font_color,
+            transparency,
+        } => WatermarkKind::Text(TextWatermark {
+            text: text.clone(),
+            font_size: *font_size,
+            font_color: font_color.clone(),
+            transparency: (*transparency).min(100) as u8,
+            font_file: None,
+            font_type: font_type.clone(),
+        }),
+        TplKind::Image {
+            url,
+            mode,
+            width,
+            height,
+            transparency,
+        } => {
+            let key = reelflow_model::template::ConcatFragment {
+                url: url.clone(),
+                at_start: true,
+                start_time: None,
+                end_time: None,
+            }
+            .object_key();
+            let source = engine
+                .local_object(&job.instance.bucket, &key, dir)
+                .await
+                .map_err(|f| {
+                    Failure::new(
+                        "WatermarkNotFound",
+                        format!("watermark image {url}: {}", f.message),
+                    )
+                })?;
+            let ext = key.rsplit_once('.').map_or("png", |(_, e)| e);
+            let path: PathBuf = dir.join(format!("watermark-{index}.{ext}"));
+            std::fs::copy(&source, &path).map_err(|e| {
+                Failure::new(
+                    "InternalError",
+                    format!("cannot stage the watermark image: {e}"),
+                )
+            })?;
+            WatermarkKind::Image(ImageWatermark {
                 path,
-                ext: ext.to_owned(),
+                mode: match mode.as_str() {
+                    "Proportion" => ImageWatermarkMode::Proportion,
+                    "Fixed" => ImageWatermarkMode::Fixed,
+                    _ => ImageWatermarkMode::Original,
+                },
+                width: *width,
+                height: *height,
+                transparency: (*transparency).min(100) as u8,
             })
-            .collect(),
-    ))
+        }
+    };
+    Ok(Watermark {
+        kind,
+        pos: WatermarkPos::parse(&p.pos).unwrap_or_default(),
+        loc_mode: if p.relative {
+            LocMode::Relativity
+        } else {
+            LocMode::Absolute
+        },
+        dx: p.dx,
+        dy: p.dy,
+        start_time: p.start,
+        end_time: p.end,
+    })
 }

@@ -184,6 +184,20 @@ pub(crate) fn stats(frame: &Rgb, partner: Option<&Rgb>) -> Stats {
     }
 }
 
+/// Mean absolute luma difference between two frames of the same size.
+pub(crate) fn motion(frame: &Rgb, partner: &Rgb) -> Option<f64> {
+    if partner.data.len() != frame.data.len() || frame.data.is_empty() {
+        return None;
+    }
+    let (a, b) = (luma(frame), luma(partner));
+    Some(a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64)
+}
+
+/// `true` when a candidate has no verdict against it yet.
+pub(crate) fn is_good(c: &Candidate) -> bool {
+    c.reject.is_none()
+}
+
 fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
