@@ -89,33 +89,28 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn smart_cover_secs(input: &Path, out: &Path, runs: usize) -> f64 {
+/// One SmartCover (Count 3) run, probe included (it is part of what a node costs).
+async fn smart_cover_once(input: &Path, out: &Path) -> f64 {
     let ctl = RunControl::new();
-    let tools = MediaTools::default();
     let spec = SmartCoverSpec {
         count: 3,
         ..Default::default()
     };
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        // Probing is part of what a SmartCover node costs.
-        let started = Instant::now();
-        let info = probe(input, &ctl).await.unwrap();
-        let covers = tools
-            .smart_cover(input, out, &spec, &info, &ctl)
-            .await
-            .unwrap();
-        times.push(started.elapsed().as_secs_f64());
-        assert_eq!(covers.len(), 3);
-        let picks: Vec<String> = covers.iter().map(|c| format!("{:.1}s", c.time)).collect();
-        println!(
-            "  smart cover {}: {:.2} s, picks at {}",
-            input.file_name().unwrap().to_string_lossy(),
-            times.last().unwrap(),
-            picks.join(", ")
-        );
-    }
-    median(times)
+    let started = Instant::now();
+    let info = probe(input, &ctl).await.unwrap();
+    let covers = MediaTools::default()
+        .smart_cover(input, out, &spec, &info, &ctl)
+        .await
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(covers.len(), 3);
+    let picks: Vec<String> = covers.iter().map(|c| format!("{:.1}s", c.time)).collect();
+    println!(
+        "  smart cover {}: {secs:.2} s, picks at {}",
+        input.file_name().unwrap().to_string_lossy(),
+        picks.join(", ")
+    );
+    secs
 }
 
 fn thumbnail_secs(input: &Path, out: &Path) -> f64 {
@@ -153,8 +148,13 @@ async fn main() {
     let (five, twenty) = sources(&dir);
     println!("sources: {} and {}", five.display(), twenty.display());
 
-    let cover5 = smart_cover_secs(&five, &dir.join("covers-5"), runs).await;
-    let cover20 = smart_cover_secs(&twenty, &dir.join("covers-20"), runs).await;
+    // Interleaved, so background load on a shared machine hits both sizes alike.
+    let (mut t5, mut t20) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        t5.push(smart_cover_once(&five, &dir.join("covers-5")).await);
+        t20.push(smart_cover_once(&twenty, &dir.join("covers-20")).await);
+    }
+    let (cover5, cover20) = (median(t5), median(t20));
     println!("  thumbnail filter over the whole 5-minute file…");
     let thumb5 = thumbnail_secs(&five, &dir.join("thumbnail-5"));
 

@@ -198,7 +198,7 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
     let running = tokio::spawn(notifier(store.clone(), wake.clone()).run(stop.clone()));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ends = Arc::new(Mutex::new(vec![None; n]));
-    let producers = 4;
+    let producers = 1;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for p in 0..producers {
@@ -270,9 +270,10 @@ async fn main() {
     let rate: f64 = arg(&args, "--rate").map_or(1000.0, |v| v.parse().unwrap());
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     println!("reelflow callback benchmark: {n} instances, {cores} cores");
-    let drained = drain(n).await;
-    let unpaced = live(n, 0.0).await;
-    let paced = live(n, rate).await;
+    let only = arg(&args, "--only").unwrap_or_default();
+    let drained = if only.is_empty() || only == "drain" { drain(n).await } else { serde_json::Value::Null };
+    let unpaced = if only.is_empty() || only == "max" { live(n, 0.0).await } else { serde_json::Value::Null };
+    let paced = if only.is_empty() || only == "paced" { live(n, rate).await } else { serde_json::Value::Null };
     let report = serde_json::json!({
         "cores": cores,
         "drain": drained,

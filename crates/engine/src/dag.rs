@@ -45,9 +45,16 @@ fn submission(
 ) -> Option<TaskUpdate> {
     let predecessors = topology.predecessors(&task.node_name);
     let state_of = |node: &str| tasks.iter().find(|t| t.node_name == node).map(|t| t.state);
-    let ready = predecessors
-        .iter()
-        .all(|p| *p == "Start" || state_of(p) == Some(TaskState::Success));
+    let succeeded = |p: &&str| *p == "Start" || state_of(p) == Some(TaskState::Success);
+    let ready = if tolerates_failed_predecessors(topology, &task.node_name) {
+        // StreamPack with IgnoreFailedStream: pack what succeeded once every rendition ended.
+        predecessors
+            .iter()
+            .all(|p| *p == "Start" || state_of(p).is_some_and(TaskState::is_terminal))
+            && predecessors.iter().any(succeeded)
+    } else {
+        predecessors.iter().all(succeeded)
+    };
     if !ready {
         return None;
     }
@@ -61,13 +68,27 @@ fn submission(
     })
 }
 
+/// Whether `node` runs even if some predecessors failed (StreamPack with IgnoreFailedStream).
+fn tolerates_failed_predecessors(topology: &Topology, node: &str) -> bool {
+    use reelflow_model::workflow::NodeType;
+    topology
+        .node(node)
+        .is_some_and(|n| n.node_type == NodeType::StreamPack)
+        && topology
+            .nodes
+            .iter()
+            .find(|n| n.node_type == NodeType::StreamPackConfig)
+            .and_then(|n| n.operation.stream_pack.as_ref())
+            .is_none_or(|c| c.ignore_failed_stream)
+}
+
 /// The input of a node: its first media predecessor's first output, or the run's object.
 pub fn input_for(instance: &Instance, tasks: &[Task], predecessors: &[&str]) -> (String, String) {
     predecessors
         .iter()
         .filter(|p| **p != "Start")
-        .find_map(|p| tasks.iter().find(|t| t.node_name == *p))
-        .and_then(|t| t.outputs.first())
+        .filter_map(|p| tasks.iter().find(|t| t.node_name == *p))
+        .find_map(|t| t.outputs.first())
         .map(|o| (o.bucket.clone(), o.key.clone()))
         .unwrap_or_else(|| (instance.bucket.clone(), instance.object.clone()))
 }

@@ -206,12 +206,18 @@ impl Engine {
         job: &Job,
         produced: Vec<Produced>,
     ) -> Result<Vec<OutputObject>, Failure> {
-        let Some(output) = &job.node.operation.output else {
+        let Some(output) = output_of(job) else {
             return Ok(Vec::new());
+        };
+        // The adaptive-stream master is named from the run's input, not a rendition.
+        let input_key = if job.node.node_type == reelflow_model::workflow::NodeType::StreamPack {
+            &job.instance.object
+        } else {
+            &job.task.input_key
         };
         let expand = |template: &str, ext: &str, number: Option<usize>| {
             let vars = OutputVars {
-                input_key: &job.task.input_key,
+                input_key,
                 run_id: &job.task.run_id,
                 job_id: &job.task.job_id,
                 ext,
@@ -284,6 +290,21 @@ impl Engine {
         self.object_uploaded(record).await?;
         Ok(())
     }
+}
+
+/// Where a node's files go: its own Output, or for StreamPack the StreamPackConfig's.
+pub(crate) fn output_of(job: &Job) -> Option<&reelflow_model::workflow::Output> {
+    job.node.operation.output.as_ref().or_else(|| {
+        (job.node.node_type == reelflow_model::workflow::NodeType::StreamPack)
+            .then(|| {
+                job.topology
+                    .nodes
+                    .iter()
+                    .find(|n| n.node_type == reelflow_model::workflow::NodeType::StreamPackConfig)
+                    .and_then(|n| n.operation.output.as_ref())
+            })
+            .flatten()
+    })
 }
 
 /// The directory part of a key ("" at the root).

@@ -179,7 +179,73 @@ fn split(plan: &SamplePlan, times: &[f64], bytes: Vec<u8>) -> Result<Vec<Sample>
         .collect())
 }
 
+/// The arguments of a *scan*: one decode of the whole input keeping the first frame
+/// at or after each of `plan.times` (evenly spaced), for short inputs whose key frames
+/// are too sparse to sample by seeking. Partners are not taken.
+pub(crate) fn scan_args(input: &Path, plan: &SamplePlan) -> Result<Vec<String>, MediaError> {
+    let first = plan.times.first().copied().unwrap_or(0.0);
+    let step = match plan.times.as_slice() {
+        [a, b, ..] => b - a,
+        _ => 1.0,
+    };
+    let mut args = quiet_prelude();
+    args.extend([
+        "-i".into(),
+        paths::arg(input)?,
+        "-map".into(),
+        "0:v:0".into(),
+    ]);
+    args.extend([
+        "-vf".into(),
+        format!(
+            "select='gte(t,{}+selected_n*{})',scale={}:{}:flags=area,format=rgb24",
+            num(first),
+            num(step),
+            plan.width,
+            plan.height
+        ),
+        "-frames:v".into(),
+        plan.times.len().to_string(),
+    ]);
+    args.extend(
+        [
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+        ]
+        .map(String::from),
+    );
+    Ok(args)
+}
+
 impl MediaTools {
+    /// Runs [`scan_args`]: the frames at `plan.times`, fewer if the media ends first.
+    pub(crate) async fn scan_frames(
+        &self,
+        input: &Path,
+        plan: &SamplePlan,
+        media_secs: f64,
+        ctl: &RunControl,
+    ) -> Result<Vec<Sample>, MediaError> {
+        let args = scan_args(input, plan)?;
+        let timeout = self.limits.ffmpeg_timeout(Some(media_secs));
+        let output = self.ffmpeg_data_command(args, timeout).run(ctl).await?;
+        let size = plan.frame_bytes();
+        let frames = output.stdout.len() / size;
+        let times = &plan.times[..frames.min(plan.times.len())];
+        let plan = SamplePlan {
+            partner: 0,
+            ..plan.clone()
+        };
+        let mut bytes = output.stdout;
+        bytes.truncate(times.len() * size);
+        split(&plan, times, bytes)
+    }
+
     /// Decodes every sample of `plan` from `input`, in order.
     pub(crate) async fn sample_frames(
         &self,
@@ -329,6 +395,23 @@ mod tests {
         assert!(samples[1].frame.data.iter().all(|b| *b == 2));
         assert_eq!(samples[1].time, 2.5);
         assert!(split(&p, &p.times, vec![0; 10]).is_err());
+    }
+
+    #[test]
+    fn scan_selects_evenly_spaced_frames_in_one_decode() {
+        let p = SamplePlan {
+            times: vec![0.1, 0.3, 0.5],
+            ..plan(0)
+        };
+        let args = scan_args(Path::new("/v.mp4"), &p).unwrap();
+        assert_eq!(args.iter().filter(|a| *a == "-i").count(), 1);
+        assert!(!args.iter().any(|a| a == "-ss"));
+        let vf = &args[args.iter().position(|a| a == "-vf").unwrap() + 1];
+        assert_eq!(
+            vf,
+            "select='gte(t,0.1+selected_n*0.2)',scale=4:2:flags=area,format=rgb24"
+        );
+        assert!(args.windows(2).any(|w| w[0] == "-frames:v" && w[1] == "3"));
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! ffmpeg/ffprobe process wrapper and media operations (transcode, snapshot).
+//! ffmpeg/ffprobe process wrapper and media operations: transcode (with watermarks
+//! and CI's `TransConfig`), snapshot (black-frame skipping, sprites), smart cover,
+//! animation, concat, segment, adaptive-streaming packages and picture processing.
 //!
 //! This crate knows nothing about HTTP, XML or databases. The engine turns Tencent CI
-//! templates into the typed specs defined here ([`TranscodeSpec`], [`SnapshotSpec`])
-//! and hands over local file paths; this crate turns them into ffmpeg command lines,
-//! runs them and reports the files written.
+//! templates into the typed specs defined here ([`TranscodeSpec`] + [`TranscodeExtras`],
+//! [`SnapshotSpec`] + [`SnapshotExtras`], [`SmartCoverSpec`], [`AnimationSpec`],
+//! [`ConcatSpec`], [`SegmentSpec`], [`PicOps`]) and hands over local file paths; this
+//! crate turns them into ffmpeg command lines, runs them and reports the files written.
 //!
 //! Layers, bottom up:
 //! - [`process`]: the one wrapper every external tool goes through. No shell, own
@@ -12,35 +15,56 @@
 //! - [`progress`]: the parser for ffmpeg's `-progress` key=value blocks.
 //! - [`mod@probe`]: ffprobe JSON into [`MediaInfo`]; unreadable inputs become
 //!   [`MediaError::InvalidInput`].
-//! - [`mod@transcode`] and [`mod@snapshot`]: pure argument builders ([`transcode_args`],
-//!   [`snapshot_args`]) unit-tested without ffmpeg, plus the async operations that run
-//!   them. [`transcode_many`] writes several outputs from one decode ("fused execution").
+//! - The operations, each a pure argument builder unit-tested without ffmpeg plus an
+//!   async function that runs it: [`mod@transcode`] ([`transcode_args`],
+//!   [`transcode_with_args`]), [`mod@snapshot`], [`mod@smartcover`] (frames sampled
+//!   through a pipe and scored in Rust), [`mod@animation`], [`mod@concat`],
+//!   [`mod@segment`], [`streampack`] (HLS master playlists, DASH packages) and
+//!   [`picprocess`] (`imageMogr2`).
+//! - Fused execution: [`run_fused`] writes several outputs ([`OutputJob`]: transcodes
+//!   with their own filters and watermarks, snapshots) from one decode;
+//!   [`transcode_many`] is its transcode-only form.
 //! - [`MediaTools`]: tool paths and [`Limits`] (timeouts); the free functions use its
 //!   defaults.
 //!
+//! Every failure is a [`MediaError`] with a stable [`code`](MediaError::code).
 //! Concurrency limits (how many ffmpeg processes run at once) belong to the caller:
-//! wrap calls in a semaphore sized to the machine.
+//! wrap calls in a semaphore sized to the machine. SmartCover alone runs two sampling
+//! processes at once.
 
+pub mod animation;
+pub mod concat;
 pub mod error;
 pub mod image;
 pub mod limits;
+pub mod picprocess;
 pub mod probe;
 pub mod process;
 pub mod progress;
+pub mod segment;
 pub mod smartcover;
 pub mod snapshot;
+pub mod streampack;
 pub mod transcode;
 
 mod ffmpeg;
 mod frames;
 mod paths;
 
+pub use animation::{AnimationSpec, animation, animation_args, animation_extension};
+pub use concat::{
+    ConcatInput, ConcatMethod, ConcatSpec, concat, concat_args, concat_list, concat_method,
+};
 pub use error::MediaError;
 pub use image::ImageFormat;
 pub use limits::{Limits, MediaTools};
+pub use picprocess::{
+    Gravity, Only, PicOps, PicStep, Thumbnail, apply_pic_ops, pic_ops_args, pic_output_path,
+};
 pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
 pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput};
 pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
+pub use segment::{SegmentSpec, segment, segment_args, segment_extension, segment_writes_pieces};
 pub use smartcover::{
     Cover, SmartCoverSpec, smart_cover, smart_cover_extract_args, smart_cover_samples,
 };
@@ -48,6 +72,9 @@ pub use snapshot::{
     BlackCheck, SnapshotExtras, SnapshotMode, SnapshotOutMode, SnapshotOutput, SnapshotSpec,
     SpriteScaleMethod, SpriteSpec, snapshot, snapshot_args, snapshot_path, snapshot_with,
     snapshot_with_args, sprite_args,
+};
+pub use streampack::{
+    Variant, codecs_string, hls_variant, master_playlist, pack_dash, pack_dash_args, relative_uri,
 };
 pub use transcode::{
     AdjDarMethod, AdjMethod, AudioSpec, ImageWatermark, ImageWatermarkMode, JobFiles, LocMode,

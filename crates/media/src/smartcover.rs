@@ -22,10 +22,14 @@
 //!    rank order.
 //!
 //! Covers are key frames by construction: the encoder's choice of a scene's first
-//! frame, and its best-quality pictures.
+//! frame, and its best-quality pictures. A short clip (≤ 2 min) whose key frames are
+//! too sparse to give twice `Count` distinct samples is instead scanned once, keeping
+//! evenly spaced frames (`select`), and its covers are extracted with accurate seeks;
+//! transitions are then not checked.
 
 mod score;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +58,8 @@ const SAMPLE_WIDTH: u32 = 160;
 const PARTNER_SECS: f64 = 0.2;
 /// Rounds of transition checks before the pick is taken as it is.
 const CHECK_ROUNDS: usize = 3;
+/// Longest clip that is scanned whole when its key frames are too sparse to sample.
+const DENSE_MAX_SECS: f64 = 120.0;
 
 /// A CI smart-cover template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,18 +184,48 @@ fn sample_plan(info: &MediaInfo, times: Vec<f64>, with_partner: bool) -> SampleP
 }
 
 /// The run extracting the chosen frames at full quality: one input seek per cover,
-/// the same seek the sample used.
+/// the same fast seek the sample used, so the frame written is the key frame scored.
 pub fn smart_cover_extract_args(
     input: &Path,
     out_dir: &Path,
     times: &[f64],
     spec: &SmartCoverSpec,
+    info: &MediaInfo,
+) -> Result<Vec<String>, MediaError> {
+    extract_args(input, out_dir, times, spec, info, Seek::KeyFrame)
+}
+
+/// How a cover's frame is found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seek {
+    /// The key frame at or before the time (sampling by seeks).
+    KeyFrame,
+    /// The first frame at or after the time (a scan's `select`).
+    Accurate,
+}
+
+fn extract_args(
+    input: &Path,
+    out_dir: &Path,
+    times: &[f64],
+    spec: &SmartCoverSpec,
+    info: &MediaInfo,
+    seek: Seek,
 ) -> Result<Vec<String>, MediaError> {
     let format = ImageFormat::parse(&spec.format)?;
     let input = paths::arg(input)?;
+    // Read no further than the key frame: without a bound every input would be
+    // demuxed and decoded on until all outputs are done.
+    let read = sample_plan(info, Vec::new(), false).read_secs;
     let mut args = prelude();
     for t in times {
-        args.extend(["-noaccurate_seek".into(), "-ss".into(), num(*t)]);
+        if seek == Seek::KeyFrame {
+            args.extend(["-threads", "1", "-noaccurate_seek"].map(String::from));
+        }
+        args.extend(["-ss".into(), num(*t)]);
+        if seek == Seek::KeyFrame {
+            args.extend(["-t".into(), num(read)]);
+        }
         args.extend(["-i".into(), input.clone()]);
     }
     for k in 0..times.len() {
@@ -203,7 +239,19 @@ pub fn smart_cover_extract_args(
             args.extend(["-vf".into(), scale]);
         }
         args.extend(format.encoder_args(None));
-        args.extend(["-an", "-sn", "-dn", "-update", "1", "-f", "image2"].map(String::from));
+        // Passthrough keeps the key frame, whose time is before the seek target.
+        let tail = [
+            "-an",
+            "-sn",
+            "-dn",
+            "-fps_mode",
+            "passthrough",
+            "-update",
+            "1",
+            "-f",
+            "image2",
+        ];
+        args.extend(tail.map(String::from));
         args.push(paths::arg(&cover_path(out_dir, k, format))?);
     }
     Ok(args)
@@ -227,38 +275,22 @@ impl MediaTools {
         let times = smart_cover_samples(duration, spec.count);
         let plan = sample_plan(info, times, false);
         let samples = self.sample_frames(input, &plan, &ctl.step(0, 2)).await?;
-        let mut measured: Vec<(f64, Stats)> = samples
-            .iter()
-            .map(|s| (s.time, stats(&s.frame, None)))
-            .collect();
-        let min_gap = duration / (3.0 * f64::from(spec.count));
         let count = spec.count as usize;
-        let mut checked = vec![false; measured.len()];
-        for _ in 0..CHECK_ROUNDS {
-            let candidates = judge(measured.clone());
-            let chosen = pick(&candidates, count, min_gap, spec.delete_duplicates);
-            // Check the picks not yet checked, plus runners-up, so a rejected pick
-            // rarely costs another round.
-            let mut todo: Vec<usize> = chosen.iter().copied().filter(|i| !checked[*i]).collect();
-            if todo.is_empty() {
-                break;
-            }
-            let mut ranked: Vec<usize> = (0..candidates.len())
-                .filter(|i| is_good(&candidates[*i]) && !checked[*i] && !todo.contains(i))
-                .collect();
-            ranked.sort_by(|a, b| candidates[*b].score.total_cmp(&candidates[*a].score));
-            todo.extend(ranked.into_iter().take(count));
-            let times = todo.iter().map(|i| measured[*i].0).collect();
-            let plan = sample_plan(info, times, true);
-            let pairs = self
-                .sample_frames(input, &plan, &RunControl::with_cancel(ctl.cancel.clone()))
-                .await?;
-            for (i, pair) in todo.iter().zip(&pairs) {
-                checked[*i] = true;
-                measured[*i].1.motion = pair.partner.as_ref().and_then(|p| motion(&pair.frame, p));
-            }
-        }
-        let candidates = judge(measured);
+        let distinct: HashSet<&[u8]> = samples.iter().map(|s| s.frame.data.as_slice()).collect();
+        let (candidates, seek) =
+            if distinct.len() < (2 * count).min(samples.len()) && duration <= DENSE_MAX_SECS {
+                // Few key frames in a short clip: seeks keep landing on the same ones.
+                let samples = self.scan_frames(input, &plan, duration, ctl).await?;
+                let measured = samples.iter().map(|s| (s.time, stats(&s.frame, None)));
+                (judge(measured.collect()), Seek::Accurate)
+            } else {
+                let measured = samples.iter().map(|s| (s.time, stats(&s.frame, None)));
+                let measured = self
+                    .check_transitions(input, info, measured.collect(), spec, duration, ctl)
+                    .await?;
+                (judge(measured), Seek::KeyFrame)
+            };
+        let min_gap = duration / (3.0 * f64::from(spec.count));
         let chosen = pick(&candidates, count, min_gap, spec.delete_duplicates);
         if chosen.is_empty() {
             return Err(MediaError::invalid_input(
@@ -282,7 +314,7 @@ impl MediaTools {
         })
         .await?;
         let times: Vec<f64> = chosen.iter().map(|i| candidates[*i].time).collect();
-        let args = smart_cover_extract_args(input, out_dir, &times, spec)?;
+        let args = extract_args(input, out_dir, &times, spec, info, seek)?;
         let cmd = self
             .ffmpeg_command(args, Some(times.len() as f64))
             .progress_frames(times.len() as u64);
@@ -300,6 +332,46 @@ impl MediaTools {
             });
         }
         Ok(covers)
+    }
+
+    /// Decodes the frontrunners again with their partner frames and records the
+    /// motion between the two; repeats while the pick contains unchecked frames.
+    async fn check_transitions(
+        &self,
+        input: &Path,
+        info: &MediaInfo,
+        mut measured: Vec<(f64, Stats)>,
+        spec: &SmartCoverSpec,
+        duration: f64,
+        ctl: &RunControl,
+    ) -> Result<Vec<(f64, Stats)>, MediaError> {
+        let count = spec.count as usize;
+        let min_gap = duration / (3.0 * f64::from(spec.count));
+        let mut checked = vec![false; measured.len()];
+        for _ in 0..CHECK_ROUNDS {
+            let candidates = judge(measured.clone());
+            let chosen = pick(&candidates, count, min_gap, spec.delete_duplicates);
+            // Check the picks not yet checked, plus runners-up, so a rejected pick
+            // rarely costs another round.
+            let mut todo: Vec<usize> = chosen.iter().copied().filter(|i| !checked[*i]).collect();
+            if todo.is_empty() {
+                break;
+            }
+            let mut ranked: Vec<usize> = (0..candidates.len())
+                .filter(|i| is_good(&candidates[*i]) && !checked[*i] && !todo.contains(i))
+                .collect();
+            ranked.sort_by(|a, b| candidates[*b].score.total_cmp(&candidates[*a].score));
+            todo.extend(ranked.into_iter().take(count));
+            let times = todo.iter().map(|i| measured[*i].0).collect();
+            let plan = sample_plan(info, times, true);
+            let quiet = RunControl::with_cancel(ctl.cancel.clone());
+            let pairs = self.sample_frames(input, &plan, &quiet).await?;
+            for (i, pair) in todo.iter().zip(&pairs) {
+                checked[*i] = true;
+                measured[*i].1.motion = pair.partner.as_ref().and_then(|p| motion(&pair.frame, p));
+            }
+        }
+        Ok(measured)
     }
 }
 
@@ -359,6 +431,7 @@ mod tests {
             Path::new("/out"),
             &[12.5, 80.0],
             &spec,
+            &info(60.0),
         )
         .unwrap();
         let seeks: Vec<_> = args
@@ -370,6 +443,11 @@ mod tests {
         assert_eq!(seeks, ["12.5", "80"]);
         assert_eq!(args.iter().filter(|a| *a == "-noaccurate_seek").count(), 2);
         assert!(args.iter().any(|a| a == "/out/cover-00001.webp"));
+        assert_eq!(
+            args.iter().filter(|a| *a == "-t").count(),
+            2,
+            "reads stop early"
+        );
         assert!(args.iter().any(|a| a == "scale=640:-2"));
         assert!(args.iter().any(|a| a == "libwebp"));
     }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use self::args::{Invocation, muxer_args, resolve};
 use self::args::{Section, build, build_sections};
-pub(crate) use self::codec::{AudioCodec, Container, Layout, VideoCodec, container};
+pub(crate) use self::codec::{AudioCodec, Layout, VideoCodec, container};
 pub(crate) use self::encoders::{audio_args, encode_args};
 pub use self::extras::{
     AdjDarMethod, AdjMethod, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,

@@ -4,10 +4,10 @@
 //! crashes; this crate gets them to their receivers *at least once*, and makes every step
 //! visible. The pieces, each in its own module:
 //!
-//! - [`dispatch`](crate::dispatch): claims due messages in batches with a lease (so several
-//!   nodes can share one outbox and a dead node's messages come back), queues them per
-//!   destination with a bounded number of requests in flight per host over keep-alive
-//!   connections, and decides each attempt's verdict.
+//! - [`dispatch`](crate::dispatch): the single loop that claims due messages in batches with a
+//!   lease (so several nodes can share one outbox and a dead node's messages come back) and
+//!   records finished attempts in batches; claimed messages queue per destination with a
+//!   bounded number of requests in flight per host over keep-alive connections.
 //! - [`attempt`]: one signed POST. Only a complete 2xx answer is a success; redirects are never
 //!   followed; the first 20 KB of the answer are kept.
 //! - [`schedule`]: the retry schedule (Svix's by default) with jitter, `Retry-After` and the
@@ -15,6 +15,7 @@
 //! - [`sign`] and [`secrets`]: Standard Webhooks signatures with per-bucket `whsec_` secrets
 //!   and rotation with a grace period.
 //! - [`ssrf`]: the address policy, applied after DNS resolution at connect time.
+//! - [`deliver`](crate::deliver): the lane tasks that send, judge and report each attempt.
 //! - [`upkeep`](crate::upkeep): batched recording of attempts, the lease heartbeat, and the
 //!   sweeper for stuck or overdue deliveries.
 //! - [`metrics`]: counters, the attempt-latency histogram and outbox gauges.
@@ -23,6 +24,7 @@
 //! metrics) without reaching into the worker.
 
 mod attempt;
+mod deliver;
 mod dispatch;
 mod error;
 mod lanes;
@@ -178,29 +180,26 @@ impl Notifier {
     /// Delivers until `shutdown`, then lets attempts in flight finish, records them, and
     /// releases the messages it still held so another node (or the next start) sends them.
     pub async fn run(self, shutdown: CancellationToken) {
-        let Notifier { shared, results } = self;
+        let Notifier {
+            shared,
+            mut results,
+        } = self;
         let owner = shared.config.node_id.clone();
         match shared.store.requeue_callbacks(now_ms(), Some(&owner)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(messages = n, "released callbacks held before the last stop"),
             Err(error) => tracing::error!(?error, "could not release earlier callback leases"),
         }
-        let stop_recorder = CancellationToken::new();
-        let recorder = tokio::spawn(upkeep::record(
-            shared.clone(),
-            results,
-            stop_recorder.clone(),
-        ));
         let upkeep = tokio::spawn(upkeep::maintain(shared.clone(), shutdown.clone()));
-        shared.dispatch(&shutdown).await;
+        shared.dispatch(&shutdown, &mut results).await;
 
         shared
             .stopping
             .store(true, std::sync::atomic::Ordering::Release);
         shared.tracker.close();
         shared.tracker.wait().await;
-        stop_recorder.cancel();
-        let _ = tokio::join!(recorder, upkeep);
+        shared.flush(&mut results, &mut Vec::new()).await;
+        let _ = upkeep.await;
         if let Err(error) = shared.store.requeue_callbacks(now_ms(), Some(&owner)).await {
             tracing::warn!(?error, "could not release queued callbacks at shutdown");
         }

@@ -1,5 +1,6 @@
-//! Background duties besides sending: the recorder that writes attempt results in batches, the
-//! lease heartbeat, and the sweeper for stuck or overdue deliveries.
+//! Duties besides sending: writing attempt results (called by the dispatcher with everything
+//! that finished since its last write), the lease heartbeat, and the sweeper for stuck or
+//! overdue deliveries.
 //!
 //! The sweeper exists because a queue with leases has two ways to stall that no single
 //! component notices (Convoy's recurring bugs, `delivery-anchors.md` A.3): a node that died
@@ -9,52 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reelflow_store::{AttemptLog, AttemptVerdict};
-use tokio::sync::mpsc;
+use reelflow_store::AttemptLog;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Shared, millis};
 use crate::now_ms;
 
-/// Most attempts written in one transaction.
-const RECORD_BATCH: usize = 512;
-
-/// Writes attempt results until `stop`, then writes what is left and returns. Results that
-/// pile up while a write is in progress go into the next transaction (group commit).
-pub(crate) async fn record(
-    shared: Arc<Shared>,
-    mut results: mpsc::UnboundedReceiver<AttemptLog>,
-    stop: CancellationToken,
-) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    loop {
-        tokio::select! {
-            got = results.recv() => match got {
-                Some(attempt) => batch.push(attempt),
-                None => break,
-            },
-            () = stop.cancelled() => {
-                while let Ok(attempt) = results.try_recv() {
-                    batch.push(attempt);
-                }
-                write(&shared, &mut batch).await;
-                break;
-            }
-        }
-        while batch.len() < RECORD_BATCH {
-            match results.try_recv() {
-                Ok(attempt) => batch.push(attempt),
-                Err(_) => break,
-            }
-        }
-        write(&shared, &mut batch).await;
-    }
-}
-
-async fn write(shared: &Shared, batch: &mut Vec<AttemptLog>) {
-    if batch.is_empty() {
-        return;
-    }
+/// Records a batch of finished attempts, retrying a failed write with backoff.
+pub(crate) async fn record(shared: &Shared, batch: &[AttemptLog]) {
     let mut delay = Duration::from_millis(100);
     for tries in 1.. {
         match shared
@@ -62,7 +25,7 @@ async fn write(shared: &Shared, batch: &mut Vec<AttemptLog>) {
             .record_callback_attempts(&shared.config.node_id, batch)
             .await
         {
-            Ok(()) => break,
+            Ok(()) => return,
             Err(error) if tries < 30 => {
                 tracing::error!(
                     ?error,
@@ -80,17 +43,10 @@ async fn write(shared: &Shared, batch: &mut Vec<AttemptLog>) {
                     attempts = batch.len(),
                     "dropping unrecordable callback attempts"
                 );
-                break;
+                return;
             }
         }
     }
-    if batch
-        .iter()
-        .any(|a| matches!(a.verdict, AttemptVerdict::Retry { .. }))
-    {
-        shared.wake.notify_one();
-    }
-    batch.clear();
 }
 
 /// Renews this node's leases and sweeps, until `shutdown`.

@@ -6,9 +6,11 @@
 //! of an ffmpeg run, so siblings reading the same input can share one decode
 //! ([`run_sections`], used alone or fused).
 
+mod media_ops;
 mod mediainfo;
 mod smartcover;
 mod snapshot;
+mod streampack;
 mod transcode;
 
 use std::path::{Path, PathBuf};
@@ -80,11 +82,12 @@ pub(crate) async fn run(
         }
         NodeType::SmartCover => smartcover::run(job, &input, scratch, ctl).await,
         NodeType::MediaInfo => mediainfo::run(&input, ctl).await,
-        NodeType::StreamPackConfig => Ok(NodeRun::default()),
-        other => Err(Failure::new(
-            "NotImplemented",
-            format!("{} nodes are not implemented yet", other.as_str()),
-        )),
+        NodeType::Animation => media_ops::animation(job, &input, scratch, ctl).await,
+        NodeType::Concat => media_ops::concat(engine, job, &input, scratch, ctl).await,
+        NodeType::Segment => media_ops::segment(job, &input, scratch, ctl).await,
+        NodeType::PicProcess => media_ops::pic_process(job, &input, scratch, ctl).await,
+        NodeType::StreamPack => streampack::run(engine, job, scratch, ctl).await,
+        NodeType::StreamPackConfig | NodeType::Start => Ok(NodeRun::default()),
     }
 }
 

@@ -68,7 +68,7 @@ pub(crate) enum Reject {
     White,
     /// Black or nearly so.
     Black,
-    /// The same frame as an earlier sample.
+    /// The same frame as an earlier sample (seeks landing on one key frame).
     Duplicate,
 }
 
@@ -258,16 +258,14 @@ pub(crate) fn judge(samples: Vec<(f64, Stats)>) -> Vec<Candidate> {
     candidates
 }
 
-/// Weighted quality in about `[0, 1]`.
+/// Weighted quality in about `[0, 1]`. Motion is not part of it: it is only measured
+/// for frontrunners, and only rejects (transitions).
 fn score(s: &Stats, max_sharp: f64, max_colour: f64) -> f64 {
     let sharp = (1.0 + s.sharpness).ln() / (1.0 + max_sharp).ln();
     let contrast = (s.std / 70.0).min(1.0);
     let exposure = (1.0 - (s.mean - 120.0).abs() / 120.0).clamp(0.0, 1.0);
     let colour = (s.colourfulness / max_colour).min(1.0);
-    let steady = s
-        .motion
-        .map_or(1.0, |m| 1.0 - (m / TRANSITION_DIFF).min(1.0));
-    0.35 * sharp + 0.2 * contrast + 0.15 * exposure + 0.2 * colour + 0.1 * steady
+    0.4 * sharp + 0.2 * contrast + 0.2 * exposure + 0.2 * colour
 }
 
 /// Picks up to `count` candidates: the best first, each far enough in time
@@ -286,10 +284,13 @@ pub(crate) fn pick(
         .filter(|i| candidates[*i].reject.is_none())
         .collect();
     let floor_bits = if delete_duplicates { DUPLICATE_BITS } else { 0 };
+    // Relax the look-alike rule before the time rule: a clip whose frames all look
+    // alike to dHash (a static set, a talking head) still gets covers spread in time.
     let rounds = [
         (min_gap, DIVERSE_BITS.max(floor_bits)),
-        (min_gap / 2.0, DIVERSE_BITS.max(floor_bits)),
-        (0.0, floor_bits.max(DIVERSE_BITS / 2)),
+        (min_gap, floor_bits.max(DIVERSE_BITS / 2)),
+        (min_gap, floor_bits),
+        (min_gap / 2.0, floor_bits),
         (0.0, floor_bits),
     ];
     let mut picked: Vec<usize> = Vec::new();
@@ -309,16 +310,13 @@ pub(crate) fn pick(
             }
         }
     }
-    // Too few good frames: fill with the least bad ones (never a duplicate frame),
-    // unless duplicates are to be deleted, in which case fewer covers come out.
+    // Too few good frames: fill with the least bad ones (repeats of an already seen
+    // frame last), unless duplicates are to be deleted: then fewer covers come out.
     if !delete_duplicates {
         let mut rest: Vec<usize> = order
             .iter()
             .copied()
-            .filter(|i| {
-                let r = candidates[*i].reject;
-                r.is_some() && r != Some(Reject::Duplicate)
-            })
+            .filter(|i| candidates[*i].reject.is_some())
             .collect();
         rest.sort_by(|a, b| {
             let (ca, cb) = (&candidates[*a], &candidates[*b]);
@@ -358,7 +356,7 @@ mod tests {
     }
 
     fn checker(x: u32, y: u32) -> [u8; 3] {
-        if (x / 4 + y / 4) % 2 == 0 {
+        if (x / 4 + y / 4).is_multiple_of(2) {
             [230, 40, 40]
         } else {
             [20, 40, 220]
@@ -385,7 +383,7 @@ mod tests {
     #[test]
     fn dhash_is_stable_under_brightness_and_differs_across_pictures() {
         let blocks = |x: u32, y: u32| {
-            if (x / 20 + y / 16) % 2 == 0 {
+            if (x / 20 + y / 16).is_multiple_of(2) {
                 [230, 40, 40]
             } else {
                 [20, 40, 220]
@@ -443,6 +441,28 @@ mod tests {
         // A fourth comes from the rejected, unless duplicates must go.
         assert_eq!(pick(&c, 4, 3.0, false), [1, 2, 0, 3]);
         assert_eq!(pick(&c, 4, 3.0, true).len(), 3);
+    }
+
+    #[test]
+    fn look_alike_frames_are_still_spread_in_time() {
+        let c: Vec<Candidate> = (0..10)
+            .map(|t| cand(f64::from(t), 1.0 - f64::from(t) / 100.0, 0xABCD, None))
+            .collect();
+        assert_eq!(pick(&c, 3, 3.0, false), [0, 3, 6]);
+        // As duplicates, only one survives.
+        assert_eq!(pick(&c, 3, 3.0, true), [0]);
+    }
+
+    #[test]
+    fn repeated_frames_only_fill_the_last_places() {
+        let c = vec![
+            cand(1.0, 0.9, 0x1, None),
+            cand(2.0, 0.9, 0x1, Some(Reject::Duplicate)),
+            cand(3.0, 0.2, 0xF0F0, Some(Reject::Blurred)),
+        ];
+        assert_eq!(pick(&c, 2, 0.0, false), [0, 2]);
+        assert_eq!(pick(&c, 3, 0.0, false), [0, 2, 1]);
+        assert_eq!(pick(&c, 3, 0.0, true), [0]);
     }
 
     #[test]

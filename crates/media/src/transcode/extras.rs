@@ -215,19 +215,19 @@ pub(crate) fn apply_checks<'a>(
             .as_ref()
             .filter(|v| v.crf.is_none())
             .and_then(|v| v.bitrate_kbps);
-        if let Some(kbps) = exceeded("video bitrate", target, source, method, "kbps")? {
-            if let Some(v) = spec.to_mut().video.as_mut() {
-                v.bitrate_kbps = Some(kbps);
-            }
+        if let Some(kbps) = exceeded("video bitrate", target, source, method, "kbps")?
+            && let Some(v) = spec.to_mut().video.as_mut()
+        {
+            v.bitrate_kbps = Some(kbps);
         }
     }
     if let Some(method) = checks.audio_bitrate {
         let source = info.audio().and_then(|a| a.bit_rate).map(kbps_of);
         let target = spec.audio.as_ref().and_then(|a| a.bitrate_kbps);
-        if let Some(kbps) = exceeded("audio bitrate", target, source, method, "kbps")? {
-            if let Some(a) = spec.to_mut().audio.as_mut() {
-                a.bitrate_kbps = Some(kbps);
-            }
+        if let Some(kbps) = exceeded("audio bitrate", target, source, method, "kbps")?
+            && let Some(a) = spec.to_mut().audio.as_mut()
+        {
+            a.bitrate_kbps = Some(kbps);
         }
     }
     if let Some(method) = checks.video_fps {
@@ -362,11 +362,10 @@ enum Rotation {
 
 fn rotation(degrees: Option<f64>) -> Rotation {
     match degrees {
-        None => Rotation::None,
-        Some(d) if d == 0.0 => Rotation::None,
-        Some(d) if d == 90.0 => Rotation::Quarter,
-        Some(d) if d == 180.0 => Rotation::Half,
-        Some(d) if d == 270.0 => Rotation::ThreeQuarters,
+        None | Some(0.0) => Rotation::None,
+        Some(90.0) => Rotation::Quarter,
+        Some(180.0) => Rotation::Half,
+        Some(270.0) => Rotation::ThreeQuarters,
         Some(d) => Rotation::Any(d),
     }
 }

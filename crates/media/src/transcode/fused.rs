@@ -5,7 +5,8 @@
 //! `-filter_complex` graph of their own when an image watermark adds an input);
 //! snapshots pick their frames from the shared decode with `select` (see
 //! `snapshot::fused_section`). Sprite sheets of snapshot jobs are laid out afterwards,
-//! one short run each.
+//! one short run each. A job list without any transcode has no decode worth sharing:
+//! its snapshots run one by one with their own plans (input seeks, key frames only).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,9 @@ use crate::process::RunControl;
 use crate::snapshot::{self, SnapshotExtras, SnapshotSpec};
 
 /// One output of a fused run.
+// The variants differ in size, but a run holds a handful of jobs: boxing would only
+// make them harder to build.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OutputJob {
     /// A transcode writing `path` (plus segments for hls/dash).
@@ -101,6 +105,9 @@ impl MediaTools {
         ctl: &RunControl,
     ) -> Result<Vec<JobFiles>, MediaError> {
         check_distinct(jobs)?;
+        if jobs.iter().all(|j| matches!(j, OutputJob::Snapshot { .. })) {
+            return self.snapshots_alone(input, jobs, info, ctl).await;
+        }
         let jobs = resolve_fonts(jobs).await?;
         let invocation = build_sections(input, &sections(&jobs), info)?;
         for job in &jobs {
@@ -151,6 +158,34 @@ impl MediaTools {
                     }
                 }
             });
+        }
+        Ok(written)
+    }
+}
+
+impl MediaTools {
+    /// Without a transcode there is no decode to share: each snapshot runs with its own
+    /// plan (input seeks for sparse captures, key-frame-only decoding), which beats
+    /// decoding the whole input for `select`.
+    async fn snapshots_alone(
+        &self,
+        input: &Path,
+        jobs: &[OutputJob],
+        info: &MediaInfo,
+        ctl: &RunControl,
+    ) -> Result<Vec<JobFiles>, MediaError> {
+        let mut written = Vec::with_capacity(jobs.len());
+        for (k, job) in jobs.iter().enumerate() {
+            if let OutputJob::Snapshot { dir, spec, extras } = job {
+                let step = ctl.step(k, jobs.len());
+                let out = self
+                    .snapshot_with(input, dir, spec, extras, info, &step)
+                    .await?;
+                written.push(JobFiles {
+                    files: out.images,
+                    sprites: out.sprites,
+                });
+            }
         }
         Ok(written)
     }

@@ -136,3 +136,35 @@ async fn delete_duplicates_on_a_still_picture() {
         .unwrap();
     assert_eq!(covers.len(), 3, "{covers:?}");
 }
+
+#[tokio::test]
+async fn a_short_clip_with_one_key_frame_still_gets_distinct_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4 s, one key frame: every seek would land on frame 0.
+    let input = make_lavfi(
+        dir.path(),
+        "one-gop.mp4",
+        "testsrc2=s=320x240:r=25:d=4",
+        250,
+    );
+    let info = probe(&input, &RunControl::new()).await.unwrap();
+    let covers = MediaTools::default()
+        .smart_cover(
+            &input,
+            &dir.path().join("c"),
+            &SmartCoverSpec::default(),
+            &info,
+            &RunControl::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(covers.len(), 3, "{covers:?}");
+    let mut times: Vec<f64> = covers.iter().map(|c| c.time).collect();
+    times.sort_by(f64::total_cmp);
+    assert!(
+        times.windows(2).all(|w| w[1] - w[0] > 0.4),
+        "spread: {times:?}"
+    );
+    let images: Vec<Vec<u8>> = covers.iter().map(|c| rgb(&c.path, None, None)).collect();
+    assert!(images[0] != images[1] && images[1] != images[2] && images[0] != images[2]);
+}

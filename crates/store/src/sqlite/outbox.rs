@@ -1,17 +1,21 @@
 //! The callback outbox on SQLite (see [`crate::callbacks`] for the state machine).
 //!
-//! Every step is one statement or one short transaction, so many delivery tasks share the
-//! database without holding it: claims lease a whole batch with one `UPDATE … RETURNING`, the
-//! node's heartbeat renews all its leases with one statement, and attempt results arrive in
-//! batches that are written in one transaction (one fsync for hundreds of attempts).
+//! Every step of the delivery path is one statement, so the write lock is held only while
+//! SQLite executes it (a transaction spanning several round trips would hold it across task
+//! switches, and other writers would back off for milliseconds): claims lease a whole batch
+//! with one `UPDATE … RETURNING`, the node's heartbeat renews all its leases with one
+//! statement, and a batch of finished attempts is one multi-row `INSERT` whose trigger applies
+//! each verdict to its message (one fsync for hundreds of attempts).
 
 mod rows;
 mod secrets;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool};
 
 use super::SqliteStore;
 use crate::StoreResult;
@@ -51,57 +55,51 @@ pub(crate) async fn insert_callback(
     Ok(done.rows_affected() == 1)
 }
 
-async fn record_one(conn: &mut SqliteConnection, owner: &str, a: &AttemptLog) -> StoreResult<()> {
-    let (verdict, next_ms) = match a.verdict {
+/// Claims made by this process, for unique claim tokens.
+static CLAIMS: AtomicU64 = AtomicU64::new(0);
+
+/// Attempts per statement: 14 bound values each, well under SQLite's 32 766 variables.
+const RECORD_CHUNK: usize = 256;
+
+/// Logs a chunk of attempts with one multi-row `INSERT`; the `callback_attempt_verdict` trigger
+/// (migration 0002) applies each verdict to its message within the same statement.
+async fn record_chunk(pool: &SqlitePool, owner: &str, chunk: &[AttemptLog]) -> StoreResult<()> {
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO callback_attempts (message_id, number, round, triggered_by, started_ms, \
+         duration_ms, url, status, error_kind, error, response_body, verdict, next_attempt_ms, \
+         node) VALUES {rows}"
+    );
+    // Only placeholders are formatted in: no data reaches the SQL text.
+    let mut insert = sqlx::query(AssertSqlSafe(sql));
+    for a in chunk {
+        let (verdict, next_ms) = verdict_columns(a.verdict);
+        insert = insert
+            .bind(&a.message_id)
+            .bind(i64::from(a.number))
+            .bind(i64::from(a.round))
+            .bind(a.trigger.as_str())
+            .bind(a.started_ms)
+            .bind(a.duration_ms)
+            .bind(&a.url)
+            .bind(a.status.map(i64::from))
+            .bind(a.error_kind.as_deref())
+            .bind(&a.error)
+            .bind(&a.response_body)
+            .bind(verdict)
+            .bind(next_ms)
+            .bind(owner);
+    }
+    insert.execute(pool).await?;
+    Ok(())
+}
+
+fn verdict_columns(verdict: AttemptVerdict) -> (&'static str, Option<i64>) {
+    match verdict {
         AttemptVerdict::Delivered => ("Delivered", None),
         AttemptVerdict::Retry { at_ms } => ("Retry", Some(at_ms)),
         AttemptVerdict::Exhausted => ("Exhausted", None),
-    };
-    sqlx::query(
-        "INSERT INTO callback_attempts (message_id, number, round, triggered_by, started_ms, \
-         duration_ms, url, status, error_kind, error, response_body, verdict, next_attempt_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&a.message_id)
-    .bind(i64::from(a.number))
-    .bind(i64::from(a.round))
-    .bind(a.trigger.as_str())
-    .bind(a.started_ms)
-    .bind(a.duration_ms)
-    .bind(&a.url)
-    .bind(a.status.map(i64::from))
-    .bind(a.error_kind.as_deref())
-    .bind(&a.error)
-    .bind(&a.response_body)
-    .bind(verdict)
-    .bind(next_ms)
-    .execute(&mut *conn)
-    .await?;
-    let state = match a.verdict {
-        AttemptVerdict::Delivered => CallbackState::Delivered,
-        AttemptVerdict::Retry { .. } => CallbackState::Pending,
-        AttemptVerdict::Exhausted => CallbackState::Exhausted,
-    };
-    let delivered_ms = (state == CallbackState::Delivered).then_some(a.started_ms + a.duration_ms);
-    sqlx::query(
-        "UPDATE callbacks SET state = ?, attempts = attempts + 1, \
-         round_attempts = round_attempts + 1, last_attempt_ms = ?, last_status = ?, \
-         last_error = ?, next_attempt_ms = COALESCE(?, next_attempt_ms), \
-         delivered_ms = COALESCE(?, delivered_ms), next_trigger = 'Scheduled', \
-         lease_owner = NULL, lease_until_ms = NULL \
-         WHERE id = ? AND state = 'Sending' AND lease_owner = ?",
-    )
-    .bind(state.as_str())
-    .bind(a.started_ms)
-    .bind(a.status.map(i64::from))
-    .bind(&a.error)
-    .bind(next_ms)
-    .bind(delivered_ms)
-    .bind(&a.message_id)
-    .bind(owner)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    }
 }
 
 async fn fetch_messages(
@@ -132,21 +130,33 @@ impl CallbackStore for SqliteStore {
     }
 
     async fn claim_callbacks(&self, claim: &ClaimRequest) -> StoreResult<Vec<CallbackMessage>> {
+        // Claim with a plain UPDATE, then read the batch back: an `UPDATE … RETURNING` keeps
+        // its write transaction open until the caller has consumed every row.
         let skip = serde_json::to_string(&claim.skip_endpoints).unwrap_or_else(|_| "[]".into());
-        let query = sqlx::query(
-            "UPDATE callbacks SET state = 'Sending', lease_owner = ?1, lease_until_ms = ?2 \
-             WHERE id IN (SELECT id FROM callbacks WHERE state = 'Pending' \
-             AND next_attempt_ms <= ?3 AND endpoint NOT IN (SELECT value FROM json_each(?4)) \
-             ORDER BY next_attempt_ms, id LIMIT ?5) RETURNING *",
+        let token = format!("{}:{}", claim.owner, CLAIMS.fetch_add(1, Ordering::Relaxed));
+        let done = sqlx::query(
+            "UPDATE callbacks SET state = 'Sending', lease_owner = ?1, lease_until_ms = ?2, \
+             claim_token = ?3 WHERE id IN (SELECT id FROM callbacks WHERE state = 'Pending' \
+             AND next_attempt_ms <= ?4 AND endpoint NOT IN (SELECT value FROM json_each(?5)) \
+             ORDER BY next_attempt_ms, id LIMIT ?6)",
         )
         .bind(&claim.owner)
         .bind(claim.lease_until_ms)
+        .bind(&token)
         .bind(claim.now_ms)
         .bind(skip)
-        .bind(i64::from(claim.limit));
-        let mut claimed = fetch_messages(&self.pool, query).await?;
-        claimed.sort_by(|a, b| (a.next_attempt_ms, &a.id).cmp(&(b.next_attempt_ms, &b.id)));
-        Ok(claimed)
+        .bind(i64::from(claim.limit))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(Vec::new());
+        }
+        let query = sqlx::query(
+            "SELECT * FROM callbacks WHERE claim_token = ? AND state = 'Sending' \
+             ORDER BY next_attempt_ms, id",
+        )
+        .bind(&token);
+        fetch_messages(&self.pool, query).await
     }
 
     async fn renew_callback_leases(&self, owner: &str, lease_until_ms: i64) -> StoreResult<u64> {
@@ -165,11 +175,11 @@ impl CallbackStore for SqliteStore {
         owner: &str,
         attempts: &[AttemptLog],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for attempt in attempts {
-            record_one(&mut tx, owner, attempt).await?;
+        // Each chunk is atomic on its own; attempts of different messages need no common
+        // transaction.
+        for chunk in attempts.chunks(RECORD_CHUNK) {
+            record_chunk(&self.pool, owner, chunk).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -1,0 +1,695 @@
+//! Concatenation (CI `Concat` template, reference section 5.5).
+//!
+//! The inputs are local files in playing order (the engine puts the `Start`
+//! fragments, then the workflow input, then the `End` fragments), each optionally
+//! trimmed to `[start, end)`. The target is a [`TranscodeSpec`] (container mp4, flv,
+//! hls, ts, mp3, aac, …; codecs, size, frame rate, sample rate, channels).
+//!
+//! Two ways:
+//! - **Stream copy** (`DirectConcat`): the concat demuxer joins the files without
+//!   decoding. Only when every input carries the same streams with the same codec,
+//!   size and pixel format (video) and codec, sample rate and channel count (audio),
+//!   the target container accepts those codecs, and the target names no other codec.
+//!   Trims then cut at key frames. Otherwise it falls back to re-encoding.
+//! - **Re-encode**: the `concat` filter, after normalising every input to one frame
+//!   size (scaled to fit and padded, square pixels), frame rate, pixel format, sample
+//!   rate and channel layout. An input without audio gets silence of its length, an
+//!   audio-only input a black picture, so sound and picture stay aligned.
+//!
+//! Defaults for the normalised format: the target's values, else the first video
+//! input's size and frame rate (25 fps if unknown), the codec's default sample rate
+//! and the largest channel count among the inputs (at most 2).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::MediaError;
+use crate::ffmpeg::{num, prelude};
+use crate::limits::MediaTools;
+use crate::paths;
+use crate::probe::{MediaInfo, StreamInfo};
+use crate::process::RunControl;
+use crate::transcode::{
+    AudioCodec, Layout, TranscodeSpec, VideoCodec, audio_args, collect_outputs, container,
+    encode_args, muxer_args, remove_stale_segments, resolve,
+};
+
+const DEFAULT_SEGMENT_SECS: f64 = 5.0;
+const DEFAULT_FPS: f64 = 25.0;
+
+/// One input of a concatenation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConcatInput {
+    /// The file.
+    pub path: PathBuf,
+    /// Its probe.
+    pub info: MediaInfo,
+    /// Start of the part to use, in seconds (CI `StartTime`).
+    pub start: Option<f64>,
+    /// End of the part to use, in seconds (CI `EndTime`).
+    pub end: Option<f64>,
+}
+
+impl ConcatInput {
+    /// The whole of `path`.
+    pub fn new(path: impl Into<PathBuf>, info: MediaInfo) -> Self {
+        Self {
+            path: path.into(),
+            info,
+            start: None,
+            end: None,
+        }
+    }
+
+    /// Seconds this input contributes, when known.
+    fn secs(&self) -> Option<f64> {
+        let end = self.end.or(self.info.duration)?;
+        Some((end - self.start.unwrap_or(0.0)).max(0.0))
+    }
+}
+
+/// A CI concat template.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConcatSpec {
+    /// Container and encodes of the result.
+    pub target: TranscodeSpec,
+    /// `DirectConcat`: join without re-encoding when the inputs allow it.
+    pub direct: bool,
+}
+
+/// How a concatenation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConcatMethod {
+    /// Concat demuxer, streams copied.
+    StreamCopy,
+    /// Concat filter, streams re-encoded.
+    Reencode,
+}
+
+/// The method [`concat()`] will use: stream copy only when asked for and possible.
+pub fn concat_method(inputs: &[ConcatInput], spec: &ConcatSpec) -> ConcatMethod {
+    if spec.direct && copy_compatible(inputs, &spec.target) {
+        ConcatMethod::StreamCopy
+    } else {
+        ConcatMethod::Reencode
+    }
+}
+
+fn video_codec_of(stream: &StreamInfo) -> Option<VideoCodec> {
+    Some(match stream.codec_name.as_str() {
+        "h264" => VideoCodec::H264,
+        "hevc" => VideoCodec::H265,
+        "av1" => VideoCodec::Av1,
+        "vp8" => VideoCodec::Vp8,
+        "vp9" => VideoCodec::Vp9,
+        _ => return None,
+    })
+}
+
+fn audio_codec_of(stream: &StreamInfo) -> Option<AudioCodec> {
+    Some(match stream.codec_name.as_str() {
+        "aac" => AudioCodec::Aac,
+        "mp3" => AudioCodec::Mp3,
+        "flac" => AudioCodec::Flac,
+        "vorbis" => AudioCodec::Vorbis,
+        "opus" => AudioCodec::Opus,
+        _ => return None,
+    })
+}
+
+/// Every input alike, and the target able to hold their streams as they are.
+fn copy_compatible(inputs: &[ConcatInput], target: &TranscodeSpec) -> bool {
+    let Ok(resolved) = resolve(target) else {
+        return false;
+    };
+    let Some(first) = inputs.first() else {
+        return false;
+    };
+    let same = |f: &dyn Fn(&MediaInfo) -> Option<String>| {
+        inputs.iter().all(|i| f(&i.info) == f(&first.info))
+    };
+    let wants_video = resolved.video.is_some();
+    let wants_audio = resolved.audio.is_some();
+    let has_video = first.info.has_video() && wants_video;
+    let has_audio = first.info.has_audio() && wants_audio;
+    // Streams present in some inputs only cannot be joined by copying.
+    if (wants_video && !same(&|i| Some(i.has_video().to_string())))
+        || (wants_audio && !same(&|i| Some(i.has_audio().to_string())))
+    {
+        return false;
+    }
+    if has_video {
+        let key = |i: &MediaInfo| {
+            i.video().map(|v| {
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    v.codec_name, v.width, v.height, v.pix_fmt
+                )
+            })
+        };
+        let codec = first.info.video().and_then(video_codec_of);
+        let allowed = codec.is_some_and(|c| resolved.container.video.contains(&c));
+        let asked = target.video.as_ref().and_then(|v| v.codec.as_deref());
+        let asked_ok = asked.is_none_or(|a| VideoCodec::parse(a).ok() == codec);
+        if !same(&key) || !allowed || !asked_ok {
+            return false;
+        }
+    }
+    if has_audio {
+        let key = |i: &MediaInfo| {
+            i.audio()
+                .map(|a| format!("{} {:?} {:?}", a.codec_name, a.sample_rate, a.channels))
+        };
+        let codec = first.info.audio().and_then(audio_codec_of);
+        let allowed = codec.is_some_and(|c| resolved.container.audio.contains(&c));
+        let asked = target.audio.as_ref().and_then(|a| a.codec.as_deref());
+        let asked_ok = asked.is_none_or(|a| AudioCodec::parse(a).ok() == codec);
+        if !same(&key) || !allowed || !asked_ok {
+            return false;
+        }
+    }
+    has_video || has_audio
+}
+
+fn check(inputs: &[ConcatInput]) -> Result<(), MediaError> {
+    if inputs.is_empty() {
+        return Err(MediaError::invalid_spec("concat needs at least one input"));
+    }
+    for input in inputs {
+        let bad = |t: f64| !(t.is_finite() && t >= 0.0);
+        if input.start.is_some_and(bad) || input.end.is_some_and(bad) {
+            return Err(MediaError::invalid_spec(
+                "concat StartTime/EndTime must be ≥ 0",
+            ));
+        }
+        if let (Some(s), Some(e)) = (input.start, input.end)
+            && e <= s
+        {
+            return Err(MediaError::invalid_spec(format!(
+                "concat EndTime {e} must be after StartTime {s}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Single-quotes a path for an ffconcat script.
+fn concat_quote(path: &str) -> String {
+    format!("'{}'", path.replace('\'', r"'\''"))
+}
+
+/// The ffconcat script of a stream-copy concatenation.
+pub fn concat_list(inputs: &[ConcatInput]) -> Result<String, MediaError> {
+    let mut text = String::from("ffconcat version 1.0\n");
+    for input in inputs {
+        text.push_str(&format!(
+            "file {}\n",
+            concat_quote(&paths::arg(&input.path)?)
+        ));
+        if let Some(s) = input.start.filter(|s| *s > 0.0) {
+            text.push_str(&format!("inpoint {}\n", num(s)));
+        }
+        if let Some(e) = input.end {
+            text.push_str(&format!("outpoint {}\n", num(e)));
+        }
+    }
+    Ok(text)
+}
+
+/// The ffmpeg arguments of a concatenation. `list` is where the ffconcat script
+/// ([`concat_list`]) is written for stream copy.
+pub fn concat_args(
+    inputs: &[ConcatInput],
+    output: &Path,
+    spec: &ConcatSpec,
+    list: &Path,
+) -> Result<Vec<String>, MediaError> {
+    check(inputs)?;
+    match concat_method(inputs, spec) {
+        ConcatMethod::StreamCopy => copy_args(inputs, output, &spec.target, list),
+        ConcatMethod::Reencode => reencode_args(inputs, output, &spec.target),
+    }
+}
+
+fn copy_args(
+    inputs: &[ConcatInput],
+    output: &Path,
+    target: &TranscodeSpec,
+    list: &Path,
+) -> Result<Vec<String>, MediaError> {
+    let resolved = resolve(target)?;
+    let first = &inputs[0].info;
+    let mut args = prelude();
+    args.extend(["-f", "concat", "-safe", "0", "-i"].map(String::from));
+    args.push(paths::arg(list)?);
+    if resolved.video.is_some() && first.has_video() {
+        args.extend(["-map".into(), "0:v:0".into()]);
+    } else {
+        args.push("-vn".into());
+    }
+    if resolved.audio.is_some() && first.has_audio() {
+        args.extend(["-map".into(), "0:a:0".into()]);
+    } else {
+        args.push("-an".into());
+    }
+    args.extend(["-c", "copy", "-sn", "-dn"].map(String::from));
+    let segment = target.segment_duration.unwrap_or(DEFAULT_SEGMENT_SECS);
+    args.extend(muxer_args(resolved.container, output, segment)?);
+    args.push(paths::arg(output)?);
+    Ok(args)
+}
+
+/// The normalised picture and sound every input is brought to.
+struct Norm {
+    width: u32,
+    height: u32,
+    fps: f64,
+    rate: u32,
+    layout: &'static str,
+}
+
+fn even(v: f64) -> u32 {
+    ((v / 2.0).round() * 2.0).max(2.0) as u32
+}
+
+fn layout(channels: u32) -> &'static str {
+    match channels {
+        1 => "mono",
+        2 => "stereo",
+        3 => "2.1",
+        4 => "quad",
+        5 => "5.0",
+        6 => "5.1",
+        7 => "6.1",
+        _ => "7.1",
+    }
+}
+
+fn norm(inputs: &[ConcatInput], target: &TranscodeSpec, audio: Option<AudioCodec>) -> Norm {
+    let first_video = inputs.iter().find_map(|i| i.info.video());
+    let source = first_video.and_then(|v| Some((v.width?, v.height?)));
+    let v = target.video.as_ref();
+    let (tw, th) = (v.and_then(|v| v.width), v.and_then(|v| v.height));
+    let (width, height) = match (tw, th, source) {
+        (Some(w), Some(h), _) => (w, h),
+        (Some(w), None, Some((sw, sh))) => (w, even(f64::from(w) * f64::from(sh) / f64::from(sw))),
+        (None, Some(h), Some((sw, sh))) => (even(f64::from(h) * f64::from(sw) / f64::from(sh)), h),
+        (None, None, Some((sw, sh))) => (even(f64::from(sw)), even(f64::from(sh))),
+        (w, h, None) => (w.unwrap_or(1280), h.unwrap_or(720)),
+    };
+    let fps = v
+        .and_then(|v| v.fps)
+        .or_else(|| first_video.and_then(|v| v.fps))
+        .map(|f| (f * 1000.0).round() / 1000.0)
+        .unwrap_or(DEFAULT_FPS);
+    let a = target.audio.as_ref();
+    let rate = a
+        .and_then(|a| a.samplerate)
+        .unwrap_or_else(|| audio.map_or(44_100, AudioCodec::default_sample_rate));
+    let channels = a.and_then(|a| a.channels).unwrap_or_else(|| {
+        inputs
+            .iter()
+            .filter_map(|i| i.info.audio()?.channels)
+            .max()
+            .unwrap_or(2)
+            .min(2)
+    });
+    Norm {
+        width,
+        height,
+        fps,
+        rate,
+        layout: layout(channels),
+    }
+}
+
+fn reencode_args(
+    inputs: &[ConcatInput],
+    output: &Path,
+    target: &TranscodeSpec,
+) -> Result<Vec<String>, MediaError> {
+    let resolved = resolve(target)?;
+    let any_video = inputs.iter().any(|i| i.info.has_video());
+    let any_audio = inputs.iter().any(|i| i.info.has_audio());
+    let video = resolved.video.as_ref().filter(|_| any_video);
+    let audio = resolved.audio.filter(|_| any_audio);
+    if video.is_none() && audio.is_none() {
+        return Err(MediaError::invalid_input(format!(
+            "nothing to write to {}: no input has a stream the target keeps",
+            resolved.container.name
+        )));
+    }
+    let n = norm(inputs, target, audio.map(|(c, _)| c));
+    let mut args = prelude();
+    let mut graph = Vec::new();
+    let mut pads = String::new();
+    for (i, input) in inputs.iter().enumerate() {
+        if let Some(s) = input.start.filter(|s| *s > 0.0) {
+            args.extend(["-ss".into(), num(s)]);
+        }
+        if let Some(e) = input.end {
+            args.extend(["-to".into(), num(e)]);
+        }
+        args.extend(["-i".into(), paths::arg(&input.path)?]);
+        let needs_length = (video.is_some() && !input.info.has_video())
+            || (audio.is_some() && !input.info.has_audio());
+        let secs = match (needs_length, input.secs()) {
+            (false, s) => s.unwrap_or(0.0),
+            (true, Some(s)) => s,
+            (true, None) => {
+                return Err(MediaError::invalid_input(format!(
+                    "the duration of {} is unknown, so its missing stream cannot be filled",
+                    input.path.display()
+                )));
+            }
+        };
+        if video.is_some() {
+            let (w, h, fps) = (n.width, n.height, num(n.fps));
+            if input.info.has_video() {
+                graph.push(format!(
+                    "[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,\
+                     pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]"
+                ));
+            } else {
+                graph.push(format!(
+                    "color=c=black:s={w}x{h}:r={fps}:d={},format=yuv420p[v{i}]",
+                    num(secs)
+                ));
+            }
+            pads.push_str(&format!("[v{i}]"));
+        }
+        if audio.is_some() {
+            let (rate, cl) = (n.rate, n.layout);
+            if input.info.has_audio() {
+                graph.push(format!(
+                    "[{i}:a:0]aresample={rate},aformat=channel_layouts={cl}[a{i}]"
+                ));
+            } else {
+                graph.push(format!(
+                    "anullsrc=r={rate}:cl={cl},atrim=duration={}[a{i}]",
+                    num(secs)
+                ));
+            }
+            pads.push_str(&format!("[a{i}]"));
+        }
+    }
+    let (nv, na) = (usize::from(video.is_some()), usize::from(audio.is_some()));
+    let mut outs = String::new();
+    if nv == 1 {
+        outs.push_str("[cv]");
+    }
+    if na == 1 {
+        outs.push_str("[ca]");
+    }
+    graph.push(format!(
+        "{pads}concat=n={}:v={nv}:a={na}{outs}",
+        inputs.len()
+    ));
+    args.extend(["-filter_complex".into(), graph.join(";")]);
+    let layout_kind = resolved.container.layout;
+    let segment = target.segment_duration.unwrap_or(DEFAULT_SEGMENT_SECS);
+    let segmented = (layout_kind != Layout::Single).then_some(segment);
+    match video {
+        Some((codec, v)) => {
+            // Size and rate are set by the graph; the encoder takes them as they come.
+            let mut v = v.clone();
+            (v.width, v.height, v.fps) = (None, None, None);
+            args.extend(["-map".into(), "[cv]".into()]);
+            args.extend(encode_args(*codec, &v, segmented)?);
+        }
+        None => args.push("-vn".into()),
+    }
+    match audio {
+        Some((codec, a)) => {
+            let mut a = a.clone();
+            a.samplerate = Some(n.rate);
+            a.channels = None;
+            args.extend(["-map".into(), "[ca]".into()]);
+            args.extend(audio_args(codec, &a));
+        }
+        None => args.push("-an".into()),
+    }
+    args.extend(["-sn".into(), "-dn".into()]);
+    if target.delete_metadata {
+        args.extend(["-map_metadata", "-1", "-map_chapters", "-1"].map(String::from));
+    }
+    args.extend(muxer_args(resolved.container, output, segment)?);
+    args.push(paths::arg(output)?);
+    Ok(args)
+}
+
+/// Concatenates `inputs` into `output` with default tools and limits. Returns every
+/// file written (a playlist and its segments for hls).
+pub async fn concat(
+    inputs: &[ConcatInput],
+    output: &Path,
+    spec: &ConcatSpec,
+    ctl: &RunControl,
+) -> Result<Vec<PathBuf>, MediaError> {
+    MediaTools::default()
+        .concat(inputs, output, spec, ctl)
+        .await
+}
+
+impl MediaTools {
+    /// [`concat()`] with these tools and limits.
+    pub async fn concat(
+        &self,
+        inputs: &[ConcatInput],
+        output: &Path,
+        spec: &ConcatSpec,
+        ctl: &RunControl,
+    ) -> Result<Vec<PathBuf>, MediaError> {
+        container(&spec.target.container)?;
+        let dir = paths::parent(output)?;
+        let list = dir.join(format!(".{}.ffconcat", paths::stem(output)?));
+        let args = concat_args(inputs, output, spec, &list)?;
+        let method = concat_method(inputs, spec);
+        tracing::debug!(?method, inputs = inputs.len(), "concat");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(MediaError::io("could not create output directory", &dir))?;
+        remove_stale_segments(output, &spec.target).await?;
+        if method == ConcatMethod::StreamCopy {
+            tokio::fs::write(&list, concat_list(inputs)?)
+                .await
+                .map_err(MediaError::io("could not write the concat list", &list))?;
+        }
+        let total: Option<f64> = inputs.iter().map(ConcatInput::secs).sum();
+        let cmd = self.ffmpeg_command(args, total).ffmpeg_progress(total);
+        let outcome = cmd.run(ctl).await;
+        if method == ConcatMethod::StreamCopy {
+            let _ = tokio::fs::remove_file(&list).await;
+        }
+        outcome?;
+        collect_outputs(output, &spec.target).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transcode::{AudioSpec, VideoSpec};
+
+    fn av(w: u32, h: u32, audio: bool) -> MediaInfo {
+        let mut streams = vec![StreamInfo {
+            codec_type: "video".into(),
+            codec_name: "h264".into(),
+            width: Some(w),
+            height: Some(h),
+            fps: Some(25.0),
+            pix_fmt: Some("yuv420p".into()),
+            ..Default::default()
+        }];
+        if audio {
+            streams.push(StreamInfo {
+                index: 1,
+                codec_type: "audio".into(),
+                codec_name: "aac".into(),
+                sample_rate: Some(44_100),
+                channels: Some(1),
+                ..Default::default()
+            });
+        }
+        MediaInfo {
+            duration: Some(2.0),
+            streams,
+            ..Default::default()
+        }
+    }
+
+    fn input(name: &str, info: MediaInfo) -> ConcatInput {
+        ConcatInput::new(format!("/in/{name}"), info)
+    }
+
+    fn spec(container: &str, direct: bool) -> ConcatSpec {
+        ConcatSpec {
+            target: TranscodeSpec {
+                container: container.into(),
+                ..Default::default()
+            },
+            direct,
+        }
+    }
+
+    fn graph(args: &[String]) -> &str {
+        let at = args.iter().position(|a| a == "-filter_complex").unwrap();
+        &args[at + 1]
+    }
+
+    #[test]
+    fn direct_copy_only_when_everything_matches() {
+        let same = [
+            input("a.mp4", av(320, 240, true)),
+            input("b.mp4", av(320, 240, true)),
+        ];
+        assert_eq!(
+            concat_method(&same, &spec("mp4", true)),
+            ConcatMethod::StreamCopy
+        );
+        assert_eq!(
+            concat_method(&same, &spec("ts", true)),
+            ConcatMethod::StreamCopy
+        );
+        assert_eq!(
+            concat_method(&same, &spec("mp4", false)),
+            ConcatMethod::Reencode
+        );
+        let sizes = [
+            input("a.mp4", av(320, 240, true)),
+            input("b.mp4", av(640, 480, true)),
+        ];
+        assert_eq!(
+            concat_method(&sizes, &spec("mp4", true)),
+            ConcatMethod::Reencode
+        );
+        let silent = [
+            input("a.mp4", av(320, 240, true)),
+            input("b.mp4", av(320, 240, false)),
+        ];
+        assert_eq!(
+            concat_method(&silent, &spec("mp4", true)),
+            ConcatMethod::Reencode
+        );
+        // The target asks for another codec.
+        let mut h265 = spec("mp4", true);
+        h265.target.video = Some(VideoSpec {
+            codec: Some("H.265".into()),
+            ..Default::default()
+        });
+        assert_eq!(concat_method(&same, &h265), ConcatMethod::Reencode);
+        // mp3 takes no AAC: copying is impossible.
+        assert_eq!(
+            concat_method(&same, &spec("mp3", true)),
+            ConcatMethod::Reencode
+        );
+        // aac takes the AAC audio alone.
+        assert_eq!(
+            concat_method(&same, &spec("aac", true)),
+            ConcatMethod::StreamCopy
+        );
+    }
+
+    #[test]
+    fn copy_uses_the_concat_demuxer() {
+        let mut a = input("it's.mp4", av(320, 240, true));
+        a.start = Some(1.0);
+        a.end = Some(1.5);
+        let inputs = [a, input("b.mp4", av(320, 240, true))];
+        let args = concat_args(
+            &inputs,
+            Path::new("/o/out.mp4"),
+            &spec("mp4", true),
+            Path::new("/o/.l"),
+        )
+        .unwrap();
+        let at = args.iter().position(|x| x == "concat").unwrap();
+        assert_eq!(args[at + 1..at + 5], ["-safe", "0", "-i", "/o/.l"]);
+        assert!(args.windows(2).any(|w| w[0] == "-c" && w[1] == "copy"));
+        let list = concat_list(&inputs).unwrap();
+        assert_eq!(
+            list,
+            "ffconcat version 1.0\nfile '/in/it'\\''s.mp4'\ninpoint 1\noutpoint 1.5\nfile '/in/b.mp4'\n"
+        );
+    }
+
+    #[test]
+    fn reencode_normalises_and_fills_gaps() {
+        let mut voice = MediaInfo {
+            duration: Some(1.5),
+            ..Default::default()
+        };
+        voice.streams.push(StreamInfo {
+            codec_type: "audio".into(),
+            codec_name: "mp3".into(),
+            channels: Some(2),
+            ..Default::default()
+        });
+        let inputs = [
+            input("a.mp4", av(320, 240, true)),
+            input("b.mp4", av(640, 360, false)),
+            input("c.mp3", voice),
+        ];
+        let mut s = spec("mp4", true);
+        s.target.audio = Some(AudioSpec {
+            samplerate: Some(48_000),
+            ..Default::default()
+        });
+        let args = concat_args(&inputs, Path::new("/o/out.mp4"), &s, Path::new("/o/.l")).unwrap();
+        let g = graph(&args);
+        assert!(
+            g.starts_with("[0:v:0]scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:"),
+            "{g}"
+        );
+        assert!(
+            !g.contains("[1:a") && g.contains("anullsrc=r=48000:cl=stereo,atrim=duration=2[a1]"),
+            "{g}"
+        );
+        assert!(
+            g.contains("color=c=black:s=320x240:r=25:d=1.5,format=yuv420p[v2]"),
+            "{g}"
+        );
+        assert!(
+            g.ends_with("[v0][a0][v1][a1][v2][a2]concat=n=3:v=1:a=1[cv][ca]"),
+            "{g}"
+        );
+        assert!(args.windows(2).any(|w| w[0] == "-map" && w[1] == "[cv]"));
+        assert!(args.windows(2).any(|w| w[0] == "-ar" && w[1] == "48000"));
+        assert!(!args.iter().any(|a| a == "-vf"));
+    }
+
+    #[test]
+    fn audio_only_targets_and_trims() {
+        let mut a = input("a.mp4", av(320, 240, true));
+        a.start = Some(0.5);
+        a.end = Some(1.5);
+        let inputs = [a, input("b.mp4", av(320, 240, true))];
+        let args = concat_args(
+            &inputs,
+            Path::new("/o/out.mp3"),
+            &spec("mp3", false),
+            Path::new("/l"),
+        )
+        .unwrap();
+        assert!(args.windows(2).any(|w| w[0] == "-ss" && w[1] == "0.5"));
+        assert!(args.windows(2).any(|w| w[0] == "-to" && w[1] == "1.5"));
+        assert_eq!(
+            graph(&args).rsplit(';').next().unwrap(),
+            "[a0][a1]concat=n=2:v=0:a=1[ca]"
+        );
+        assert!(args.iter().any(|a| a == "-vn"));
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-c:a" && w[1] == "libmp3lame")
+        );
+        let err = concat_args(
+            &[],
+            Path::new("/o.mp4"),
+            &spec("mp4", false),
+            Path::new("/l"),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "InvalidSpec");
+    }
+}
