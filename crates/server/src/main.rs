@@ -10,6 +10,7 @@
 mod cli;
 mod config;
 mod secrets;
+mod tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +52,19 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print, as a JSON array, the exact ffmpeg arguments a Transcode template would run on an
+    /// input (for debugging templates and for benchmarks against bare ffmpeg).
+    FfmpegArgs {
+        /// A template request body (`<Request><Tag>Transcode</Tag>…</Request>`).
+        #[arg(long)]
+        template: PathBuf,
+        /// Input media file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Inspect and control callback delivery on a running server.
     Callbacks {
         #[command(flatten)]
@@ -70,6 +84,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
+        Command::FfmpegArgs {
+            template,
+            input,
+            output,
+        } => runtime.block_on(tools::ffmpeg_args(&template, &input, &output)),
         Command::Serve {
             listen,
             data,
