@@ -121,7 +121,10 @@ async fn finish(store: &SqliteStore, url: &str, n: usize) -> Instant {
         content_type: "application/xml".into(),
         body: body(n),
     };
-    store.enqueue_callback(&origin, &message, now_ms()).await.unwrap();
+    store
+        .enqueue_callback(&origin, &message, now_ms())
+        .await
+        .unwrap();
     Instant::now()
 }
 
@@ -144,7 +147,11 @@ fn notifier(store: Arc<SqliteStore>, wake: Arc<Notify>) -> Notifier {
 }
 
 async fn open_store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await.unwrap())
+    Arc::new(
+        SqliteStore::open(&dir.path().join("bench.db"))
+            .await
+            .unwrap(),
+    )
 }
 
 /// Waits until the store recorded every delivery.
@@ -235,7 +242,11 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
         .collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
-    let label = if rate > 0.0 { format!("{rate:.0}/s") } else { "max rate".to_owned() };
+    let label = if rate > 0.0 {
+        format!("{rate:.0}/s")
+    } else {
+        "max rate".to_owned()
+    };
     let per_sec = n as f64 / received.as_secs_f64();
     println!(
         "live ({label}): {n} instances committed in {:.3} s, all received after {:.3} s = {per_sec:.0}/s; \
@@ -271,9 +282,21 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     println!("reelflow callback benchmark: {n} instances, {cores} cores");
     let only = arg(&args, "--only").unwrap_or_default();
-    let drained = if only.is_empty() || only == "drain" { drain(n).await } else { serde_json::Value::Null };
-    let unpaced = if only.is_empty() || only == "max" { live(n, 0.0).await } else { serde_json::Value::Null };
-    let paced = if only.is_empty() || only == "paced" { live(n, rate).await } else { serde_json::Value::Null };
+    let drained = if only.is_empty() || only == "drain" {
+        drain(n).await
+    } else {
+        serde_json::Value::Null
+    };
+    let unpaced = if only.is_empty() || only == "max" {
+        live(n, 0.0).await
+    } else {
+        serde_json::Value::Null
+    };
+    let paced = if only.is_empty() || only == "paced" {
+        live(n, rate).await
+    } else {
+        serde_json::Value::Null
+    };
     let report = serde_json::json!({
         "cores": cores,
         "drain": drained,

@@ -60,8 +60,12 @@ fn render_error(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),
     );
-    // No `x-cos-error-code` header: when present, the Python SDK stops parsing the body and
-    // its error accessors (message, resource, trace id) break.
+    // `x-cos-error-code` only where there is no body to read the code from (HEAD): when the
+    // header is present the Python SDK stops parsing the body, and its error accessors
+    // (message, resource, trace id) break.
+    if is_head && let Ok(code) = HeaderValue::from_str(info.code) {
+        parts.headers.insert("x-cos-error-code", code);
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }

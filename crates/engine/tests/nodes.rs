@@ -9,23 +9,6 @@ use common::*;
 use reelflow_model::execution::RunState;
 use reelflow_objects::BlobStore;
 
-fn probe(path: &std::path::Path) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn op(name: &str, ty: &str, body: &str) -> String {
     format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
 }

@@ -197,23 +197,6 @@ async fn a_paused_queue_holds_work_until_resumed() {
     );
 }
 
-fn probe(path: &Path) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The facts of an output that must not depend on fusion.
 fn facts(v: &serde_json::Value) -> Vec<String> {
     let mut f: Vec<String> = v["streams"]

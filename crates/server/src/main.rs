@@ -220,22 +220,3 @@ async fn stop_signal(shutdown: CancellationToken) {
     }
     shutdown.cancel();
 }
-
-async fn ffmpeg_args(
-    template: &std::path::Path,
-    input: &std::path::Path,
-    output: &std::path::Path,
-) -> Result<()> {
-    use reelflow_model::template::{TemplateSpec, TranscodeParams};
-    let body =
-        std::fs::read(template).with_context(|| format!("reading {}", template.display()))?;
-    let request = reelflow_model::XmlElement::parse(&body)?;
-    let spec = TemplateSpec::from_request(&request)?;
-    let params = TranscodeParams::from_container(&spec.params)?;
-    let media_spec = reelflow_engine::specs::transcode_spec(&params);
-    let extras = reelflow_engine::specs::transcode_extras(&params);
-    let info = reelflow_media::probe(input, &reelflow_media::RunControl::default()).await?;
-    let args = reelflow_media::transcode_with_args(input, output, &media_spec, &extras, &info)?;
-    println!("{}", serde_json::to_string(&args)?);
-    Ok(())
-}

@@ -9,7 +9,8 @@ use reelflow_model::template::{TemplateSpec, TranscodeParams};
 /// template on `input` — for debugging templates, and so benchmarks can time the very same
 /// command run bare.
 pub async fn ffmpeg_args(template: &Path, input: &Path, output: &Path) -> Result<()> {
-    let body = std::fs::read(template).with_context(|| format!("reading {}", template.display()))?;
+    let body =
+        std::fs::read(template).with_context(|| format!("reading {}", template.display()))?;
     let request = reelflow_model::XmlElement::parse(&body)?;
     let spec = TemplateSpec::from_request(&request)?;
     let params = TranscodeParams::from_container(&spec.params)?;

@@ -2,10 +2,11 @@
 
 use axum::response::Response;
 use reelflow_model::XmlElement;
-use reelflow_model::clock::{DisplayOffset, parse_api_time};
+use reelflow_model::clock::DisplayOffset;
 use reelflow_model::execution::{Instance, RunState, Task};
 use reelflow_store::RunQuery;
 
+use super::listing;
 use crate::context::query_value;
 use crate::state::AppState;
 use crate::xml::xml_response;
@@ -140,74 +141,14 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
 }
 
 fn run_query(ctx: &Ctx, workflow_id: &str) -> Result<RunQuery, ApiError> {
-    let q = &ctx.query;
-    let value = |n: &str| query_value(q, n).filter(|v| !v.is_empty());
-    let descending = match value("orderByTime") {
-        None => true,
-        Some(v) if v.eq_ignore_ascii_case("desc") => true,
-        Some(v) if v.eq_ignore_ascii_case("asc") => false,
-        Some(v) => {
-            return Err(ApiError::invalid(format!(
-                "orderByTime must be Desc or Asc, got {v:?}"
-            )));
-        }
-    };
-    let limit = match value("size") {
-        None => 10,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "size must be an integer between 1 and 100, got {v:?}"
-                ))
-            })?,
-    };
-    let mut states = Vec::new();
-    for s in value("states")
-        .unwrap_or("All")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if s.eq_ignore_ascii_case("All") {
-            states.clear();
-            break;
-        }
-        states.push(
-            RunState::parse(s)
-                .ok_or_else(|| ApiError::invalid(format!("states: unknown state {s:?}")))?,
-        );
-    }
-    let time = |n: &str| -> Result<Option<i64>, ApiError> {
-        value(n)
-            .map(|v| {
-                parse_api_time(v).ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "{n} must look like 2022-08-09T14:54:17+0800, got {v:?}"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let after = value("nextToken").map(str::to_owned);
-    if after
-        .as_deref()
-        .is_some_and(|t| !reelflow_model::ids::is_run_id(t))
-    {
-        return Err(ApiError::invalid(
-            "nextToken is not a token returned by this API",
-        ));
-    }
     Ok(RunQuery {
         workflow_id: workflow_id.to_owned(),
-        states,
-        name: value("name").map(str::to_owned),
-        created_from: time("startCreationTime")?,
-        created_to: time("endCreationTime")?,
-        descending,
-        after_run_id: after,
-        limit,
+        states: listing::states(ctx, RunState::parse)?,
+        name: listing::value(ctx, "name").map(str::to_owned),
+        created_from: listing::time(ctx, "startCreationTime")?,
+        created_to: listing::time(ctx, "endCreationTime")?,
+        descending: listing::descending(ctx)?,
+        after_run_id: listing::next_token(ctx, reelflow_model::ids::is_run_id)?,
+        limit: listing::bounded(ctx, "size", 10, 100)?,
     })
 }

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use reelflow_engine::JobError;
 use reelflow_model::XmlElement;
-use reelflow_model::clock::parse_api_time;
 use reelflow_model::execution::{Instance, Task, TaskState};
 use reelflow_model::ids::is_job_id;
 use reelflow_model::job::parse_jobs;
@@ -14,7 +13,7 @@ use reelflow_model::jobs_detail::jobs_detail;
 use reelflow_model::workflow::Topology;
 use reelflow_store::{CancelOutcome, TaskQuery};
 
-use crate::context::query_value;
+use super::listing;
 use crate::state::AppState;
 use crate::xml::{read_xml, xml_response};
 use crate::{ApiError, Ctx};
@@ -117,84 +116,34 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
 }
 
 fn task_query(ctx: &Ctx) -> Result<TaskQuery, ApiError> {
-    let q = &ctx.query;
-    let value = |n: &str| query_value(q, n).filter(|v| !v.is_empty());
-    let tag = value("tag").ok_or_else(|| ApiError::invalid("query parameter tag is required"))?;
+    let tag = listing::value(ctx, "tag")
+        .ok_or_else(|| ApiError::invalid("query parameter tag is required"))?;
     let tag = if tag.eq_ignore_ascii_case("HighSpeedHd") {
         "Transcode"
     } else {
         tag
     };
-    let descending = match value("orderByTime") {
-        None => true,
-        Some(v) if v.eq_ignore_ascii_case("desc") => true,
-        Some(v) if v.eq_ignore_ascii_case("asc") => false,
-        Some(v) => {
-            return Err(ApiError::invalid(format!(
-                "orderByTime must be Desc or Asc, got {v:?}"
-            )));
-        }
-    };
-    let limit = match value("size") {
-        None => 10,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "size must be an integer between 1 and 100, got {v:?}"
-                ))
-            })?,
-    };
-    let mut states = Vec::new();
-    for s in value("states")
-        .unwrap_or("All")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        if s.eq_ignore_ascii_case("All") {
-            states.clear();
-            break;
-        }
-        let state = TaskState::parse(s)
+    // CI's `Pause` is what reelflow calls a Submitted task waiting in a paused queue.
+    let parse_state = |s: &str| {
+        TaskState::parse(s)
             .filter(|st| st.is_visible())
             .or_else(|| {
                 s.eq_ignore_ascii_case("Pause")
                     .then_some(TaskState::Submitted)
-            });
-        states
-            .push(state.ok_or_else(|| ApiError::invalid(format!("states: unknown state {s:?}")))?);
-    }
-    let time = |n: &str| -> Result<Option<i64>, ApiError> {
-        value(n)
-            .map(|v| {
-                parse_api_time(v).ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "{n} must look like 2022-08-09T14:54:17+0800, got {v:?}"
-                    ))
-                })
             })
-            .transpose()
     };
-    let after = value("nextToken").map(str::to_owned);
-    if after.as_deref().is_some_and(|t| !is_job_id(t)) {
-        return Err(ApiError::invalid(
-            "nextToken is not a token returned by this API",
-        ));
-    }
     Ok(TaskQuery {
         bucket: ctx.bucket.clone(),
         tag: tag.to_owned(),
-        queue_id: value("queueId").map(str::to_owned),
-        states,
-        workflow_id: value("workflowId").map(str::to_owned),
-        input_object: value("inputObject").map(|o| o.trim_start_matches('/').to_owned()),
-        created_from: time("startCreationTime")?,
-        created_to: time("endCreationTime")?,
-        descending,
-        after_job_id: after,
-        limit,
+        queue_id: listing::value(ctx, "queueId").map(str::to_owned),
+        states: listing::states(ctx, parse_state)?,
+        workflow_id: listing::value(ctx, "workflowId").map(str::to_owned),
+        input_object: listing::value(ctx, "inputObject")
+            .map(|o| o.trim_start_matches('/').to_owned()),
+        created_from: listing::time(ctx, "startCreationTime")?,
+        created_to: listing::time(ctx, "endCreationTime")?,
+        descending: listing::descending(ctx)?,
+        after_job_id: listing::next_token(ctx, is_job_id)?,
+        limit: listing::bounded(ctx, "size", 10, 100)?,
     })
 }

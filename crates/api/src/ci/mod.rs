@@ -6,6 +6,7 @@
 
 mod execution;
 mod jobs;
+mod listing;
 mod queue;
 mod template;
 mod workflow;
@@ -176,21 +177,5 @@ async fn require_bucket(state: &AppState, ctx: &Ctx) -> Result<(), ApiError> {
             "NoSuchBucket",
             format!("bucket {} does not exist", ctx.bucket),
         ))
-    }
-}
-
-/// Parses a positive page number/size query value, with a default.
-fn page_param(ctx: &Ctx, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
-    match crate::context::query_value(&ctx.query, name).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "{name} must be an integer between 1 and {max}, got {v:?}"
-                ))
-            }),
     }
 }

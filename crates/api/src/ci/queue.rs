@@ -7,8 +7,7 @@ use reelflow_model::XmlElement;
 use reelflow_model::clock::now_unix;
 use reelflow_model::queue::{Queue, apply_update};
 
-use super::page_param;
-use crate::context::query_value;
+use super::listing;
 use crate::state::AppState;
 use crate::xml::{read_xml, xml_response};
 use crate::{ApiError, Ctx};
@@ -32,14 +31,8 @@ fn queue_xml(q: &Queue, name: &str, state: &AppState) -> XmlElement {
 
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
     state.engine.queue_for(&ctx.bucket, None).await?;
-    let ids: Vec<&str> = query_value(&ctx.query, "queueIds")
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let wanted_state = query_value(&ctx.query, "state")
-        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("All"));
+    let ids = listing::list(ctx, "queueIds");
+    let wanted_state = listing::value(ctx, "state").filter(|s| !s.eq_ignore_ascii_case("All"));
     if let Some(s) = wanted_state
         .filter(|s| !s.eq_ignore_ascii_case("Active") && !s.eq_ignore_ascii_case("Paused"))
     {
@@ -47,8 +40,6 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
             "state must be All, Active or Paused, got {s:?}"
         )));
     }
-    let page = page_param(ctx, "pageNumber", 1, 100_000)?;
-    let size = page_param(ctx, "pageSize", 10, 100)?;
     let all: Vec<Queue> = state
         .store
         .list_queues(&ctx.bucket)
@@ -57,18 +48,7 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         .filter(|q| ids.is_empty() || ids.contains(&q.id.as_str()))
         .filter(|q| wanted_state.is_none_or(|s| q.state().eq_ignore_ascii_case(s)))
         .collect();
-    let mut doc = XmlElement::new("Response")
-        .with_leaf("RequestId", &ctx.request_id)
-        .with_leaf("TotalCount", all.len().to_string())
-        .with_leaf("PageNumber", page.to_string())
-        .with_leaf("PageSize", size.to_string());
-    for q in all
-        .iter()
-        .skip(((page - 1) * size) as usize)
-        .take(size as usize)
-    {
-        doc.push(queue_xml(q, "QueueList", state));
-    }
+    let mut doc = listing::paged_document(ctx, &all, |q| queue_xml(q, "QueueList", state))?;
     for missing in ids.iter().filter(|id| !all.iter().any(|q| q.id == **id)) {
         doc.push_leaf("NonExistPIDs", *missing);
     }

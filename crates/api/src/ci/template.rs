@@ -7,8 +7,7 @@ use reelflow_model::clock::now_unix;
 use reelflow_model::ids::new_template_id;
 use reelflow_model::template::{Template, TemplateCategory, TemplateSpec, TemplateTag};
 
-use super::page_param;
-use crate::context::query_value;
+use super::listing;
 use crate::state::AppState;
 use crate::xml::{read_xml, xml_response};
 use crate::{ApiError, Ctx};
@@ -112,28 +111,21 @@ pub(super) async fn delete(state: &AppState, ctx: &Ctx, id: &str) -> Result<Resp
 }
 
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let q = &ctx.query;
-    let tag = match query_value(q, "tag").filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(
+    let tag = listing::value(ctx, "tag")
+        .map(|t| {
             TemplateTag::parse(t)
-                .ok_or_else(|| ApiError::invalid(format!("tag {t:?} is not supported")))?,
-        ),
-    };
-    let category = query_value(q, "category")
-        .filter(|c| !c.is_empty())
-        .unwrap_or("Custom");
-    let ids: Vec<&str> = query_value(q, "ids")
-        .unwrap_or("")
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let name = query_value(q, "name").unwrap_or("");
-    let page = page_param(ctx, "pageNumber", 1, 100_000)?;
-    let size = page_param(ctx, "pageSize", 10, 100)?;
+                .ok_or_else(|| ApiError::invalid(format!("tag {t:?} is not supported")))
+        })
+        .transpose()?;
+    let category = listing::value(ctx, "category").unwrap_or("Custom");
+    let ids = listing::list(ctx, "ids");
+    let name = listing::value(ctx, "name").unwrap_or("");
     // Official templates are stored once under the empty bucket name and seen by every bucket.
-    let official = category.eq_ignore_ascii_case("Official");
-    let owner = if official { "" } else { ctx.bucket.as_str() };
+    let owner = if category.eq_ignore_ascii_case("Official") {
+        ""
+    } else {
+        ctx.bucket.as_str()
+    };
     let all: Vec<Template> = state
         .store
         .list_templates(owner, tag)
@@ -143,19 +135,10 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         .filter(|t| ids.is_empty() || ids.contains(&t.id.as_str()))
         .filter(|t| t.name.starts_with(name))
         .collect();
-    let mut doc = XmlElement::new("Response")
-        .with_leaf("RequestId", &ctx.request_id)
-        .with_leaf("TotalCount", all.len().to_string())
-        .with_leaf("PageNumber", page.to_string())
-        .with_leaf("PageSize", size.to_string());
-    for t in all
-        .iter()
-        .skip(((page - 1) * size) as usize)
-        .take(size as usize)
-    {
+    let doc = listing::paged_document(ctx, &all, |t| {
         let mut el = template_xml(t, state);
         el.name = "TemplateList".to_owned();
-        doc.push(el);
-    }
+        el
+    })?;
     Ok(xml_response(&doc))
 }

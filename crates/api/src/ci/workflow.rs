@@ -11,7 +11,7 @@ use reelflow_model::template::Template;
 use reelflow_model::topology::check_references;
 use reelflow_model::workflow::{Workflow, WorkflowSpec, WorkflowState};
 
-use super::page_param;
+use super::listing;
 use crate::context::query_value;
 use crate::state::AppState;
 use crate::xml::{read_xml, xml_response};
@@ -148,15 +148,8 @@ pub(super) async fn delete(state: &AppState, ctx: &Ctx, id: &str) -> Result<Resp
 }
 
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
-    let ids: Vec<&str> = query_value(&ctx.query, "ids")
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let name = query_value(&ctx.query, "name").unwrap_or("");
-    let page = page_param(ctx, "pageNumber", 1, 100_000)?;
-    let size = page_param(ctx, "pageSize", 10, 100)?;
+    let ids = listing::list(ctx, "ids");
+    let name = listing::value(ctx, "name").unwrap_or("");
     let all: Vec<Workflow> = state
         .store
         .list_workflows(&ctx.bucket)
@@ -165,20 +158,11 @@ pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiErr
         .filter(|w| ids.is_empty() || ids.contains(&w.id.as_str()))
         .filter(|w| name.is_empty() || w.name == name)
         .collect();
-    let mut doc = XmlElement::new("Response")
-        .with_leaf("RequestId", &ctx.request_id)
-        .with_leaf("TotalCount", all.len().to_string())
-        .with_leaf("PageNumber", page.to_string())
-        .with_leaf("PageSize", size.to_string());
-    for w in all
-        .iter()
-        .skip(((page - 1) * size) as usize)
-        .take(size as usize)
-    {
+    let mut doc = listing::paged_document(ctx, &all, |w| {
         let mut el = workflow_xml(w, state);
         el.name = "MediaWorkflowList".to_owned();
-        doc.push(el);
-    }
+        el
+    })?;
     for missing in ids.iter().filter(|id| !all.iter().any(|w| w.id == **id)) {
         doc.push_leaf("NonExistIDs", *missing);
     }

@@ -194,3 +194,21 @@ pub fn node(name: &str, ty: &str, template: &str, object: &str) -> String {
         "<{name}><Type>{ty}</Type><Operation><TemplateId>{template}</TemplateId><Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output></Operation></{name}>"
     )
 }
+
+/// ffprobe's JSON report of a file (streams with counted frames, and the format).
+pub fn probe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
