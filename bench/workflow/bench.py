@@ -169,10 +169,15 @@ def main() -> None:
             through_workflow(server, receiver, "single/warm", src720, 1)
             bare([ffmpeg_args(args.bin, TEMPLATES["480p"], src720, work / "warm.mp4", work)])
 
-            a_flow = through_workflow(server, receiver, "single/", src720, args.repeat)
-            a_bare = [bare([ffmpeg_args(args.bin, TEMPLATES["480p"], src720, work / f"a{i}.mp4", work)]) for i in range(args.repeat)]
-            b_flow = through_workflow(server, receiver, "ladder/", src1080, args.repeat)
-            b_bare = [bare([ffmpeg_args(args.bin, TEMPLATES[k], src1080, work / f"b{i}{k}.mp4", work) for k in ("720p", "480p", "360p")]) for i in range(args.repeat)]
+            # Interleaved, so drifting background load hits both sides alike.
+            a_flow, a_bare, b_flow, b_bare = [], [], [], []
+            a_cmd = ffmpeg_args(args.bin, TEMPLATES["480p"], src720, work / "a.mp4", work)
+            b_cmds = [ffmpeg_args(args.bin, TEMPLATES[k], src1080, work / f"b{k}.mp4", work) for k in ("720p", "480p", "360p")]
+            for i in range(args.repeat):
+                a_flow += through_workflow(server, receiver, f"single/{i}-", src720, 1)
+                a_bare.append(bare([a_cmd]))
+                b_flow += through_workflow(server, receiver, f"ladder/{i}-", src1080, 1)
+                b_bare.append(bare(b_cmds))
         finally:
             server.stop()
         report("(a) one Transcode: upload -> callback / bare ffmpeg", a_flow, a_bare, 1.05)

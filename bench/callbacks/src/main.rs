@@ -7,8 +7,10 @@
 //!
 //! - **drain**: N messages are committed first, then the notifier starts; the figure is
 //!   messages per second until the receiver has every POST (and the store has recorded them).
-//! - **live**: the notifier runs while producers commit N messages (unpaced, or at `--rate`);
-//!   the figures are p50/p90/p99/max of commit → POST arrival, and the delivered rate.
+//! - **live**: the notifier runs while two producers (like the engine's two workers) commit N
+//!   messages, unpaced or at `--rate`, born leased to the notifier's node as the engine's
+//!   task-finish transaction writes them; the figures are p50/p90/p99/max of commit → POST
+//!   arrival, and the delivered rate.
 //!
 //! Usage: `reelflow-callback-bench [--instances N] [--rate R] [--out FILE]`.
 
@@ -24,6 +26,9 @@ use reelflow_store::sqlite::SqliteStore;
 use reelflow_store::{CallbackKind, CallbackOrigin, CallbackStore, NewCallback};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// The notifier's node id.
+const NODE: &str = "bench";
 
 /// Arrivals, indexed by message number.
 struct Receiver {
@@ -106,8 +111,15 @@ fn body(n: usize) -> String {
     )
 }
 
-/// Commits message `n` ("the instance ends") and returns the commit time.
-async fn finish(store: &SqliteStore, url: &str, n: usize) -> Instant {
+/// Commits message `n` ("the instance ends") and returns the commit time. `leased_to` is the
+/// notifier's node id when the message is committed the way the engine's task-finish
+/// transaction commits it (born leased to the node); `None` leaves it for a claim.
+async fn finish(
+    store: &SqliteStore,
+    url: &str,
+    n: usize,
+    leased_to: Option<&str>,
+) -> (Instant, i64) {
     let origin = CallbackOrigin {
         kind: CallbackKind::WorkflowFinish,
         run_id: format!("i{n:032x}"),
@@ -122,10 +134,17 @@ async fn finish(store: &SqliteStore, url: &str, n: usize) -> Instant {
         body: body(n),
     };
     store
-        .enqueue_callback(&origin, &message, now_ms())
+        .enqueue_callback(&origin, &message, now_ms(), leased_to)
         .await
         .unwrap();
-    Instant::now()
+    (Instant::now(), now_us())
+}
+
+fn now_us() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    d.as_micros() as i64
 }
 
 fn now_ms() -> i64 {
@@ -140,7 +159,7 @@ fn notifier(store: Arc<SqliteStore>, wake: Arc<Notify>) -> Notifier {
         schedule: RetrySchedule::parse("1s,5s").unwrap(),
         policy: AddressPolicy::parse("127.0.0.0/8").unwrap(),
         default_secret: Some(WebhookSecret::generate()),
-        node_id: "bench".into(),
+        node_id: NODE.into(),
         ..NotifierConfig::default()
     };
     Notifier::new(store, config, wake).unwrap()
@@ -171,7 +190,7 @@ async fn drain(n: usize) -> serde_json::Value {
     let rx = Receiver::new(n);
     let url = start_receiver(rx.clone()).await;
     for i in 0..n {
-        finish(&store, &url, i).await;
+        finish(&store, &url, i, None).await;
     }
     let stop = CancellationToken::new();
     let started = Instant::now();
@@ -216,7 +235,7 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
                     let due = started + Duration::from_secs_f64(i as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let end = finish(&store, &url, i).await;
+                let end = finish(&store, &url, i, Some(NODE)).await;
                 wake.notify_one();
                 ends.lock().unwrap()[i] = Some(end);
             }
@@ -230,18 +249,28 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
     let received = started.elapsed();
     stop.cancel();
     running.await.unwrap();
-    let ends = ends.lock().unwrap();
-    let arrivals = rx.arrivals.lock().unwrap();
-    let mut lat: Vec<f64> = ends
+    let ends: Vec<(Instant, i64)> = ends.lock().unwrap().iter().map(|e| e.unwrap()).collect();
+    let arrivals: Vec<Instant> = rx
+        .arrivals
+        .lock()
+        .unwrap()
         .iter()
-        .zip(arrivals.iter())
-        .map(|(e, a)| {
-            let (e, a) = (e.unwrap(), a.unwrap());
-            a.saturating_duration_since(e).as_secs_f64() * 1000.0
-        })
+        .map(|a| a.unwrap())
         .collect();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+    let total = percentiles(
+        ends.iter()
+            .zip(&arrivals)
+            .map(|((e, _), a)| a.saturating_duration_since(*e).as_secs_f64() * 1000.0)
+            .collect(),
+    );
+    // Where the time goes: commit → attempt start (wake-up and claim), from the attempt log.
+    let mut queued = Vec::with_capacity(n);
+    for (i, (_, end_us)) in ends.iter().enumerate() {
+        let log = store.callback_attempts(&format!("msg_{i}")).await.unwrap();
+        let started_ms = log.first().map_or(0, |a| a.started_ms);
+        queued.push((started_ms as f64 - *end_us as f64 / 1000.0).max(0.0));
+    }
+    let queued = percentiles(queued);
     let label = if rate > 0.0 {
         format!("{rate:.0}/s")
     } else {
@@ -249,14 +278,12 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
     };
     let per_sec = n as f64 / received.as_secs_f64();
     println!(
-        "live ({label}): {n} instances committed in {:.3} s, all received after {:.3} s = {per_sec:.0}/s; \
-         end→POST p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "live ({label}): {n} instances committed in {:.3} s, all received after {:.3} s = {per_sec:.0}/s\n  \
+         end→POST    {}\n  end→attempt {} (wake-up + claim; ms resolution)",
         produced.as_secs_f64(),
         received.as_secs_f64(),
-        pct(0.50),
-        pct(0.90),
-        pct(0.99),
-        lat[lat.len() - 1]
+        show(&total),
+        show(&queued),
     );
     serde_json::json!({
         "instances": n,
@@ -264,8 +291,27 @@ async fn live(n: usize, rate: f64) -> serde_json::Value {
         "committed_secs": produced.as_secs_f64(),
         "received_secs": received.as_secs_f64(),
         "callbacks_per_sec": per_sec,
-        "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": lat[lat.len() - 1]},
+        "latency_ms": total,
+        "end_to_attempt_ms": queued,
     })
+}
+
+/// p50, p90, p99 and max of `values` (ms).
+fn percentiles(mut values: Vec<f64>) -> serde_json::Value {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct =
+        |p: f64| values[((values.len() as f64 * p).ceil() as usize).clamp(1, values.len()) - 1];
+    serde_json::json!({"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": values[values.len() - 1]})
+}
+
+fn show(p: &serde_json::Value) -> String {
+    format!(
+        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p["p50"].as_f64().unwrap_or(0.0),
+        p["p90"].as_f64().unwrap_or(0.0),
+        p["p99"].as_f64().unwrap_or(0.0),
+        p["max"].as_f64().unwrap_or(0.0)
+    )
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {

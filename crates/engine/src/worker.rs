@@ -108,7 +108,7 @@ impl Engine {
     }
 
     async fn run_single(&self, task: Task, shutdown: &CancellationToken) {
-        let (ctl, watch) = Control::new(shutdown);
+        let (ctl, watch) = Control::start(shutdown);
         let heartbeat = self.heartbeat(std::slice::from_ref(&task.job_id), &watch);
         let result = tokio::select! {
             result = self.execute(&task, &ctl) => result,
@@ -129,7 +129,7 @@ impl Engine {
             "running sibling tasks as one ffmpeg process"
         );
         let ids: Vec<String> = group.iter().map(|t| t.job_id.clone()).collect();
-        let (ctl, watch) = Control::new(shutdown);
+        let (ctl, watch) = Control::start(shutdown);
         let heartbeat = self.heartbeat(&ids, &watch);
         let result = tokio::select! {
             result = self.execute_group(&group, &ctl) => result,
@@ -259,7 +259,7 @@ struct Watch {
 struct Control;
 
 impl Control {
-    fn new(shutdown: &CancellationToken) -> (RunControl, Watch) {
+    fn start(shutdown: &CancellationToken) -> (RunControl, Watch) {
         let cancel = shutdown.child_token();
         let progress = Arc::new(AtomicU8::new(0));
         let reported = progress.clone();

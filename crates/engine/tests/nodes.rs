@@ -3,7 +3,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::*;
 use reelflow_model::execution::RunState;

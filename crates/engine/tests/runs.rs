@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -163,9 +162,7 @@ async fn a_paused_queue_holds_work_until_resumed() {
     let mut queue = h.store.get_queue(&queue_id).await.unwrap().unwrap();
     queue.active = false;
     h.store.save_queue(&queue).await.unwrap();
-    let body = format!(
-        "<Request><Tag>MediaInfo</Tag><Input><Object>src/a.mp4</Object></Input><Operation/></Request>"
-    );
+    let body = "<Request><Tag>MediaInfo</Tag><Input><Object>src/a.mp4</Object></Input><Operation/></Request>".to_owned();
     let created = h
         .engine
         .submit_jobs(

@@ -1,20 +1,21 @@
-//! The dispatcher: the one loop that talks to the outbox for delivery. It writes finished
-//! attempts and claims due messages, and hands claimed messages to per-destination lanes
-//! ([`crate::deliver`]).
+//! The dispatcher: the one loop that finds work for delivery. It takes the messages born
+//! leased to this node, claims other due messages, and hands them to per-destination lanes
+//! ([`crate::deliver`]); finished attempts go to the recorder ([`crate::upkeep`]).
 //!
-//! Both outbox writes of the hot path happen in this single task, one after the other, so the
-//! notifier never competes with itself for SQLite's write lock (a writer that finds it busy
-//! backs off for milliseconds), and each write carries as much as has piled up: a claim leases
-//! up to `claim_batch` messages with one `UPDATE`, a flush records every attempt that finished
-//! in the last few milliseconds with one `INSERT`. The loop sleeps until new work is announced
-//! (`wake`), a lane or the node's capacity frees up (`freed`), an attempt finishes, or the
-//! next retry falls due.
+//! The hot path avoids SQLite's write lock, because a writer that finds it busy backs off for
+//! milliseconds: a message written by this node's own task-finish transaction is born leased to
+//! the node and is picked up with a *read* when the engine wakes us; due messages (retries,
+//! redeliveries, other nodes' leftovers) are found with a read probe and claimed with one
+//! `UPDATE` per batch only when something is due. The recorder writes attempts in batches in
+//! its own task, so a write waiting for the lock never delays picking up new messages. The
+//! loop sleeps until new work is announced (`wake`), a lane or the node's capacity frees up
+//! (`freed`), or the next retry falls due.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use reelflow_store::{AttemptLog, AttemptVerdict, ClaimRequest, Store};
+use reelflow_store::{AttemptLog, ClaimRequest, Store};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::lanes::Lanes;
 use crate::metrics::Metrics;
 use crate::secrets::SecretBook;
-use crate::{NotifierConfig, now_ms, upkeep};
+use crate::{NotifierConfig, now_ms};
 
 /// State shared by the dispatcher, the lane tasks and the upkeep task.
 #[derive(Debug)]
@@ -40,7 +41,7 @@ pub(crate) struct Shared {
     pub(crate) lanes: Mutex<Lanes>,
     /// Bounds requests in flight over all endpoints.
     pub(crate) requests: Semaphore,
-    /// Finished attempts, on their way to the dispatcher's next flush.
+    /// Finished attempts, on their way to the recorder.
     pub(crate) results: mpsc::UnboundedSender<AttemptLog>,
     pub(crate) tracker: TaskTracker,
     pub(crate) stopping: AtomicBool,
@@ -48,16 +49,36 @@ pub(crate) struct Shared {
     pub(crate) want_capacity: AtomicBool,
 }
 
-/// Finished attempts are recorded once this many wait, or when the oldest has waited
-/// [`FLUSH_DELAY`]: fewer, larger writes leave the write lock to the producers of messages.
-/// The delay only postpones bookkeeping, never a delivery.
-const FLUSH_BATCH: usize = 128;
-const FLUSH_DELAY: Duration = Duration::from_millis(5);
-
 /// Least time between two claims that found less than a full batch: under a steady stream of
 /// wake-ups, one claim picks up everything that ended within it instead of one claim per
 /// message, halving the notifier's writes at a cost of at most this much latency.
 const CLAIM_GAP: Duration = Duration::from_millis(2);
+
+/// The dispatcher's loop state.
+struct Pace {
+    /// Look for messages born leased to this node.
+    scan_now: bool,
+    /// Look for due messages to claim.
+    claim_now: bool,
+    /// Next timed look (a retry falls due, or the poll interval).
+    deadline: Instant,
+    last_claim: Instant,
+    /// Position of the last born-leased message taken.
+    cursor: i64,
+}
+
+impl Pace {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            scan_now: true,
+            claim_now: true,
+            deadline: now,
+            last_claim: now - CLAIM_GAP,
+            cursor: 0,
+        }
+    }
+}
 
 /// What one claim round found.
 struct ClaimRound {
@@ -72,17 +93,9 @@ struct ClaimRound {
 }
 
 impl Shared {
-    /// Runs until `shutdown`; finished attempts arrive on `results`.
-    pub(crate) async fn dispatch(
-        self: &Arc<Self>,
-        shutdown: &CancellationToken,
-        results: &mut mpsc::UnboundedReceiver<AttemptLog>,
-    ) {
-        let mut finished = Vec::new();
-        let mut flush_at = Instant::now();
-        let mut claim_now = true;
-        let mut deadline = Instant::now();
-        let mut last_claim = Instant::now() - CLAIM_GAP;
+    /// Runs until `shutdown`.
+    pub(crate) async fn dispatch(self: &Arc<Self>, shutdown: &CancellationToken) {
+        let mut pace = Pace::new();
         // The wake-ups live across iterations: a `Notified` that consumed a notification and
         // was dropped unpolled (another branch won) would lose it.
         let wake = self.wake.notified();
@@ -90,81 +103,95 @@ impl Shared {
         tokio::pin!(wake, freed);
         wake.as_mut().enable();
         freed.as_mut().enable();
-        loop {
-            let flush_due = finished.len() >= FLUSH_BATCH || Instant::now() >= flush_at;
-            if !finished.is_empty()
-                && flush_due
-                && let Some(retry_at) = self.flush(results, &mut finished).await
-            {
-                deadline = deadline.min(retry_at);
-            }
-            let claim_ready = last_claim + CLAIM_GAP;
-            if claim_now && Instant::now() < claim_ready {
-                deadline = deadline.min(claim_ready);
-            } else if claim_now && !shutdown.is_cancelled() {
-                let round = self.claim_round().await;
-                last_claim = Instant::now();
-                if round.full && !round.no_room {
-                    last_claim -= CLAIM_GAP;
-                    tokio::task::yield_now().await;
-                    continue;
-                }
-                let wait = match (round.no_room, round.next_due) {
-                    (true, _) => self.config.poll_interval,
-                    (false, Some(next_due)) => self.wait_for(next_due),
-                    (false, None) => self.idle_wait(&round.skipped).await,
-                };
-                deadline = Instant::now() + wait;
-                claim_now = false;
+        while !shutdown.is_cancelled() {
+            if self.step(&mut pace).await {
+                tokio::task::yield_now().await;
+                continue;
             }
             tokio::select! {
                 () = &mut wake => {
-                    claim_now = true;
+                    (pace.scan_now, pace.claim_now) = (true, true);
                     wake.set(self.wake.notified());
                     wake.as_mut().enable();
                 }
                 () = &mut freed => {
-                    claim_now = true;
+                    (pace.scan_now, pace.claim_now) = (true, true);
                     freed.set(self.freed.notified());
                     freed.as_mut().enable();
                 }
-                () = tokio::time::sleep_until(deadline) => claim_now = true,
-                () = tokio::time::sleep_until(flush_at), if !finished.is_empty() => {}
-                () = shutdown.cancelled() => break,
-                got = results.recv() => {
-                    if finished.is_empty() {
-                        flush_at = Instant::now() + FLUSH_DELAY;
-                    }
-                    finished.extend(got);
+                () = tokio::time::sleep_until(pace.deadline) => {
+                    (pace.scan_now, pace.claim_now) = (true, true);
                 }
+                () = shutdown.cancelled() => {}
             }
         }
-        self.flush(results, &mut finished).await;
     }
 
-    /// Records every finished attempt that is waiting; returns when the earliest retry among
-    /// them falls due.
-    pub(crate) async fn flush(
-        &self,
-        results: &mut mpsc::UnboundedReceiver<AttemptLog>,
-        finished: &mut Vec<AttemptLog>,
-    ) -> Option<Instant> {
-        while let Ok(attempt) = results.try_recv() {
-            finished.push(attempt);
+    /// Picks up work: messages born leased to this node (a read), then due messages (a read
+    /// probe, and a claiming write only when something is due). True when a batch came back
+    /// full, so more may be waiting right now.
+    async fn step(self: &Arc<Self>, pace: &mut Pace) -> bool {
+        if pace.scan_now {
+            let (read, limit) = self.take_leased(&mut pace.cursor).await;
+            if read == limit && limit > 0 {
+                return true;
+            }
+            pace.scan_now = false;
         }
-        if finished.is_empty() {
-            return None;
+        if !pace.claim_now {
+            return false;
         }
-        let earliest = finished
-            .iter()
-            .filter_map(|a| match a.verdict {
-                AttemptVerdict::Retry { at_ms } => Some(at_ms),
-                _ => None,
-            })
-            .min();
-        upkeep::record(self, finished).await;
-        finished.clear();
-        earliest.map(|at| Instant::now() + Duration::from_millis((at - now_ms()).max(0) as u64))
+        let claim_ready = pace.last_claim + CLAIM_GAP;
+        if Instant::now() < claim_ready {
+            pace.deadline = pace.deadline.min(claim_ready);
+            return false;
+        }
+        let round = self.claim_round().await;
+        pace.last_claim = Instant::now();
+        if round.full && !round.no_room {
+            pace.last_claim -= CLAIM_GAP;
+            return true;
+        }
+        let wait = match (round.no_room, round.next_due) {
+            (true, _) => self.config.poll_interval,
+            (false, Some(next_due)) => self.wait_for(next_due),
+            (false, None) => self.idle_wait(&round.skipped).await,
+        };
+        pace.deadline = Instant::now() + wait;
+        pace.claim_now = false;
+        false
+    }
+
+    /// Admits messages born leased to this node, after `cursor`; returns (read, asked).
+    async fn take_leased(self: &Arc<Self>, cursor: &mut i64) -> (usize, usize) {
+        let room = self
+            .config
+            .max_held
+            .saturating_sub(self.lanes().held())
+            .min(self.config.claim_batch as usize);
+        if room == 0 {
+            self.want_capacity.store(true, Ordering::Release);
+            return (0, 0);
+        }
+        let node = &self.config.node_id;
+        match self
+            .store
+            .read_leased_callbacks(node, *cursor, room as u32)
+            .await
+        {
+            Ok(batch) => {
+                let read = batch.len();
+                for (seq, message) in batch {
+                    *cursor = seq;
+                    self.admit(message);
+                }
+                (read, room)
+            }
+            Err(error) => {
+                tracing::error!(?error, "could not read callbacks leased to this node");
+                (0, room)
+            }
+        }
     }
 
     async fn claim_round(self: &Arc<Self>) -> ClaimRound {
@@ -183,9 +210,9 @@ impl Shared {
             };
         }
         let now = now_ms();
-        if !skipped.is_empty() {
-            // With a saturated endpoint's backlog in the outbox, finding the other due messages
-            // is a scan: do it as a read, outside the write lock, and claim only when it pays.
+        {
+            // Probe with a read, outside the write lock, and claim only when something is due
+            // (with a saturated endpoint's backlog in the outbox this is also the costly scan).
             match self.store.next_callback_due(&skipped).await {
                 Ok(Some(due)) if due <= now => {}
                 Ok(next_due) => {
@@ -209,22 +236,22 @@ impl Shared {
             limit,
             skip_endpoints: skipped.clone(),
         };
-        let full = match self.store.claim_callbacks(&claim).await {
+        let claimed = match self.store.claim_callbacks(&claim).await {
             Ok(batch) => {
-                let full = batch.len() == limit as usize;
+                let claimed = batch.len();
                 for message in batch {
                     self.admit(message);
                 }
-                full
+                claimed
             }
             Err(error) => {
                 tracing::error!(?error, "could not claim callbacks; retrying shortly");
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                false
+                0
             }
         };
         ClaimRound {
-            full,
+            full: claimed == limit as usize,
             no_room: false,
             skipped,
             next_due: None,

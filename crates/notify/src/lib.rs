@@ -4,10 +4,10 @@
 //! crashes; this crate gets them to their receivers *at least once*, and makes every step
 //! visible. The pieces, each in its own module:
 //!
-//! - [`dispatch`](crate::dispatch): the single loop that claims due messages in batches with a
-//!   lease (so several nodes can share one outbox and a dead node's messages come back) and
-//!   records finished attempts in batches; claimed messages queue per destination with a
-//!   bounded number of requests in flight per host over keep-alive connections.
+//! - [`dispatch`](crate::dispatch): the loop that takes messages born leased to this node and
+//!   claims other due ones in batches with a lease (so several nodes can share one outbox and a
+//!   dead node's messages come back); messages queue per destination with a bounded number of
+//!   requests in flight per host over keep-alive connections.
 //! - [`attempt`]: one signed POST. Only a complete 2xx answer is a success; redirects are never
 //!   followed; the first 20 KB of the answer are kept.
 //! - [`schedule`]: the retry schedule (Svix's by default) with jitter, `Retry-After` and the
@@ -68,8 +68,9 @@ pub struct NotifierConfig {
     /// Server-wide signing secret; buckets without their own secret use it. Without it, each
     /// bucket gets a generated secret at its first callback.
     pub default_secret: Option<WebhookSecret>,
-    /// This node's lease-owner id (stable across restarts, so a restart can release its own
-    /// leases at once).
+    /// This node's lease-owner id: stable across restarts, so a restart can release its own
+    /// leases at once, and equal to the engine's node id, because the engine's task-finish
+    /// transaction writes messages born leased to it.
     pub node_id: String,
     /// Requests in flight over all destinations.
     pub concurrency: usize,
@@ -180,26 +181,29 @@ impl Notifier {
     /// Delivers until `shutdown`, then lets attempts in flight finish, records them, and
     /// releases the messages it still held so another node (or the next start) sends them.
     pub async fn run(self, shutdown: CancellationToken) {
-        let Notifier {
-            shared,
-            mut results,
-        } = self;
+        let Notifier { shared, results } = self;
         let owner = shared.config.node_id.clone();
         match shared.store.requeue_callbacks(now_ms(), Some(&owner)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(messages = n, "released callbacks held before the last stop"),
             Err(error) => tracing::error!(?error, "could not release earlier callback leases"),
         }
+        let stop_recorder = CancellationToken::new();
+        let recorder = tokio::spawn(upkeep::record_loop(
+            shared.clone(),
+            results,
+            stop_recorder.clone(),
+        ));
         let upkeep = tokio::spawn(upkeep::maintain(shared.clone(), shutdown.clone()));
-        shared.dispatch(&shutdown, &mut results).await;
+        shared.dispatch(&shutdown).await;
 
         shared
             .stopping
             .store(true, std::sync::atomic::Ordering::Release);
         shared.tracker.close();
         shared.tracker.wait().await;
-        shared.flush(&mut results, &mut Vec::new()).await;
-        let _ = upkeep.await;
+        stop_recorder.cancel();
+        let _ = tokio::join!(recorder, upkeep);
         if let Err(error) = shared.store.requeue_callbacks(now_ms(), Some(&owner)).await {
             tracing::warn!(?error, "could not release queued callbacks at shutdown");
         }

@@ -1,6 +1,5 @@
-//! Duties besides sending: writing attempt results (called by the dispatcher with everything
-//! that finished since its last write), the lease heartbeat, and the sweeper for stuck or
-//! overdue deliveries.
+//! Duties besides sending: the recorder that writes attempt results in batches, the lease
+//! heartbeat, and the sweeper for stuck or overdue deliveries.
 //!
 //! The sweeper exists because a queue with leases has two ways to stall that no single
 //! component notices (Convoy's recurring bugs, `delivery-anchors.md` A.3): a node that died
@@ -10,14 +9,69 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reelflow_store::AttemptLog;
+use reelflow_store::{AttemptLog, AttemptVerdict};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Shared, millis};
 use crate::now_ms;
 
+/// Finished attempts are written once this many wait, or when the oldest has waited
+/// [`FLUSH_DELAY`]: fewer, larger writes leave the write lock to the producers of messages.
+/// The delay only postpones bookkeeping, never a delivery.
+const FLUSH_BATCH: usize = 256;
+const FLUSH_DELAY: Duration = Duration::from_millis(20);
+
+/// Writes finished attempts in batches until `stop`, then writes what is left and returns.
+/// After a batch with retries it wakes the dispatcher, which reads when the next one is due.
+pub(crate) async fn record_loop(
+    shared: Arc<Shared>,
+    mut results: mpsc::UnboundedReceiver<AttemptLog>,
+    stop: CancellationToken,
+) {
+    let mut batch: Vec<AttemptLog> = Vec::new();
+    let mut flush_at = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            got = results.recv() => match got {
+                Some(attempt) => {
+                    if batch.is_empty() {
+                        flush_at = tokio::time::Instant::now() + FLUSH_DELAY;
+                    }
+                    batch.push(attempt);
+                    if batch.len() < FLUSH_BATCH {
+                        continue;
+                    }
+                }
+                None => break,
+            },
+            () = tokio::time::sleep_until(flush_at), if !batch.is_empty() => {}
+            () = stop.cancelled() => break,
+        }
+        write(&shared, &mut batch).await;
+    }
+    while let Ok(attempt) = results.try_recv() {
+        batch.push(attempt);
+    }
+    write(&shared, &mut batch).await;
+}
+
+async fn write(shared: &Shared, batch: &mut Vec<AttemptLog>) {
+    if batch.is_empty() {
+        return;
+    }
+    record(shared, batch).await;
+    if batch
+        .iter()
+        .any(|a| matches!(a.verdict, AttemptVerdict::Retry { .. }))
+    {
+        shared.wake.notify_one();
+    }
+    batch.clear();
+}
+
 /// Records a batch of finished attempts, retrying a failed write with backoff.
-pub(crate) async fn record(shared: &Shared, batch: &[AttemptLog]) {
+async fn record(shared: &Shared, batch: &[AttemptLog]) {
     let mut delay = Duration::from_millis(100);
     for tries in 1.. {
         match shared

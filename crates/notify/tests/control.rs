@@ -169,7 +169,7 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period() {
         body: "{\"x\":\"1\"}".into(),
     };
     store
-        .enqueue_callback(&origin("b"), &message, now_ms())
+        .enqueue_callback(&origin("b"), &message, now_ms(), None)
         .await
         .unwrap();
     handle.wake();

@@ -212,6 +212,40 @@ async fn a_restart_releases_its_own_claims_and_the_sweeper_takes_expired_ones() 
 }
 
 #[tokio::test]
+async fn messages_born_leased_to_this_node_are_sent_without_a_claim() {
+    let (url, rx) = receiver(vec![Reply::Status(200)]).await;
+    let store = store_with(&[]).await;
+    let (stop, notifier) = start(store.clone(), config("100ms", "127.0.0.0/8"));
+    let handle = notifier.handle();
+    tokio::spawn(notifier.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (id, owner) in [("ours", "test-node"), ("theirs", "other-node")] {
+        let message = NewCallback {
+            id: id.into(),
+            url: url.clone(),
+            content_type: "application/xml".into(),
+            body: "<Response/>".into(),
+        };
+        let lease = Some(owner);
+        store
+            .enqueue_callback(&origin("b"), &message, now_ms(), lease)
+            .await
+            .unwrap();
+    }
+    handle.wake();
+    wait_state(&store, "ours", CallbackState::Delivered).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let theirs = store.get_callback("theirs").await.unwrap().unwrap();
+    assert_eq!(
+        theirs.state,
+        CallbackState::Sending,
+        "another live node's message is left alone"
+    );
+    stop.cancel();
+    assert_eq!(rx.hits().len(), 1);
+}
+
+#[tokio::test]
 async fn shutdown_finishes_in_flight_attempts_and_releases_the_rest() {
     let (url, rx) = receiver(vec![Reply::Slow(Duration::from_millis(300))]).await;
     let store = store_with(&[("a", &url), ("b", &url), ("c", &url)]).await;

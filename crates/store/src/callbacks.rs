@@ -17,7 +17,10 @@
 //!
 //! A claim is a lease held by one delivery node (`lease_owner`, `lease_until_ms`); the node
 //! renews all its leases with one heartbeat statement, and a sweeper returns expired leases to
-//! `Pending`, so a node that dies mid-attempt delays its messages but never loses them. Every
+//! `Pending`, so a node that dies mid-attempt delays its messages but never loses them. A
+//! message written by a node's own task-finish transaction is *born* leased to that node, so
+//! its notifier finds it with a read; everything else (retries, redeliveries, other nodes'
+//! leftovers) is claimed from `Pending`. Every
 //! attempt is appended to an attempt log, and an attempt's outcome and the message's next state
 //! are written together, so the log and the message never disagree.
 //!
@@ -309,6 +312,9 @@ pub struct BucketSecret {
     pub updated_ms: i64,
 }
 
+/// How long a message born leased stays leased without its node's heartbeat.
+pub const BIRTH_LEASE_MS: i64 = 60_000;
+
 /// The per-destination key: `scheme://host[:port]`, lower-cased, without user info. Messages
 /// with the same key share connections and the in-flight limit.
 pub fn endpoint_of(url: &str) -> String {
@@ -326,12 +332,25 @@ pub fn endpoint_of(url: &str) -> String {
 #[async_trait]
 pub trait CallbackStore: Send + Sync {
     /// Enqueues a message outside a run-ending transaction; false when the id already exists.
+    /// With `leased_to`, the message is born leased to that delivery node (see
+    /// [`CallbackStore::read_leased_callbacks`]).
     async fn enqueue_callback(
         &self,
         origin: &CallbackOrigin,
         message: &NewCallback,
         now_ms: i64,
+        leased_to: Option<&str>,
     ) -> StoreResult<bool>;
+    /// Messages born leased to `owner` (the node whose transaction ended their subject), in
+    /// commit order after position `after_seq`, with their positions. The node's notifier picks
+    /// them up with this read instead of a claiming write, so a message committed by this node
+    /// reaches the wire without waiting for the database's write lock.
+    async fn read_leased_callbacks(
+        &self,
+        owner: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, CallbackMessage)>>;
     /// Leases due `Pending` messages to `claim.owner`, oldest due first.
     async fn claim_callbacks(&self, claim: &ClaimRequest) -> StoreResult<Vec<CallbackMessage>>;
     /// Extends every lease `owner` holds; the node's heartbeat.

@@ -21,9 +21,9 @@ use reelflow_model::template::{Template, TemplateTag};
 use reelflow_model::workflow::Workflow;
 
 pub use callbacks::{
-    AttemptLog, AttemptTrigger, AttemptVerdict, BucketSecret, CallbackKind, CallbackMessage,
-    CallbackOrigin, CallbackQuery, CallbackState, CallbackStats, CallbackStore, ClaimRequest,
-    NewCallback, RecoverFilter, endpoint_of,
+    AttemptLog, AttemptTrigger, AttemptVerdict, BIRTH_LEASE_MS, BucketSecret, CallbackKind,
+    CallbackMessage, CallbackOrigin, CallbackQuery, CallbackState, CallbackStats, CallbackStore,
+    ClaimRequest, NewCallback, RecoverFilter, endpoint_of,
 };
 pub use error::StoreError;
 pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};

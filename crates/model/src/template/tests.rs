@@ -122,7 +122,7 @@ fn every_tag_round_trips() {
         let again = TemplateSpec::from_request(&echoed).unwrap();
         assert_eq!(again.params, spec.params, "{tag}");
     }
-    let concat = ConcatParams::from_container(&TemplateSpec::from_request(&request(&"<Request><Tag>Concat</Tag><Name>c</Name><ConcatTemplate><ConcatFragment><Url>http://b.cos.x.myqcloud.com/dir/intro.mp4</Url><Mode>Start</Mode></ConcatFragment><Container><Format>mp4</Format></Container></ConcatTemplate></Request>".to_owned())).unwrap().params).unwrap();
+    let concat = ConcatParams::from_container(&TemplateSpec::from_request(&request("<Request><Tag>Concat</Tag><Name>c</Name><ConcatTemplate><ConcatFragment><Url>http://b.cos.x.myqcloud.com/dir/intro.mp4</Url><Mode>Start</Mode></ConcatFragment><Container><Format>mp4</Format></Container></ConcatTemplate></Request>")).unwrap().params).unwrap();
     assert_eq!(concat.fragments[0].object_key(), "dir/intro.mp4");
 }
 

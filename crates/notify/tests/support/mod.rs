@@ -201,7 +201,7 @@ pub async fn store_with(messages: &[(&str, &str)]) -> Arc<SqliteStore> {
             body: format!("<Response><Id>{id}</Id></Response>"),
         };
         store
-            .enqueue_callback(&origin("b"), &message, now_ms())
+            .enqueue_callback(&origin("b"), &message, now_ms(), None)
             .await
             .unwrap();
     }

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::callbacks::{
-    AttemptLog, AttemptVerdict, BucketSecret, CallbackMessage, CallbackOrigin, CallbackQuery,
-    CallbackState, CallbackStats, CallbackStore, ClaimRequest, NewCallback, RecoverFilter,
-    endpoint_of,
+    AttemptLog, AttemptVerdict, BIRTH_LEASE_MS, BucketSecret, CallbackMessage, CallbackOrigin,
+    CallbackQuery, CallbackState, CallbackStats, CallbackStore, ClaimRequest, NewCallback,
+    RecoverFilter, endpoint_of,
 };
 
 /// Inserts a message inside the caller's transaction (the one that ends its subject); a
@@ -33,10 +33,26 @@ pub(crate) async fn insert_callback(
     message: &NewCallback,
     created_ms: i64,
 ) -> StoreResult<bool> {
+    insert_row(conn, origin, message, created_ms, None).await
+}
+
+/// Inserts a message, `Pending`, or `Sending` and leased to `leased_to`.
+async fn insert_row(
+    conn: &mut SqliteConnection,
+    origin: &CallbackOrigin,
+    message: &NewCallback,
+    created_ms: i64,
+    leased_to: Option<&str>,
+) -> StoreResult<bool> {
+    let state = if leased_to.is_some() {
+        CallbackState::Sending
+    } else {
+        CallbackState::Pending
+    };
     let done = sqlx::query(
         "INSERT OR IGNORE INTO callbacks (id, run_id, bucket, url, content_type, body, state, \
-         attempts, next_attempt_ms, created_ms, kind, job_id, workflow_id, endpoint) \
-         VALUES (?, ?, ?, ?, ?, ?, 'Pending', 0, ?, ?, ?, ?, ?, ?)",
+         attempts, next_attempt_ms, created_ms, kind, job_id, workflow_id, endpoint, \
+         lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&message.id)
     .bind(&origin.run_id)
@@ -44,15 +60,49 @@ pub(crate) async fn insert_callback(
     .bind(&message.url)
     .bind(&message.content_type)
     .bind(&message.body)
+    .bind(state.as_str())
     .bind(created_ms)
     .bind(created_ms)
     .bind(origin.kind.as_str())
     .bind(origin.job_id.as_deref())
     .bind(&origin.workflow_id)
     .bind(endpoint_of(&message.url))
+    .bind(leased_to)
+    .bind(leased_to.map(|_| created_ms + BIRTH_LEASE_MS))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The outbox's high-water mark, read at the start of a task-finish transaction: the messages
+/// that transaction writes come after it (writers are serialized, and rowids only grow).
+pub(crate) async fn birth_mark(conn: &mut SqliteConnection) -> StoreResult<i64> {
+    let mark: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM callbacks")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(mark)
+}
+
+/// Leases the messages a task-finish transaction wrote (after `mark`) to the node that finished
+/// the task (`owner`, also its notifier's id), so that notifier sends them without a claiming
+/// write. Only this transaction's messages: an older message leased now would sit behind the
+/// notifier's read position.
+pub(crate) async fn lease_born_after(
+    conn: &mut SqliteConnection,
+    mark: i64,
+    owner: &str,
+    now_ms: i64,
+) -> StoreResult<u64> {
+    let done = sqlx::query(
+        "UPDATE callbacks SET state = 'Sending', lease_owner = ?1, lease_until_ms = ?2 \
+         WHERE rowid > ?3 AND state = 'Pending' AND attempts = 0 AND claim_token IS NULL",
+    )
+    .bind(owner)
+    .bind(now_ms + BIRTH_LEASE_MS)
+    .bind(mark)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Claims made by this process, for unique claim tokens.
@@ -124,9 +174,30 @@ impl CallbackStore for SqliteStore {
         origin: &CallbackOrigin,
         message: &NewCallback,
         now_ms: i64,
+        leased_to: Option<&str>,
     ) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await?;
-        insert_callback(&mut conn, origin, message, now_ms).await
+        insert_row(&mut conn, origin, message, now_ms, leased_to).await
+    }
+
+    async fn read_leased_callbacks(
+        &self,
+        owner: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, CallbackMessage)>> {
+        let rows = sqlx::query(
+            "SELECT rowid AS seq, * FROM callbacks WHERE rowid > ? AND state = 'Sending' \
+             AND lease_owner = ? AND claim_token IS NULL ORDER BY rowid LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(owner)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, rows::message(row)?)))
+            .collect()
     }
 
     async fn claim_callbacks(&self, claim: &ClaimRequest) -> StoreResult<Vec<CallbackMessage>> {

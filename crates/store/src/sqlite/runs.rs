@@ -293,7 +293,10 @@ impl RunStore for SqliteStore {
         if !mark_finished(&mut tx, job_id, owner, outcome).await? {
             return Ok(FinishResult::LeaseLost);
         }
+        let mark = super::outbox::birth_mark(&mut tx).await?;
         let result = apply_after_end(&mut tx, job_id, decide, callbacks).await?;
+        let now_ms = outcome.ended.saturating_mul(1000);
+        super::outbox::lease_born_after(&mut tx, mark, owner, now_ms).await?;
         tx.commit().await?;
         Ok(result)
     }

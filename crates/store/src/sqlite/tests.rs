@@ -196,9 +196,12 @@ async fn upload_run_claim_finish_and_callback() {
     let all = store.callbacks_for_run("r1").await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].body, "Success 2");
-    assert_eq!(all[0].state, CallbackState::Pending);
     assert_eq!(all[0].origin.kind, CallbackKind::WorkflowFinish);
-    assert_eq!(store.next_callback_due(&[]).await.unwrap(), Some(30_000));
+    // Born leased to the node that finished the task, whose notifier reads it without a claim.
+    assert_eq!(all[0].state, CallbackState::Sending);
+    let leased = store.read_leased_callbacks("me", 0, 10).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(store.next_callback_due(&[]).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -53,7 +53,7 @@ async fn store_with(ids: &[(&str, &str)]) -> SqliteStore {
     let store = SqliteStore::in_memory().await.unwrap();
     for (id, url) in ids {
         let new = store
-            .enqueue_callback(&origin("r1", "b-1"), &message(id, url), 10)
+            .enqueue_callback(&origin("r1", "b-1"), &message(id, url), 10, None)
             .await
             .unwrap();
         assert!(new);
@@ -66,7 +66,7 @@ async fn claim_retry_deliver_and_log() {
     let store = store_with(&[("m1", "http://a.example/x")]).await;
     assert!(
         !store
-            .enqueue_callback(&origin("r1", "b-1"), &message("m1", "http://x/"), 10)
+            .enqueue_callback(&origin("r1", "b-1"), &message("m1", "http://x/"), 10, None)
             .await
             .unwrap(),
         "an id is enqueued once"
@@ -145,6 +145,64 @@ async fn a_lost_lease_logs_the_attempt_but_keeps_the_new_owner_state() {
     // A restart of "alive" releases what it held without waiting for the lease.
     assert_eq!(store.requeue_callbacks(0, Some("alive")).await.unwrap(), 1);
     assert_eq!(store.renew_callback_leases("alive", 9).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn born_leased_messages_are_read_in_commit_order_once() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    for id in ["a", "b", "c"] {
+        let owner = if id == "b" { None } else { Some("node") };
+        store
+            .enqueue_callback(&origin("r1", "b-1"), &message(id, "http://h/"), 10, owner)
+            .await
+            .unwrap();
+    }
+    let first = store.read_leased_callbacks("node", 0, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (first[0].1.id.as_str(), first[0].1.state),
+        ("a", CallbackState::Sending)
+    );
+    let rest = store
+        .read_leased_callbacks("node", first[0].0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>(),
+        ["c"]
+    );
+    assert!(
+        store
+            .read_leased_callbacks("node", rest[0].0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_leased_callbacks("other", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // "b" was not born leased: it waits for a claim.
+    let claimed = store
+        .claim_callbacks(&claim("node", 10, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(
+        store
+            .read_leased_callbacks("node", rest[0].0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A restart releases born leases like any other.
+    assert_eq!(store.requeue_callbacks(0, Some("node")).await.unwrap(), 3);
 }
 
 #[tokio::test]
@@ -233,7 +291,12 @@ async fn listing_filters_and_pages_newest_first() {
     for (i, id) in ["a", "b", "c"].iter().enumerate() {
         let bucket = if *id == "c" { "b-2" } else { "b-1" };
         store
-            .enqueue_callback(&origin(id, bucket), &message(id, "http://h/"), i as i64)
+            .enqueue_callback(
+                &origin(id, bucket),
+                &message(id, "http://h/"),
+                i as i64,
+                None,
+            )
             .await
             .unwrap();
     }
