@@ -340,19 +340,6 @@ pub struct NotifyConfig {
     pub enabled: bool,
 }
 
-impl NotifyConfig {
-    /// Whether a WorkflowFinish message should be sent.
-    pub fn wants_workflow_finish(&self) -> bool {
-        self.enabled
-            && !self.url.is_empty()
-            && (self.events.is_empty()
-                || self
-                    .events
-                    .iter()
-                    .any(|e| e.eq_ignore_ascii_case("WorkflowFinish")))
-    }
-}
-
 /// Callback body format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResultFormat {
