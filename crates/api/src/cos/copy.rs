@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use percent_encoding::percent_decode_str;
 use reelflow_model::XmlElement;
-use reelflow_model::object::{ObjectOrigin, ObjectRecord, valid_bucket_name};
+use reelflow_model::object::{ObjectRecord, valid_bucket_name};
 use reelflow_objects::{BlobError, BlobWritten};
 
 use super::{
-    check_key, content_type, header_text, iso8601_ms, missing_object, now_ms, quoted_etag,
+    check_key, commit_upload, content_type, header_text, iso8601_ms, missing_object, quoted_etag,
     require_bucket, user_meta,
 };
 use crate::state::AppState;
@@ -62,26 +62,10 @@ pub(super) async fn copy(
         Directive::Copy => (source.content_type, source.user_meta),
         Directive::Replaced => (content_type(headers), user_meta(headers)),
     };
-    let record = ObjectRecord {
-        bucket: ctx.bucket.clone(),
-        key: key.to_owned(),
-        blob_id: written.id.clone(),
-        size: written.size,
-        etag: written.md5_hex.clone(),
-        content_type,
-        last_modified_ms: now_ms(),
-        user_meta,
-        origin: ObjectOrigin::Upload,
-    };
+    let record = commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
     let result = XmlElement::new("CopyObjectResult")
         .with_leaf("ETag", quoted_etag(&record.etag))
         .with_leaf("LastModified", iso8601_ms(record.last_modified_ms));
-    if let Err(e) = state.engine.object_uploaded(record).await {
-        if let Err(error) = state.blobs.delete(&written.id).await {
-            tracing::warn!(%error, blob = written.id, "could not delete an unused blob");
-        }
-        return Err(e.into());
-    }
     Ok(xml_response(&result))
 }
 

@@ -216,6 +216,36 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "application/octet-stream".to_owned())
 }
 
+/// Records an uploaded blob as `ctx.bucket/key` and starts the workflows it triggers; if that
+/// fails, the blob is deleted so nothing is left half-written.
+async fn commit_upload(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    written: &reelflow_objects::BlobWritten,
+    content_type: String,
+    user_meta: Vec<(String, String)>,
+) -> Result<reelflow_model::object::ObjectRecord, ApiError> {
+    let record = reelflow_model::object::ObjectRecord {
+        bucket: ctx.bucket.clone(),
+        key: key.to_owned(),
+        blob_id: written.id.clone(),
+        size: written.size,
+        etag: written.md5_hex.clone(),
+        content_type,
+        last_modified_ms: now_ms(),
+        user_meta,
+        origin: reelflow_model::object::ObjectOrigin::Upload,
+    };
+    if let Err(e) = state.engine.object_uploaded(record.clone()).await {
+        if let Err(error) = state.blobs.delete(&written.id).await {
+            tracing::warn!(%error, blob = written.id, "could not delete an unused blob");
+        }
+        return Err(e.into());
+    }
+    Ok(record)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

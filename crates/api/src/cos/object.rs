@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt};
-use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+use reelflow_model::object::ObjectRecord;
 use reelflow_objects::{BlobError, ByteStream};
 
 use super::range::{RangeAnswer, resolve};
 use super::{
-    content_type, header_text, http_date, missing_object, now_ms, quoted_etag, require_bucket,
-    user_meta,
+    commit_upload, content_type, header_text, http_date, missing_object, quoted_etag,
+    require_bucket, user_meta,
 };
 use crate::state::AppState;
 use crate::{ApiError, Ctx};
@@ -68,21 +68,7 @@ pub(super) async fn put(
             ),
         ));
     }
-    let record = ObjectRecord {
-        bucket: ctx.bucket.clone(),
-        key: key.to_owned(),
-        blob_id: written.id.clone(),
-        size: written.size,
-        etag: written.md5_hex.clone(),
-        content_type,
-        last_modified_ms: now_ms(),
-        user_meta,
-        origin: ObjectOrigin::Upload,
-    };
-    if let Err(e) = state.engine.object_uploaded(record).await {
-        discard_blob(state, &written.id).await;
-        return Err(e.into());
-    }
+    commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
     let mut response = StatusCode::OK.into_response();
     insert(
         response.headers_mut(),

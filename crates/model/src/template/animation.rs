@@ -50,16 +50,7 @@ impl AnimationParams {
                 format!("a {format} animation needs Codec {expected}"),
             ));
         }
-        let (start, duration) = match tpl.child("TimeInterval") {
-            Some(ti) => {
-                let f = Fields::new(ti, "Request.TimeInterval");
-                (
-                    f.f64_in("Start", 0.0, 86_400.0)?,
-                    f.f64_in("Duration", 0.0, 86_400.0)?,
-                )
-            }
-            None => (None, None),
-        };
+        let (start, duration) = super::transcode::time_interval(tpl)?;
         Ok(AnimationParams {
             format,
             width: v.u32_in("Width", 128, 4096)?,

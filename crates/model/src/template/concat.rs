@@ -4,7 +4,7 @@ use crate::error::InvalidInput;
 use crate::fields::Fields;
 use crate::xml::XmlElement;
 
-use super::transcode::{AudioParams, VideoParams};
+use super::transcode::{AudioParams, VideoParams, parse_audio, parse_video};
 
 /// One fragment joined around the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,41 +74,19 @@ impl ConcatParams {
                 })
             })
             .collect::<Result<Vec<_>, InvalidInput>>()?;
-        let video = c.child("Video").map(|v| {
-            let f = Fields::new(v, "Request.ConcatTemplate.Video");
-            Ok::<_, InvalidInput>(VideoParams {
-                codec: f.str("Codec").map(str::to_owned),
-                width: f.u32_in("Width", 128, 4096)?,
-                height: f.u32_in("Height", 128, 4096)?,
-                fps: f.f64_in("Fps", 0.001, 60.0)?,
-                bitrate: f.u32_in("Bitrate", 10, 50_000)?,
-                crf: f.f64_in("Crf", 0.0, 51.0)?,
-                gop: f.u32_in("Gop", 1, 100_000)?,
-                preset: f.str("Preset").map(str::to_owned),
-                profile: f
-                    .str("Profile")
-                    .map(str::to_ascii_lowercase)
-                    .filter(|p| p != "auto"),
-                rotate: f.f64_in("Rotate", 0.0, 359.999)?,
-                remove: f.bool("Remove")?.unwrap_or(false),
-                ..VideoParams::default()
-            })
-        });
-        let audio = c.child("Audio").map(|a| {
-            let f = Fields::new(a, "Request.ConcatTemplate.Audio");
-            Ok::<_, InvalidInput>(AudioParams {
-                codec: f.str("Codec").map(str::to_owned),
-                samplerate: f.u32_in("Samplerate", 8000, 96_000)?,
-                bitrate: f.u32_in("Bitrate", 8, 1000)?,
-                channels: f.u32_in("Channels", 1, 8)?,
-                remove: f.bool("Remove")?.unwrap_or(false),
-            })
-        });
+        let video = c
+            .child("Video")
+            .map(|v| parse_video(v, "Request.ConcatTemplate.Video"))
+            .transpose()?;
+        let audio = c
+            .child("Audio")
+            .map(|a| parse_audio(a, "Request.ConcatTemplate.Audio"))
+            .transpose()?;
         Ok(ConcatParams {
             fragments,
             container: format,
-            video: video.transpose()?,
-            audio: audio.transpose()?,
+            video,
+            audio,
             direct: Fields::new(c, "Request.ConcatTemplate")
                 .bool("DirectConcat")?
                 .unwrap_or(false),

@@ -118,16 +118,7 @@ impl TranscodeParams {
             }
             None => None,
         };
-        let (start, duration) = match tpl.child("TimeInterval") {
-            Some(ti) => {
-                let f = Fields::new(ti, "Request.TimeInterval");
-                (
-                    f.f64_in("Start", 0.0, 86_400.0)?,
-                    f.f64_in("Duration", 0.0, 86_400.0)?,
-                )
-            }
-            None => (None, None),
-        };
+        let (start, duration) = time_interval(tpl)?;
         let trans_config = match tpl.child("TransConfig") {
             Some(tc) => parse_trans_config(tc)?,
             None => TransConfigParams::default(),
@@ -141,8 +132,14 @@ impl TranscodeParams {
         let params = TranscodeParams {
             container: format,
             segment_duration,
-            video: tpl.child("Video").map(parse_video).transpose()?,
-            audio: tpl.child("Audio").map(parse_audio).transpose()?,
+            video: tpl
+                .child("Video")
+                .map(|v| parse_video(v, "Request.Video"))
+                .transpose()?,
+            audio: tpl
+                .child("Audio")
+                .map(|a| parse_audio(a, "Request.Audio"))
+                .transpose()?,
             start,
             duration,
             trans_config,
@@ -210,13 +207,28 @@ impl TranscodeParams {
     }
 }
 
-fn parse_video(video: &XmlElement) -> Result<VideoParams, InvalidInput> {
-    let f = Fields::new(video, "Request.Video");
+/// `TimeInterval{Start, Duration}` of a template container, in seconds.
+pub(super) fn time_interval(tpl: &XmlElement) -> Result<(Option<f64>, Option<f64>), InvalidInput> {
+    match tpl.child("TimeInterval") {
+        Some(ti) => {
+            let f = Fields::new(ti, "Request.TimeInterval");
+            Ok((
+                f.f64_in("Start", 0.0, 86_400.0)?,
+                f.f64_in("Duration", 0.0, 86_400.0)?,
+            ))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+/// Reads a validated `Video` container found at `path` (e.g. `Request.Video`).
+pub(super) fn parse_video(video: &XmlElement, path: &str) -> Result<VideoParams, InvalidInput> {
+    let f = Fields::new(video, path);
     let bitrate = match f.str("Bitrate") {
         Some(b) if b.eq_ignore_ascii_case("auto") => None,
         _ => f.u32_in("Bitrate", 10, 50_000)?,
     };
-    let crop = f.str("Crop").map(parse_crop).transpose()?;
+    let crop = f.str("Crop").map(|c| parse_crop(c, path)).transpose()?;
     Ok(VideoParams {
         codec: f
             .one_of("Codec", super::schemas::VIDEO_CODECS)?
@@ -241,7 +253,7 @@ fn parse_video(video: &XmlElement) -> Result<VideoParams, InvalidInput> {
     })
 }
 
-fn parse_crop(text: &str) -> Result<(u32, u32, u32, u32), InvalidInput> {
+fn parse_crop(text: &str, path: &str) -> Result<(u32, u32, u32, u32), InvalidInput> {
     let parts: Vec<u32> = text
         .split(':')
         .filter_map(|p| p.trim().parse().ok())
@@ -249,18 +261,19 @@ fn parse_crop(text: &str) -> Result<(u32, u32, u32, u32), InvalidInput> {
     match parts.as_slice() {
         [w, h, x, y] if *w > 0 && *h > 0 => Ok((*w, *h, *x, *y)),
         _ => Err(InvalidInput::rule(
-            "Request.Video.Crop",
+            format!("{path}.Crop"),
             format!("must be width:height:left:top, got {text:?}"),
         )),
     }
 }
 
-fn parse_audio(audio: &XmlElement) -> Result<AudioParams, InvalidInput> {
-    let f = Fields::new(audio, "Request.Audio");
+/// Reads a validated `Audio` container found at `path` (e.g. `Request.Audio`).
+pub(super) fn parse_audio(audio: &XmlElement, path: &str) -> Result<AudioParams, InvalidInput> {
+    let f = Fields::new(audio, path);
     let samplerate = f.u32_in("Samplerate", 8000, 96_000)?;
     if let Some(rate) = samplerate.filter(|r| !SAMPLE_RATES.contains(r)) {
         return Err(InvalidInput::rule(
-            "Request.Audio.Samplerate",
+            format!("{path}.Samplerate"),
             format!("{rate} Hz is not a supported sample rate"),
         ));
     }
@@ -278,7 +291,7 @@ fn parse_audio(audio: &XmlElement) -> Result<AudioParams, InvalidInput> {
         };
         if !allowed.contains(&n) {
             return Err(InvalidInput::rule(
-                "Request.Audio.Channels",
+                format!("{path}.Channels"),
                 format!("{c} does not support {n} channels"),
             ));
         }
