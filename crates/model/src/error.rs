@@ -26,11 +26,9 @@ impl InvalidInput {
         }
     }
 
-    /// The CI error code for this error.
+    /// The CI error code for this error: always `InvalidArgument` (decisions.md: invalid
+    /// content, malformed XML included, is 400 `InvalidArgument`; the message says which).
     pub fn code(&self) -> &'static str {
-        match self {
-            InvalidInput::Xml { .. } => "MalformedXML",
-            InvalidInput::Rule { .. } => "InvalidArgument",
-        }
+        "InvalidArgument"
     }
 }

@@ -281,3 +281,36 @@ async fn runs_list_in_both_orders_with_paging() {
     q.states = vec![RunState::Failed];
     assert!(store.list_runs(&q).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn queues_bound_concurrency_and_hold_work_while_paused() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let queue = store.default_queue("b-1", 1, 1).await.unwrap();
+    assert_eq!(
+        store.default_queue("b-1", 9, 2).await.unwrap().id,
+        queue.id,
+        "one default queue per bucket"
+    );
+    let mut r = run("r9", 5);
+    for t in &mut r.tasks {
+        t.state = TaskState::Submitted;
+        t.queue_id = queue.id.clone();
+    }
+    store.create_run(&r).await.unwrap();
+    assert!(store.claim_task("me", 10, 100).await.unwrap().is_some());
+    assert!(
+        store.claim_task("me", 10, 100).await.unwrap().is_none(),
+        "MaxConcurrent 1 is full"
+    );
+    let mut wider = queue.clone();
+    wider.max_concurrent = 2;
+    wider.active = false;
+    store.save_queue(&wider).await.unwrap();
+    assert!(
+        store.claim_task("me", 10, 100).await.unwrap().is_none(),
+        "a paused queue holds its work"
+    );
+    wider.active = true;
+    store.save_queue(&wider).await.unwrap();
+    assert!(store.claim_task("me", 10, 100).await.unwrap().is_some());
+}
