@@ -21,7 +21,7 @@ async fn every_node_type_produces_what_it_promises() {
     let h = harness().await;
     let hls_low = h.template("<Request><Tag>Transcode</Tag><Name>low</Name><Container><Format>hls</Format><ClipConfig><Duration>1</Duration></ClipConfig></Container><Video><Codec>H.264</Codec><Height>128</Height></Video><Audio><Codec>aac</Codec><Bitrate>64</Bitrate></Audio></Request>").await;
     let hls_high = h.template("<Request><Tag>Transcode</Tag><Name>high</Name><Container><Format>hls</Format><ClipConfig><Duration>1</Duration></ClipConfig></Container><Video><Codec>H.264</Codec><Height>240</Height></Video><Audio><Codec>aac</Codec></Audio></Request>").await;
-    let snap = h.template("<Request><Tag>Snapshot</Tag><Name>one</Name><Snapshot><Start>1</Start><Count>1</Count></Snapshot></Request>").await;
+    let snap = h.template("<Request><Tag>Snapshot</Tag><Name>one</Name><Snapshot><Start>1</Start><Count>1</Count><CIParam>imageMogr2/thumbnail/200x</CIParam></Snapshot></Request>").await;
     let pic = h.template("<Request><Tag>PicProcess</Tag><Name>thumb</Name><PicProcess><ProcessRule>imageMogr2/thumbnail/128x/format/png</ProcessRule></PicProcess></Request>").await;
     let gif = h.template("<Request><Tag>Animation</Tag><Name>gif</Name><Container><Format>gif</Format></Container><Video><Codec>gif</Codec><Width>128</Width><Fps>5</Fps></Video><TimeInterval><Start>0</Start><Duration>1</Duration></TimeInterval></Request>").await;
     let intro = h.dir.path().join("intro.mp4");
@@ -118,6 +118,10 @@ async fn every_node_type_produces_what_it_promises() {
         .unwrap()
         .clone();
     assert_eq!(video["height"], 128);
+
+    // Snapshot with a CIParam: the capture was processed (200 px wide).
+    let snapshot = probe(&local("snap/s.jpg"));
+    assert_eq!(snapshot["streams"][0]["width"], 200);
 
     // Snapshot → PicProcess: a png thumbnail 128 px wide from the snapshot.
     assert_eq!(task("X").input_key, "snap/s.jpg");

@@ -119,11 +119,19 @@ pub(crate) async fn run_sections(
         exts.push(ext);
     }
     let files = reelflow_media::run_fused(input, &sections, &info, ctl).await?;
-    Ok(files
+    let mut runs: Vec<NodeRun> = files
         .into_iter()
         .zip(sections.iter().zip(exts))
         .map(|(files, (section, ext))| node_run(files, section, &ext))
-        .collect())
+        .collect();
+    for ((job, scratch), run) in jobs.iter().zip(runs.iter_mut()) {
+        if job.node.node_type == NodeType::Snapshot
+            && let Some(ops) = snapshot::ci_param_ops(job)?
+        {
+            snapshot::apply_ci_param(run, &ops, &scratch.out(), ctl).await?;
+        }
+    }
+    Ok(runs)
 }
 
 fn node_run(files: JobFiles, section: &OutputJob, ext: &str) -> NodeRun {
