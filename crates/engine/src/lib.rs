@@ -114,6 +114,17 @@ impl Engine {
         &self,
         shutdown: CancellationToken,
     ) -> Result<JoinSet<()>, EngineError> {
+        // A SIGKILLed predecessor leaves its ffmpeg children running in our work directory.
+        let work_dir = self.inner.config.work_dir.clone();
+        let orphans = tokio::task::spawn_blocking(move || reelflow_media::kill_orphans(&work_dir))
+            .await
+            .unwrap_or(0);
+        if orphans > 0 {
+            tracing::warn!(
+                processes = orphans,
+                "killed tool processes left by the previous run"
+            );
+        }
         let now = reelflow_model::clock::now_unix();
         let requeued = self
             .inner

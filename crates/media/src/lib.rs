@@ -62,7 +62,7 @@ pub use picprocess::{
     Gravity, Only, PicOps, PicStep, Thumbnail, apply_pic_ops, pic_ops_args, pic_output_path,
 };
 pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
-pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput};
+pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput, kill_orphans};
 pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
 pub use segment::{SegmentSpec, segment, segment_args, segment_extension, segment_writes_pieces};
 pub use smartcover::{

@@ -18,6 +18,7 @@
 
 mod error;
 mod group;
+mod orphans;
 mod reporter;
 mod tail;
 
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::error::ProcessError;
 use self::group::GroupGuard;
+pub use self::orphans::kill_orphans;
 use self::reporter::Reporter;
 use self::tail::capture_tail;
 use crate::progress::{ProgressBlock, ProgressParser, ProgressTarget};
