@@ -432,3 +432,11 @@ def media(tmp_path_factory) -> Media:
 @pytest.fixture(scope="session")
 def ffprobe() -> Callable[[Path | str], dict]:
     return rf.ffprobe
+
+
+@pytest.fixture(scope="session")
+def big_video(tmp_path_factory) -> Path:
+    """A real mp4 of at least 30 MiB (multipart territory for every client), made once."""
+    from transfer_support import make_big_video
+
+    return make_big_video(tmp_path_factory.mktemp("big-media") / "big.mp4")

@@ -22,18 +22,65 @@ pub struct Target {
     pub ci_host: bool,
 }
 
+impl Target {
+    fn service(rest: &str, ci_host: bool) -> Self {
+        Self {
+            bucket: String::new(),
+            rest: rest.to_owned(),
+            ci_host,
+        }
+    }
+
+    fn path_style(path: &str) -> Self {
+        let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
+        Self {
+            bucket: bucket.to_owned(),
+            rest: rest.to_owned(),
+            ci_host: false,
+        }
+    }
+}
+
 /// Works out the bucket and the rest of the path from Host and the raw URI path.
-pub fn resolve_target(host: Option<&str>, raw_path: &str) -> Target {
+///
+/// In order (first match wins), with `domains` the configured `REELFLOW_DOMAIN` names:
+/// 1. `<bucket>.<domain>` → virtual-host style; `<domain>` itself → path style.
+/// 2. `service.cos.…` / `service.ci.…` (GET Service) and `ci.<region>.…` (service-level CI)
+///    → no bucket.
+/// 3. `<bucket>.cos.<region>.…` / `<bucket>.ci.<region>.…` → virtual-host style (COS names).
+/// 4. Anything else (an IP address, `localhost`, `cos.<region>.…`) → path style:
+///    `/<bucket>/<key>`, and `/` alone addresses the service.
+pub fn resolve_target(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
     let decoded = percent_decode_str(raw_path)
         .decode_utf8_lossy()
         .into_owned();
     let path = decoded.strip_prefix('/').unwrap_or(&decoded);
     let host = host.unwrap_or("").to_ascii_lowercase();
-    let hostname = strip_port(&host);
+    let hostname = strip_port(&host).trim_end_matches('.');
+    for domain in domains {
+        if hostname == domain {
+            return Target::path_style(path);
+        }
+        if let Some(bucket) = hostname.strip_suffix(domain.as_str())
+            && let Some(bucket) = bucket.strip_suffix('.')
+            && valid_bucket_name(bucket)
+        {
+            return Target {
+                bucket: bucket.to_owned(),
+                rest: path.to_owned(),
+                ci_host: false,
+            };
+        }
+    }
     if let Some((first, suffix)) = hostname.split_once('.') {
-        let virtual_host =
-            (suffix.starts_with("cos.") || suffix.starts_with("ci.")) && valid_bucket_name(first);
-        if virtual_host {
+        let cos_or_ci = suffix.starts_with("cos.") || suffix.starts_with("ci.");
+        if first == "service" && cos_or_ci {
+            return Target::service(path, suffix.starts_with("ci."));
+        }
+        if first == "ci" && suffix.contains('.') {
+            return Target::service(path, true);
+        }
+        if cos_or_ci && valid_bucket_name(first) {
             return Target {
                 bucket: first.to_owned(),
                 rest: path.to_owned(),
@@ -41,12 +88,7 @@ pub fn resolve_target(host: Option<&str>, raw_path: &str) -> Target {
             };
         }
     }
-    let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
-    Target {
-        bucket: bucket.to_owned(),
-        rest: rest.to_owned(),
-        ci_host: false,
-    }
+    Target::path_style(path)
 }
 
 fn strip_port(host: &str) -> &str {
@@ -83,22 +125,50 @@ mod tests {
         let t = resolve_target(
             Some("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
             "/in/a%20b.mp4",
+            &[],
         );
         assert_eq!(
             (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
             ("examplebucket-1250000000", "in/a b.mp4", false)
         );
-        let t = resolve_target(Some("b-1.ci.ap-beijing.myqcloud.com:9600"), "/workflow");
+        let t = resolve_target(
+            Some("b-1.ci.ap-beijing.myqcloud.com:9600"),
+            "/workflow",
+            &[],
+        );
         assert_eq!(
             (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
             ("b-1", "workflow", true)
         );
-        let t = resolve_target(Some("127.0.0.1:9600"), "/b-1/dir/key.mp4");
+        let t = resolve_target(Some("127.0.0.1:9600"), "/b-1/dir/key.mp4", &[]);
         assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "dir/key.mp4"));
-        let t = resolve_target(Some("localhost"), "/b-1");
+        let t = resolve_target(Some("localhost"), "/b-1", &[]);
         assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", ""));
-        let t = resolve_target(Some("[::1]:9600"), "/b-1/k");
+        let t = resolve_target(Some("[::1]:9600"), "/b-1/k", &[]);
         assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "k"));
+    }
+
+    #[test]
+    fn configured_domains_and_service_hosts() {
+        let domains = vec!["cos.example.internal".to_owned()];
+        let t = resolve_target(Some("b-1.cos.example.internal:9600"), "/a/k.mp4", &domains);
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "a/k.mp4"));
+        let t = resolve_target(Some("cos.example.internal"), "/b-1/k", &domains);
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "k"));
+        let t = resolve_target(Some("cos.example.internal"), "/", &domains);
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("", ""));
+        let t = resolve_target(Some("service.cos.myqcloud.com"), "/", &[]);
+        assert_eq!((t.bucket.as_str(), t.ci_host), ("", false));
+        let t = resolve_target(Some("ci.ap-guangzhou.myqcloud.com"), "/mediabucket", &[]);
+        assert_eq!(
+            (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
+            ("", "mediabucket", true)
+        );
+        let t = resolve_target(Some("cos.ap-guangzhou.myqcloud.com"), "/b-1/k", &[]);
+        assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "k"));
+        // A dotted label is no bucket name: path style.
+        let t = resolve_target(Some("x.y.cos.example.internal"), "/b-1/k", &domains);
+        assert_eq!(t.bucket, "b-1");
     }
 
     #[test]

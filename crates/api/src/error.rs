@@ -90,6 +90,14 @@ impl From<StoreError> for ApiError {
             StoreError::NoSuchBucket(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "NoSuchBucket", e.to_string())
             }
+            StoreError::NoSuchUpload(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "NoSuchUpload", e.to_string())
+            }
+            StoreError::InvalidPart { part_number, .. } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidPart",
+                format!("part {part_number} was replaced while the upload was being completed"),
+            ),
             _ => ApiError::internal(&e),
         }
     }
@@ -103,9 +111,16 @@ impl From<BlobError> for ApiError {
                 "EntityTooLarge",
                 e.to_string(),
             ),
-            BlobError::BodyRead { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string())
-            }
+            // A body check of the signature layer failed while the body streamed.
+            BlobError::BodyRead { source } => match SignatureError::from_io(source) {
+                Some(signature) => ApiError::new(
+                    StatusCode::from_u16(signature.http_status())
+                        .unwrap_or(StatusCode::BAD_REQUEST),
+                    signature.code(),
+                    signature.to_string(),
+                ),
+                None => ApiError::new(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string()),
+            },
             BlobError::InvalidRange { .. } => ApiError::new(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "InvalidRange",

@@ -12,6 +12,7 @@ pub mod ci;
 pub mod context;
 pub mod cos;
 pub mod error;
+pub mod header_case;
 pub mod middleware;
 pub mod state;
 pub mod xml;
@@ -36,6 +37,8 @@ pub struct Ctx {
     pub bucket: String,
     /// Decoded query pairs.
     pub query: Vec<(String, String)>,
+    /// Signed with AWS SigV4: an S3 client, answered with S3 names (`x-amz-meta-*`).
+    pub s3: bool,
 }
 
 /// The full application router.
@@ -54,6 +57,40 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A request that names no bucket: GET Service (ListBuckets); service-level CI calls
+/// (`ci.<region>.…`, e.g. DescribeMediaBuckets) are not served.
+async fn service(
+    state: &AppState,
+    ctx: &Ctx,
+    target: &Target,
+    method: axum::http::Method,
+) -> Result<Response, ApiError> {
+    use axum::http::{Method, StatusCode};
+    if target.ci_host {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!(
+                "the service-level CI operation {:?} is not supported by reelflow",
+                target.rest
+            ),
+        ));
+    }
+    match (method, target.rest.as_str()) {
+        (Method::GET, "") => cos::service::list_buckets(state, ctx).await,
+        (_, "") => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "only GET is supported on the service",
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBucketName",
+            "no bucket in the Host header or path",
+        )),
+    }
+}
+
 async fn health(State(state): State<AppState>) -> Response {
     match state.store.list_buckets().await {
         Ok(_) => "ok\n".into_response(),
@@ -68,6 +105,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok()),
         request.uri().path(),
+        &state.config.domains,
     );
     let ctx = Ctx {
         request_id: request
@@ -77,6 +115,13 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
             .unwrap_or_default(),
         bucket: target.bucket.clone(),
         query: query_pairs(request.uri().query()),
+        s3: reelflow_signature::is_sigv4(
+            request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok()),
+            request.uri().query(),
+        ),
     };
     let result = route(&state, &ctx, &target, request).await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -89,11 +134,7 @@ async fn route(
     request: Request,
 ) -> Result<Response, ApiError> {
     if target.bucket.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "InvalidHost",
-            "no bucket in the Host header or path",
-        ));
+        return service(state, ctx, target, request.method().clone()).await;
     }
     match ci::Route::parse(request.method(), &target.rest, target.ci_host, &ctx.query) {
         Some(route) => ci::handle(state, ctx, route, request).await,

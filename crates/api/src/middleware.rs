@@ -21,20 +21,47 @@ pub async fn request_id_and_errors(mut request: Request, next: Next) -> Response
     let id = new_request_id(now_unix());
     let resource = request.uri().path().to_owned();
     let is_head = request.method() == Method::HEAD;
+    let dialect = ErrorDialect::of(&request);
     request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).await;
     if let Some(info) = response.extensions_mut().remove::<ErrorInfo>() {
-        response = render_error(response, &info, &resource, &id, is_head);
+        response = render_error(response, &info, &resource, &id, is_head, dialect);
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         let headers = response.headers_mut();
         headers.insert("x-ci-request-id", value.clone());
-        headers.insert("x-cos-request-id", value);
+        headers.insert("x-cos-request-id", value.clone());
+        if dialect == ErrorDialect::S3 {
+            headers.insert("x-amz-request-id", value);
+        }
     }
     response
         .headers_mut()
         .insert(header::SERVER, HeaderValue::from_static("reelflow"));
+    crate::header_case::apply(&mut response);
     response
+}
+
+/// Which error body a request gets: S3's for AWS-signed requests (S3 clients parse `HostId`),
+/// COS/CI's otherwise (the COS SDKs read `TraceId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorDialect {
+    Cos,
+    S3,
+}
+
+impl ErrorDialect {
+    fn of(request: &Request) -> Self {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if reelflow_signature::is_sigv4(authorization, request.uri().query()) {
+            Self::S3
+        } else {
+            Self::Cos
+        }
+    }
 }
 
 fn render_error(
@@ -43,14 +70,18 @@ fn render_error(
     resource: &str,
     id: &str,
     is_head: bool,
+    dialect: ErrorDialect,
 ) -> Response {
     let (mut parts, _) = response.into_parts();
     let doc = XmlElement::new("Error")
         .with_leaf("Code", info.code)
         .with_leaf("Message", &info.message)
         .with_leaf("Resource", resource)
-        .with_leaf("RequestId", id)
-        .with_leaf("TraceId", id);
+        .with_leaf("RequestId", id);
+    let doc = match dialect {
+        ErrorDialect::Cos => doc.with_leaf("TraceId", id),
+        ErrorDialect::S3 => doc.with_leaf("HostId", id),
+    };
     let body = if is_head {
         String::new()
     } else {
@@ -70,18 +101,39 @@ fn render_error(
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Verifies the COS `q-sign-algorithm=sha1` signature of every request.
+/// Verifies the signature of every request: AWS SigV4 for S3 clients (header or presigned
+/// query, api-reference-2.md §3), else the COS `q-sign-algorithm=sha1` scheme. For SigV4 the
+/// body is wrapped so it is checked while it streams (payload hash, aws-chunked signatures and
+/// trailers, `x-amz-checksum-*`): a handler that stores it commits only after a clean end.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check_signature(&state, &request) {
-        Ok(()) => next.run(request).await,
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let checked = if reelflow_signature::is_sigv4(authorization, request.uri().query()) {
+        check_sigv4(&state, request)
+    } else {
+        check_signature(&state, &request).map(|()| request)
+    };
+    match checked {
+        Ok(request) => next.run(request).await,
         Err(error) => error.into_response(),
     }
 }
 
-fn check_signature(state: &AppState, request: &Request) -> Result<(), ApiError> {
-    let query = query_pairs(request.uri().query());
-    let headers: Vec<(String, String)> = request
-        .headers()
+/// The secret of a SecretId / access key id.
+fn secret_of(state: &AppState, id: &str) -> Option<String> {
+    state
+        .config
+        .credentials
+        .iter()
+        .find(|(sid, _)| sid == id)
+        .map(|(_, key)| key.clone())
+}
+
+/// Request headers as (lower-case name, value) pairs.
+fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .map(|(k, v)| {
             (
@@ -89,7 +141,92 @@ fn check_signature(state: &AppState, request: &Request) -> Result<(), ApiError> 
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
+        .collect()
+}
+
+fn check_sigv4(state: &AppState, request: Request) -> Result<Request, ApiError> {
+    use futures::{StreamExt, TryStreamExt};
+    use reelflow_signature::{
+        ByteStream, PayloadMode, V4Request, check_checksum_headers, check_payload_sha256,
+        decode_aws_chunked, verify_v4,
+    };
+    let (mut parts, body) = request.into_parts();
+    let headers = header_pairs(&parts.headers);
+    let verified = verify_v4(
+        &V4Request {
+            method: parts.method.as_str(),
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query(),
+            headers: &headers,
+        },
+        |id| secret_of(state, id),
+        now_unix(),
+    )?;
+    let mut stream: ByteStream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    stream = match &verified.payload {
+        PayloadMode::Sha256(hex) => check_payload_sha256(stream, hex.clone()),
+        PayloadMode::Unsigned => stream,
+        PayloadMode::StreamingSigned { .. } | PayloadMode::StreamingUnsignedTrailer => {
+            let decoded_len = header("x-amz-decoded-content-length").and_then(|v| v.parse().ok());
+            let trailers: Vec<String> = header("x-amz-trailer")
+                .unwrap_or_default()
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+            let decoded = decode_aws_chunked(stream, &verified, decoded_len, &trailers);
+            // Handlers see the payload, not the framing.
+            strip_aws_chunked(&mut parts.headers, decoded_len);
+            decoded
+        }
+    };
+    stream = check_checksum_headers(stream, &headers)?;
+    Ok(Request::from_parts(parts, Body::from_stream(stream)))
+}
+
+/// After aws-chunked decoding: `Content-Length` becomes the decoded length (or goes), and
+/// `aws-chunked` leaves `Content-Encoding`.
+fn strip_aws_chunked(headers: &mut axum::http::HeaderMap, decoded_len: Option<u64>) {
+    headers.remove(header::TRANSFER_ENCODING);
+    match decoded_len {
+        Some(len) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        None => {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+    }
+    let rest: Vec<String> = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|e| e.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
         .collect();
+    headers.remove(header::CONTENT_ENCODING);
+    if !rest.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&rest.join(", "))
+    {
+        headers.insert(header::CONTENT_ENCODING, value);
+    }
+}
+
+fn check_signature(state: &AppState, request: &Request) -> Result<(), ApiError> {
+    let query = query_pairs(request.uri().query());
+    let headers = header_pairs(request.headers());
     let path = percent_decode_str(request.uri().path())
         .decode_utf8_lossy()
         .into_owned();
@@ -99,14 +236,6 @@ fn check_signature(state: &AppState, request: &Request) -> Result<(), ApiError> 
         query: &query,
         headers: &headers,
     };
-    let lookup = |id: &str| {
-        state
-            .config
-            .credentials
-            .iter()
-            .find(|(sid, _)| sid == id)
-            .map(|(_, key)| key.clone())
-    };
-    verify(&signed, lookup, now_unix())?;
+    verify(&signed, |id| secret_of(state, id), now_unix())?;
     Ok(())
 }

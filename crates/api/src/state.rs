@@ -18,6 +18,10 @@ pub struct ApiConfig {
     pub max_xml_body: usize,
     /// Largest object upload, in bytes.
     pub max_object_size: u64,
+    /// Host names under which buckets are addressed virtual-host style (`<bucket>.<domain>`).
+    pub domains: Vec<String>,
+    /// Region reported in bucket listings.
+    pub region: String,
 }
 
 /// Everything a handler needs; cheap to clone.

@@ -282,6 +282,7 @@ impl Engine {
             blob_id: written.id,
             size: written.size,
             etag: written.md5_hex,
+            crc64: Some(written.crc64),
             content_type: content_type_for(key).to_owned(),
             last_modified_ms: now_unix() * 1000,
             user_meta: Vec::new(),

@@ -16,6 +16,7 @@ mod nodes;
 pub mod plan;
 pub mod specs;
 mod triggers;
+mod uploads;
 mod worker;
 
 use std::path::PathBuf;

@@ -20,8 +20,11 @@ pub struct ObjectRecord {
     pub blob_id: String,
     /// Bytes.
     pub size: u64,
-    /// MD5 hex (unquoted).
+    /// ETag, unquoted: MD5 hex, or `<hex>-<N>` for a multipart object.
     pub etag: String,
+    /// CRC-64/XZ of the body (`x-cos-hash-crc64ecma`); `None` for objects stored before CRCs
+    /// were recorded.
+    pub crc64: Option<u64>,
     /// Content-Type as uploaded.
     pub content_type: String,
     /// Unix milliseconds.
@@ -30,6 +33,12 @@ pub struct ObjectRecord {
     pub user_meta: Vec<(String, String)>,
     /// Who wrote it.
     pub origin: ObjectOrigin,
+}
+
+/// A new multipart UploadId: 32 lowercase hex, time-ordered (UUIDv7 bits), so one key's
+/// uploads sort in initiation order as S3 lists them. Clients treat it as opaque.
+pub fn new_upload_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
 /// Why a key is not acceptable.

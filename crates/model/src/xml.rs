@@ -113,6 +113,14 @@ impl XmlElement {
 
     /// Parses a whole document and returns its root element. An XML declaration is optional.
     pub fn parse(input: &[u8]) -> Result<XmlElement, XmlError> {
+        let mut root = Self::parse_untrimmed(input)?;
+        trim_all(&mut root);
+        Ok(root)
+    }
+
+    /// Like [`XmlElement::parse`], but keeps leading and trailing whitespace of text, for
+    /// documents whose text is data (object keys in S3 `Delete` bodies).
+    pub fn parse_untrimmed(input: &[u8]) -> Result<XmlElement, XmlError> {
         let mut reader = Reader::from_reader(input);
         let mut stack: Vec<XmlElement> = Vec::new();
         let mut root: Option<XmlElement> = None;
@@ -164,9 +172,7 @@ impl XmlElement {
         if !stack.is_empty() {
             return Err(XmlError::Structure("unclosed element"));
         }
-        let mut root = root.ok_or(XmlError::Structure("no root element"))?;
-        trim_all(&mut root);
-        Ok(root)
+        root.ok_or(XmlError::Structure("no root element"))
     }
 
     /// Renders the element as an XML document with the usual declaration.

@@ -24,9 +24,9 @@ pub enum BlobError {
         limit: u64,
     },
 
-    /// The id is not a blob id (32 lowercase hex digits). Refused before any
-    /// path is built from it.
-    #[error("invalid blob id {id:?}: expected 32 lowercase hex digits")]
+    /// The id is not a blob id (32 lowercase hex digits, or `m` + 32 for a
+    /// composite). Refused before any path is built from it.
+    #[error("invalid blob id {id:?}: expected 32 lowercase hex digits, optionally after 'm'")]
     InvalidId {
         /// The rejected id.
         id: String,
@@ -41,6 +41,25 @@ pub enum BlobError {
         end: u64,
         /// The blob's size.
         size: u64,
+    },
+
+    /// A composite blob was asked for with parts that cannot make one (no
+    /// parts, a part that is itself a composite, a malformed MD5), or a
+    /// composite-only operation was given a plain blob id.
+    #[error("invalid composite blob: {reason}")]
+    InvalidComposite {
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// Stored data contradicts what was recorded about it: an unreadable
+    /// composite manifest, or a part whose size is not the recorded one.
+    #[error("blob {id} is corrupt: {detail}")]
+    Corrupt {
+        /// The blob (composite or part) at fault.
+        id: String,
+        /// What was wrong.
+        detail: String,
     },
 
     /// Reading the incoming body failed (e.g. the client disconnected);
@@ -73,6 +92,8 @@ impl BlobError {
             Self::TooLarge { .. } => "EntityTooLarge",
             Self::InvalidId { .. } => "InvalidBlobId",
             Self::InvalidRange { .. } => "InvalidRange",
+            Self::InvalidComposite { .. } => "InvalidComposite",
+            Self::Corrupt { .. } => "StorageCorrupt",
             Self::BodyRead { .. } => "BodyReadFailed",
             Self::Io { .. } => "StorageIoError",
         }
@@ -80,9 +101,10 @@ impl BlobError {
 
     /// Whether the request, not the server, caused the failure.
     ///
-    /// `NotFound` counts as a client error (a missing object); `Io` does not.
+    /// `NotFound` counts as a client error (a missing object); `Io` and
+    /// `Corrupt` do not.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Io { .. })
+        !matches!(self, Self::Io { .. } | Self::Corrupt { .. })
     }
 
     /// Maps an [`std::io::Error`] from `op` on `path`.

@@ -20,9 +20,15 @@
 //!   anything fails or the writing future is dropped.
 //! * Ids are validated ([`validate_id`]) before they touch a path, so a
 //!   hostile id cannot escape the store's root.
-//! * The MD5 (the COS ETag) is computed while streaming, in the same pass
-//!   that writes the file.
+//! * The MD5 (the COS ETag) and the CRC-64 (`x-cos-hash-crc64ecma`) are
+//!   computed while streaming, in the same pass that writes the file.
+//! * A **composite** blob ([`BlobStore::compose`]) is the concatenation of
+//!   existing blobs, recorded as a small manifest instead of copied bytes, so
+//!   completing a multi-gigabyte multipart upload takes milliseconds. Its
+//!   ETag is the S3 multipart form and its CRC is combined from the parts'.
 
+mod composite;
+mod crc;
 mod error;
 mod guard;
 mod id;
@@ -31,23 +37,30 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+pub use composite::PartRef;
+pub use crc::crc64;
 pub use error::BlobError;
-pub use id::{new_blob_id, validate_id};
+pub use id::{is_composite_id, new_blob_id, new_composite_id, validate_id};
 pub use local::LocalBlobStore;
 
 /// A stream of body chunks, as produced by HTTP bodies and file readers.
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
 
 /// What a successful write produced: the new blob's id and the facts the
-/// object API needs for its metadata row and response (`ETag`, size).
+/// object API needs for its metadata row and response (`ETag`, size, CRC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobWritten {
-    /// The generated blob id (32 lowercase hex digits).
+    /// The generated blob id (32 lowercase hex digits; `m` + 32 for a
+    /// composite).
     pub id: String,
-    /// Bytes written.
+    /// Bytes written (for a composite: the sum of its parts).
     pub size: u64,
-    /// Lowercase hex MD5 of the content: the COS ETag for simple uploads.
+    /// The ETag, unquoted. For a written blob, the lowercase hex MD5 of the
+    /// content; for a composite, the S3 multipart form `<hex>-<N>`, the MD5 of
+    /// the concatenated binary part MD5s and the part count.
     pub md5_hex: String,
+    /// CRC-64/XZ of the content, the value of `x-cos-hash-crc64ecma`.
+    pub crc64: u64,
 }
 
 /// Storage for immutable blobs.
@@ -83,8 +96,9 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn size(&self, id: &str) -> Result<u64, BlobError>;
 
     /// A local filesystem path where the blob can be read in place (ffmpeg
-    /// reads it directly), when the backend has one; `None` otherwise or for
-    /// an invalid id. The path is computed, not checked for existence.
+    /// reads it directly), when the backend has one; `None` otherwise, for an
+    /// invalid id, or for a composite. The path is computed, not checked for
+    /// existence.
     fn local_path(&self, id: &str) -> Option<PathBuf>;
 
     /// Copies the blob to `dest`, creating or truncating it. Used to give
@@ -93,5 +107,31 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Deletes a blob. Deleting a missing blob succeeds, so retries and
     /// garbage collection are idempotent.
+    ///
+    /// Deleting a composite deletes its parts too (a part belongs to exactly
+    /// one composite), then its manifest; an interrupted delete can be
+    /// repeated.
     async fn delete(&self, id: &str) -> Result<(), BlobError>;
+
+    /// Creates a new composite blob whose content is the concatenation of
+    /// `parts` (plain blobs, in order), without copying their bytes.
+    ///
+    /// The result's `size` is the sum, `crc64` is combined from the parts'
+    /// CRCs and `md5_hex` is the S3 multipart ETag `<hex>-<N>`; all three are
+    /// computed from the [`PartRef`]s, whose sizes are checked against the
+    /// stored parts. Like a write, the composite is durable before this
+    /// returns and invisible if it fails.
+    ///
+    /// Compose only *references* the parts: until a catalog row points at the
+    /// composite, the parts still belong to whoever wrote them (e.g. an
+    /// unfinished multipart upload, which a crash leaves completable). To drop
+    /// a composite that was never committed, use
+    /// [`BlobStore::forget_composite`], not [`BlobStore::delete`].
+    async fn compose(&self, parts: &[PartRef]) -> Result<BlobWritten, BlobError>;
+
+    /// Deletes a composite's manifest but **not** its parts: undoes a
+    /// [`BlobStore::compose`] whose catalog commit failed (or lost a race
+    /// to another completion that now owns the parts). Idempotent;
+    /// [`BlobError::InvalidComposite`] for a plain blob id.
+    async fn forget_composite(&self, id: &str) -> Result<(), BlobError>;
 }

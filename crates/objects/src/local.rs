@@ -5,6 +5,7 @@
 //! ```text
 //! <root>/tmp/<id>.tmp          writes in progress (emptied at open)
 //! <root>/<ab>/<cd>/<id>        committed blobs
+//! <root>/<ab>/<cd>/m<id>       composite manifests (see `local/composite.rs`)
 //! ```
 //!
 //! `ab` and `cd` are the **last** four hex digits of the id. A UUIDv7 starts
@@ -12,6 +13,8 @@
 //! its last digits are random, which spreads blobs evenly over 65 536
 //! directories. One process owns a root: opening it deletes leftover
 //! temporary files, which would remove another live process's writes.
+
+mod composite;
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -22,7 +25,10 @@ use tokio_util::io::ReaderStream;
 
 use crate::guard::DeleteOnDrop;
 use crate::write::{Origin, write_temp_file};
-use crate::{BlobError, BlobStore, BlobWritten, ByteStream, new_blob_id, validate_id};
+use crate::{
+    BlobError, BlobStore, BlobWritten, ByteStream, PartRef, is_composite_id, new_blob_id,
+    validate_id,
+};
 
 /// Chunk size for reads: large enough for efficient file and socket I/O.
 const READ_CHUNK: usize = 64 * 1024;
@@ -81,13 +87,35 @@ impl LocalBlobStore {
         origin: Origin<'_>,
     ) -> Result<BlobWritten, BlobError> {
         let id = new_blob_id();
-        let tmp_path = self.tmp.join(format!("{id}.tmp"));
-        let mut guard = DeleteOnDrop::new(tmp_path.clone());
+        let tmp_path = self.temp_path(&id);
+        let guard = DeleteOnDrop::new(tmp_path.clone());
         let written = write_temp_file(&tmp_path, body, max_size, origin).await?;
-        let dir = self.shard_dir(&id);
-        let final_path = dir.join(&id);
+        self.commit(&tmp_path, &id, guard).await?;
+        Ok(BlobWritten {
+            id,
+            size: written.size,
+            md5_hex: written.md5_hex,
+            crc64: written.crc64,
+        })
+    }
+
+    /// Where a write of `id` stages its content.
+    fn temp_path(&self, id: &str) -> PathBuf {
+        self.tmp.join(format!("{id}.tmp"))
+    }
+
+    /// Renames a complete, fsynced temporary file to `id`'s path and makes
+    /// the new entry durable. `guard` owns the temporary file.
+    async fn commit(
+        &self,
+        tmp_path: &Path,
+        id: &str,
+        mut guard: DeleteOnDrop,
+    ) -> Result<(), BlobError> {
+        let dir = self.shard_dir(id);
+        let final_path = dir.join(id);
         self.ensure_shard_dir(&dir).await?;
-        tokio::fs::rename(&tmp_path, &final_path)
+        tokio::fs::rename(tmp_path, &final_path)
             .await
             .map_err(BlobError::io("rename temporary file", &final_path))?;
         // Until the directory entry is durable, a failure must not leave a
@@ -95,11 +123,7 @@ impl LocalBlobStore {
         guard.retarget(final_path);
         sync_dir(&dir).await?;
         guard.disarm();
-        Ok(BlobWritten {
-            id,
-            size: written.size,
-            md5_hex: written.md5_hex,
-        })
+        Ok(())
     }
 
     /// Creates `<root>/ab/cd` if needed, making the new entries durable.
@@ -147,6 +171,9 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn get(&self, id: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError> {
+        if is_composite_id(id) {
+            return self.get_composite(id, range).await;
+        }
         let mut file = self.open_blob(id).await?;
         let Some((start, end)) = range else {
             return Ok(ReaderStream::with_capacity(file, READ_CHUNK).boxed());
@@ -161,15 +188,24 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn size(&self, id: &str) -> Result<u64, BlobError> {
+        if is_composite_id(id) {
+            return Ok(self.read_manifest(id).await?.size());
+        }
         let file = self.open_blob(id).await?;
         file_size(&file, &self.path_of(id)).await
     }
 
     fn local_path(&self, id: &str) -> Option<PathBuf> {
-        self.checked_path(id).ok()
+        // A composite's file is its manifest, not its content.
+        (!is_composite_id(id))
+            .then(|| self.checked_path(id).ok())
+            .flatten()
     }
 
     async fn download_to(&self, id: &str, dest: &Path) -> Result<(), BlobError> {
+        if is_composite_id(id) {
+            return self.download_composite(id, dest).await;
+        }
         let mut src = self.open_blob(id).await?;
         let mut out = tokio::fs::File::create(dest)
             .await
@@ -181,11 +217,33 @@ impl BlobStore for LocalBlobStore {
 
     async fn delete(&self, id: &str) -> Result<(), BlobError> {
         let path = self.checked_path(id)?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(BlobError::io("delete blob", path)(e)),
+        if is_composite_id(id) {
+            return self.delete_composite(id).await;
         }
+        remove_if_exists(&path).await
+    }
+
+    async fn compose(&self, parts: &[PartRef]) -> Result<BlobWritten, BlobError> {
+        self.compose_parts(parts).await
+    }
+
+    async fn forget_composite(&self, id: &str) -> Result<(), BlobError> {
+        let path = self.checked_path(id)?;
+        if !is_composite_id(id) {
+            return Err(BlobError::InvalidComposite {
+                reason: format!("{id} is a plain blob, not a composite"),
+            });
+        }
+        remove_if_exists(&path).await
+    }
+}
+
+/// Deletes a file; a missing file is not an error.
+async fn remove_if_exists(path: &Path) -> Result<(), BlobError> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BlobError::io("delete blob", path)(e)),
     }
 }
 

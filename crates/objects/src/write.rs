@@ -1,4 +1,4 @@
-//! Streaming a body into a temporary file while hashing and counting it.
+//! Streaming a body into a temporary file while hashing (MD5, CRC-64) and counting it.
 
 use std::path::Path;
 
@@ -6,6 +6,7 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
+use crate::crc::Crc64;
 use crate::{BlobError, ByteStream};
 
 /// Write buffer size: large enough that tokio's blocking-pool hop per write
@@ -30,10 +31,11 @@ impl Origin<'_> {
     }
 }
 
-/// Size and MD5 of a fully written temporary file.
+/// Size, MD5 and CRC-64 of a fully written temporary file.
 pub(crate) struct Written {
     pub(crate) size: u64,
     pub(crate) md5_hex: String,
+    pub(crate) crc64: u64,
 }
 
 /// Creates `path` (which must not exist), streams `body` into it and fsyncs it.
@@ -74,6 +76,7 @@ async fn copy_hashing(
     path: &Path,
 ) -> Result<Written, BlobError> {
     let mut hasher = Md5::new();
+    let mut crc = Crc64::new();
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| origin.read_error(e))?;
@@ -84,6 +87,7 @@ async fn copy_hashing(
             return Err(BlobError::TooLarge { limit });
         }
         hasher.update(&chunk);
+        crc.update(&chunk);
         writer
             .write_all(&chunk)
             .await
@@ -92,5 +96,6 @@ async fn copy_hashing(
     Ok(Written {
         size,
         md5_hex: hex::encode(hasher.finalize()),
+        crc64: crc.finish(),
     })
 }

@@ -11,6 +11,7 @@ use md5::{Digest, Md5};
 use reelflow_objects::{BlobError, BlobStore, ByteStream, LocalBlobStore};
 
 const HELLO_MD5: &str = "5eb63bbbe01eeed093cb22bb8f5acdc3"; // md5("hello world")
+const HELLO_CRC64: u64 = 5_981_764_153_023_615_706; // COS x-cos-hash-crc64ecma vector
 const MISSING: &str = "0190aaaabbbbccccddddeeeeffff0000";
 
 async fn store() -> (tempfile::TempDir, Arc<dyn BlobStore>, PathBuf) {
@@ -58,6 +59,7 @@ async fn roundtrip_streams_content_size_and_md5() {
         .await
         .unwrap();
     assert_eq!((written.size, written.md5_hex.as_str()), (11, HELLO_MD5));
+    assert_eq!(written.crc64, HELLO_CRC64);
     assert_eq!(
         read_all(store.get(&written.id, None).await.unwrap()).await,
         b"hello world"
@@ -80,6 +82,7 @@ async fn large_body_in_many_chunks() {
         .unwrap();
     assert_eq!(written.size, data.len() as u64);
     assert_eq!(written.md5_hex, hex::encode(Md5::digest(&data)));
+    assert_eq!(written.crc64, reelflow_objects::crc64(&data));
     assert_eq!(
         read_all(store.get(&written.id, None).await.unwrap()).await,
         data
@@ -92,6 +95,7 @@ async fn empty_body_is_a_valid_blob() {
     let written = store.put_stream(body(&[]), Some(0)).await.unwrap();
     assert_eq!(written.size, 0);
     assert_eq!(written.md5_hex, "d41d8cd98f00b204e9800998ecf8427e");
+    assert_eq!(written.crc64, 0);
     assert!(
         read_all(store.get(&written.id, None).await.unwrap())
             .await
@@ -205,6 +209,8 @@ async fn invalid_ids_are_refused_everywhere() {
         "tmp",
         "",
         "0190AAAABBBBCCCCDDDDEEEEFFFF0000",
+        "m../../etc/passwd",
+        "m0190aaaabbbbccccddddeeeeffff000",
     ] {
         let is_invalid = |r: Result<(), BlobError>| matches!(r, Err(BlobError::InvalidId { .. }));
         assert!(is_invalid(store.get(id, None).await.map(drop)), "{id}");
@@ -231,6 +237,7 @@ async fn put_file_local_path_and_download_to() {
     std::fs::write(&source, b"hello world").unwrap();
     let written = store.put_file(&source).await.unwrap();
     assert_eq!((written.size, written.md5_hex.as_str()), (11, HELLO_MD5));
+    assert_eq!(written.crc64, HELLO_CRC64);
 
     let local = store.local_path(&written.id).unwrap();
     assert_eq!(std::fs::read(&local).unwrap(), b"hello world");

@@ -26,6 +26,9 @@ struct FileConfig {
     max_object_size: Option<u64>,
     max_xml_body: Option<usize>,
     fuse: Option<bool>,
+    domain: Option<String>,
+    region: Option<String>,
+    multipart_max_age_secs: Option<u64>,
 }
 
 /// The merged configuration.
@@ -55,6 +58,12 @@ pub struct Config {
     pub max_xml_body: usize,
     /// Fuse sibling tasks reading the same input into one ffmpeg process.
     pub fuse: bool,
+    /// Host names under which buckets are addressed virtual-host style (`<bucket>.<domain>`).
+    pub domains: Vec<String>,
+    /// Region name reported in bucket listings and accepted in signatures.
+    pub region: String,
+    /// Age after which unfinished multipart uploads are aborted and their parts reclaimed.
+    pub multipart_max_age: Duration,
 }
 
 /// Command-line overrides.
@@ -137,8 +146,30 @@ impl Config {
                 Some(v) => !matches!(v.as_str(), "0" | "false" | "off"),
                 None => file.fuse.unwrap_or(true),
             },
+            domains: env("REELFLOW_DOMAIN")
+                .or(file.domain)
+                .map(|list| parse_domains(&list))
+                .unwrap_or_default(),
+            region: env("REELFLOW_REGION")
+                .or(file.region)
+                .unwrap_or_else(|| "ap-guangzhou".to_owned()),
+            multipart_max_age: Duration::from_secs(match env("REELFLOW_MULTIPART_MAX_AGE_SECS") {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .context("REELFLOW_MULTIPART_MAX_AGE_SECS must be a number of seconds")?,
+                None => file.multipart_max_age_secs.unwrap_or(7 * 24 * 3600),
+            }),
         })
     }
+}
+
+/// `cos.example.internal, s3.example.internal` → lower-case names without dots at the ends.
+fn parse_domains(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|d| d.trim().trim_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
 }
 
 /// One task per core, ffmpeg itself being multi-threaded; at least two so siblings overlap.

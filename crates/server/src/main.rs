@@ -146,6 +146,11 @@ async fn serve(config: Config) -> Result<()> {
     );
     tracing::info!(workers = config.workers, "starting task workers");
     let mut workers = engine.spawn_workers(shutdown.clone()).await?;
+    let reclaimer = engine.spawn_upload_reclaimer(
+        config.multipart_max_age,
+        (config.multipart_max_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+        shutdown.clone(),
+    );
 
     let notifier = Notifier::new(
         store.clone(),
@@ -173,6 +178,8 @@ async fn serve(config: Config) -> Result<()> {
             offset: config.offset,
             max_xml_body: config.max_xml_body,
             max_object_size: config.max_object_size,
+            domains: config.domains.clone(),
+            region: config.region.clone(),
         }),
     })
     .layer(Extension(notifier_handle));
@@ -189,6 +196,7 @@ async fn serve(config: Config) -> Result<()> {
     let drain = async {
         while workers.join_next().await.is_some() {}
         let _ = notifier_task.await;
+        let _ = reclaimer.await;
     };
     if tokio::time::timeout(Duration::from_secs(20), drain)
         .await

@@ -1,4 +1,20 @@
-//! COS `q-sign-algorithm=sha1` request signatures: verify and compute.
+//! Request signatures: COS `q-sign-algorithm=sha1` and AWS SigV4 (S3), plus
+//! the streaming body checks that go with them.
+//!
+//! * **COS q-sign** (below): [`verify`], [`sign`], [`presign`].
+//! * **SigV4** (module [`v4`], api-reference-2.md §3.2–3.5): [`is_sigv4`]
+//!   routes a request, [`verify_v4`] checks header auth and presigned URLs
+//!   and returns a [`V4Verified`] with the access key id, the
+//!   [`PayloadMode`] and the [`ChunkSigner`] for aws-chunked bodies.
+//! * **Body adapters** (module [`body`], §3.3, §3.6): [`decode_aws_chunked`],
+//!   [`check_payload_sha256`], [`check_checksum_headers`], [`compute_checksum`].
+//!   They wrap a [`ByteStream`] and report failures as `Err` items that
+//!   [`SignatureError::from_io`] turns back into a [`SignatureError`].
+//!
+//! Every error maps to an S3/COS code and HTTP status with
+//! [`SignatureError::code`] and [`SignatureError::http_status`].
+//!
+//! # COS q-sign
 //!
 //! Tencent COS and CI clients (the Python, Go and Java SDKs, `coscmd`, the JS
 //! SDK) authenticate every request with the "q-sign" scheme described in
@@ -8,7 +24,7 @@
 //! headers), passes the current time and a secret lookup, and gets back the
 //! [`VerifiedKey`] or a [`SignatureError`] with a stable COS error code.
 //!
-//! # Design
+//! ## Design
 //!
 //! * **Rebuild, don't re-derive.** A verifier cannot know which parameters
 //!   and headers a client chose to sign (the Python SDK leaves `?cancel`
@@ -29,11 +45,13 @@
 //!   humans debugging a client, can compare each step with the documentation.
 
 mod auth;
+pub mod body;
 mod canonical;
 mod compute;
 mod error;
 mod request;
 mod sign;
+pub mod v4;
 mod verify;
 
 pub use canonical::{CanonicalList, canonical_list, canonical_name, cos_encode};
@@ -42,3 +60,12 @@ pub use error::SignatureError;
 pub use request::{Credentials, SignedRequest};
 pub use sign::{presign, sign};
 pub use verify::{CLOCK_SKEW_SECS, VerifiedKey, verify};
+
+pub use body::{
+    ByteStream, Checksum, ChecksumHasher, ChecksumValue, check_checksum_headers,
+    check_payload_sha256, compute_checksum, decode_aws_chunked,
+};
+pub use v4::{
+    ChunkSigner, PayloadMode, V4Request, V4Scope, V4Signed, V4Verified, is_sigv4, presign_v4,
+    sign_v4, verify_v4,
+};

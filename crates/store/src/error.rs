@@ -24,6 +24,17 @@ pub enum StoreError {
     /// No such bucket.
     #[error("bucket {0} does not exist")]
     NoSuchBucket(String),
+    /// No such multipart upload (never created, or already completed or aborted).
+    #[error("multipart upload {0} does not exist")]
+    NoSuchUpload(String),
+    /// A part named by a completion is not (or no longer) the stored upload of its number.
+    #[error("part {part_number} of multipart upload {upload_id} is not the one that was listed")]
+    InvalidPart {
+        /// The upload.
+        upload_id: String,
+        /// The part number.
+        part_number: u32,
+    },
 }
 
 impl StoreError {
@@ -34,6 +45,8 @@ impl StoreError {
             StoreError::Corrupt { .. } => "InternalError",
             StoreError::BucketNotEmpty(_) => "BucketNotEmpty",
             StoreError::NoSuchBucket(_) => "NoSuchBucket",
+            StoreError::NoSuchUpload(_) => "NoSuchUpload",
+            StoreError::InvalidPart { .. } => "InvalidPart",
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The durable store behind reelflow: buckets and object records, templates, workflows, runs,
-//! tasks and the callback outbox.
+//! The durable store behind reelflow: buckets and object records, multipart uploads, templates,
+//! workflows, runs, tasks and the callback outbox.
 //!
 //! Everything a second node would need to see lives here, never in process memory: the engine
 //! claims tasks with leases, and every state transition that must be atomic (an upload and the
@@ -12,6 +12,7 @@
 pub mod callbacks;
 mod error;
 mod jobs;
+mod multipart;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ pub use callbacks::{
 };
 pub use error::StoreError;
 pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};
+pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart};
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -142,8 +144,8 @@ pub trait CatalogStore: Send + Sync {
     async fn create_bucket(&self, name: &str, now: i64) -> StoreResult<bool>;
     /// Whether a bucket exists.
     async fn bucket_exists(&self, name: &str) -> StoreResult<bool>;
-    /// All bucket names.
-    async fn list_buckets(&self) -> StoreResult<Vec<String>>;
+    /// All buckets: name and creation time (Unix seconds), by name.
+    async fn list_buckets(&self) -> StoreResult<Vec<(String, i64)>>;
     /// Deletes an empty bucket.
     async fn delete_bucket(&self, name: &str) -> StoreResult<()>;
     /// One object.
@@ -228,12 +230,20 @@ pub trait RunStore: Send + Sync {
 
 /// Everything the service needs from its database.
 pub trait Store:
-    CatalogStore + DefinitionStore + RunStore + CallbackStore + QueueStore + JobStore + std::fmt::Debug
+    CatalogStore
+    + MultipartStore
+    + DefinitionStore
+    + RunStore
+    + CallbackStore
+    + QueueStore
+    + JobStore
+    + std::fmt::Debug
 {
 }
 
 impl<T> Store for T where
     T: CatalogStore
+        + MultipartStore
         + DefinitionStore
         + RunStore
         + CallbackStore

@@ -59,6 +59,7 @@ pub enum Route {
     Unsupported,
 }
 
+/// CI resources reelflow serves (see [`Route`]).
 const CI_RESOURCES: &[&str] = &[
     "template",
     "workflow",
@@ -69,17 +70,68 @@ const CI_RESOURCES: &[&str] = &[
     "inventorytriggerjob",
 ];
 
+/// CI resources Tencent documents that reelflow does not serve: on the COS host a request for
+/// one of them (the bare name, or the name and one id segment) answers 501 `NotImplemented`
+/// instead of reaching the object API, which would store an object under that name. Names from
+/// the CI API documentation and the SDKs' request paths (cos-python-sdk-v5 `cos_client.py`).
+const UNSERVED_CI_RESOURCES: &[&str] = &[
+    "ai_bucket",
+    "ai_jobs",
+    "ai_queue",
+    "aiqueue",
+    "asr_jobs",
+    "asrbucket",
+    "asrqueue",
+    "docbucket",
+    "doc_jobs",
+    "docqueue",
+    "file_jobs",
+    "fileprocess",
+    "mediabucket",
+    "picbucket",
+    "pic_jobs",
+    "picqueue",
+    "playKey",
+    "report",
+    "virus",
+    "wordsgeneralize",
+];
+
+/// Content-moderation namespaces, requested as `/<kind>/auditing[/<JobId>]` and
+/// `/video/cancel_auditing/<JobId>`.
+const AUDITING_KINDS: &[&str] = &[
+    "audio", "document", "image", "live", "text", "video", "virus", "webpage",
+];
+
+/// Whether `rest` is a CI resource reelflow does not serve (see [`UNSERVED_CI_RESOURCES`]).
+fn is_unserved_ci_path(rest: &str) -> bool {
+    let segments: Vec<&str> = rest.split('/').collect();
+    match segments.as_slice() {
+        [name] | [name, _] if UNSERVED_CI_RESOURCES.contains(name) => true,
+        [kind, action] | [kind, action, _] if AUDITING_KINDS.contains(kind) => {
+            matches!(*action, "auditing" | "cancel_auditing" | "detect")
+        }
+        ["report", "badcase"] => true,
+        _ => false,
+    }
+}
+
 impl Route {
     /// The CI route for a request, or `None` when it is an object request.
     ///
     /// On the `.cos.` host, a path under a CI resource name is a CI call only when its id has
     /// the shape of that resource's ids (so an object such as `jobs/out.mp4` stays readable).
+    /// Paths of CI resources reelflow does not serve are always CI calls ([`Route::Unsupported`]),
+    /// so a CI request never writes an object.
     pub fn parse(
         method: &Method,
         rest: &str,
         ci_host: bool,
         query: &[(String, String)],
     ) -> Option<Route> {
+        if is_unserved_ci_path(rest) {
+            return Some(Route::Unsupported);
+        }
         let (resource, id) = rest.split_once('/').unwrap_or((rest, ""));
         if !CI_RESOURCES.contains(&resource) {
             return ci_host.then_some(Route::Unsupported);
@@ -109,8 +161,11 @@ impl Route {
             (Method::PUT, "queue", false) => Route::UpdateQueue(id),
             // Batch (inventory) triggers are CI calls reelflow does not offer.
             (_, "inventorytriggerjob", _) => Route::Unsupported,
-            // On the COS host, anything else under these names is an object request
-            // (e.g. uploading the key `workflow`).
+            // A CI id with a method that resource does not support: a CI error, never an
+            // object write.
+            _ if !id.is_empty() => Route::Unsupported,
+            // On the COS host, other methods on a bare resource name are object requests
+            // (e.g. uploading the key `workflow` path-style).
             _ if !ci_host => return None,
             _ => Route::Unsupported,
         };
@@ -177,5 +232,65 @@ async fn require_bucket(state: &AppState, ctx: &Ctx) -> Result<(), ApiError> {
             "NoSuchBucket",
             format!("bucket {} does not exist", ctx.bucket),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(method: Method, rest: &str) -> Option<Route> {
+        Route::parse(&method, rest, false, &[])
+    }
+
+    #[test]
+    fn unserved_ci_resources_never_reach_the_object_api() {
+        for (method, rest) in [
+            (Method::PUT, "playKey"),
+            (Method::GET, "playKey"),
+            (Method::PUT, "picqueue/p0123456789abcdef0123456789abcdef"),
+            (Method::GET, "picqueue"),
+            (Method::POST, "ai_queue"),
+            (Method::PUT, "asrqueue/pabc"),
+            (Method::GET, "mediabucket"),
+            (Method::POST, "doc_jobs"),
+            (Method::GET, "pic_jobs/j123"),
+            (Method::POST, "video/auditing"),
+            (Method::GET, "text/auditing/st123"),
+            (Method::POST, "video/cancel_auditing/av123"),
+            (Method::POST, "virus/detect"),
+            (Method::POST, "report/badcase"),
+            (Method::PUT, "inventorytriggerjob/b123"),
+        ] {
+            assert_eq!(
+                parse(method.clone(), rest),
+                Some(Route::Unsupported),
+                "{method} {rest}"
+            );
+        }
+    }
+
+    #[test]
+    fn objects_under_ci_like_names_stay_objects() {
+        for (method, rest) in [
+            (Method::PUT, "jobs/out.mp4"),
+            (Method::GET, "workflow/a/b.mp4"),
+            (Method::PUT, "picqueue/a/b.mp4"),
+            (Method::PUT, "video/in/a.mp4"),
+            (Method::PUT, "workflow"),
+            (Method::GET, "in/playKey"),
+        ] {
+            assert_eq!(parse(method.clone(), rest), None, "{method} {rest}");
+        }
+    }
+
+    #[test]
+    fn ids_with_unsupported_methods_are_ci_errors() {
+        let workflow = format!("workflow/w{}", "0".repeat(32));
+        assert_eq!(parse(Method::POST, &workflow), Some(Route::Unsupported));
+        assert_eq!(
+            parse(Method::PUT, &workflow),
+            Some(Route::UpdateWorkflow(workflow[9..].to_owned()))
+        );
     }
 }

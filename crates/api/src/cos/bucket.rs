@@ -47,3 +47,10 @@ pub(super) async fn delete(state: &AppState, ctx: &Ctx) -> Result<Response, ApiE
         Err(e) => Err(e.into()),
     }
 }
+
+/// `GET /?location`: the bucket's region as `LocationConstraint` (S3 clients ask for it).
+pub(super) async fn location(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    require_bucket(state, &ctx.bucket).await?;
+    let doc = reelflow_model::XmlElement::leaf("LocationConstraint", &state.config.region);
+    Ok(crate::xml::xml_response(&doc))
+}

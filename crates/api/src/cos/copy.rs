@@ -21,6 +21,20 @@ use crate::{ApiError, Ctx};
 
 /// The header naming the copy source.
 pub(super) const COPY_SOURCE: &str = "x-cos-copy-source";
+/// The same, as S3 clients send it.
+pub(super) const AMZ_COPY_SOURCE: &str = "x-amz-copy-source";
+
+/// Whether the request names a copy source (COS or S3 spelling).
+pub(super) fn has_copy_source(headers: &HeaderMap) -> bool {
+    headers.contains_key(COPY_SOURCE) || headers.contains_key(AMZ_COPY_SOURCE)
+}
+
+/// A copy header in its COS (`x-cos-…`) or S3 (`x-amz-…`) spelling; `suffix` follows the
+/// prefix, e.g. `copy-source-range`.
+pub(super) fn cos_or_amz(headers: &HeaderMap, suffix: &str) -> Option<String> {
+    header_text(headers, &format!("x-cos-{suffix}"))
+        .or_else(|| header_text(headers, &format!("x-amz-{suffix}")))
+}
 
 /// Whether the copy keeps the source's metadata or takes the request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +50,16 @@ pub(super) async fn copy(
     key: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let source = header_text(headers, COPY_SOURCE).unwrap_or_default();
+    let source = cos_or_amz(headers, "copy-source").unwrap_or_default();
     let (src_bucket, src_key) = parse_source(&source)?;
     check_key(&src_key)?;
-    let directive = match header_text(headers, "x-cos-metadata-directive").as_deref() {
+    let directive = match cos_or_amz(headers, "metadata-directive").as_deref() {
         None | Some("") => Directive::Copy,
         Some(v) if v.eq_ignore_ascii_case("copy") => Directive::Copy,
-        Some(v) if v.eq_ignore_ascii_case("replaced") => Directive::Replaced,
+        // `Replaced` is COS's word, `REPLACE` S3's.
+        Some(v) if v.eq_ignore_ascii_case("replaced") || v.eq_ignore_ascii_case("replace") => {
+            Directive::Replaced
+        }
         Some(other) => {
             return Err(ApiError::invalid(format!(
                 "x-cos-metadata-directive must be Copy or Replaced, got {other:?}"
@@ -100,7 +117,7 @@ async fn copy_body(
 /// Parses `<bucket>.cos.<region>.myqcloud.com/<key>`, `/<bucket>/<key>`, `<bucket>/<key>` or
 /// `<ip or localhost>[:port]/<bucket>/<key>` (optionally with a scheme and a `?versionId=`,
 /// which is ignored). The key is percent-decoded.
-fn parse_source(source: &str) -> Result<(String, String), ApiError> {
+pub(super) fn parse_source(source: &str) -> Result<(String, String), ApiError> {
     let invalid = |why: &str| {
         ApiError::invalid(format!(
             "invalid x-cos-copy-source {source:?}: {why}; expected \

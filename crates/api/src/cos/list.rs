@@ -45,7 +45,7 @@ pub(super) struct ListParams {
 }
 
 impl ListParams {
-    fn parse(query: &[(String, String)]) -> Result<Self, ApiError> {
+    pub(super) fn parse(query: &[(String, String)]) -> Result<Self, ApiError> {
         let text = |name: &str| query_value(query, name).unwrap_or("").to_owned();
         let max_keys = match query_value(query, "max-keys").filter(|v| !v.is_empty()) {
             None => u64::from(MAX_KEYS),
@@ -84,7 +84,7 @@ pub(super) enum Entry {
 }
 
 impl Entry {
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         match self {
             Entry::Object(record) => &record.key,
             Entry::Prefix(prefix) => prefix,
@@ -99,18 +99,31 @@ pub(super) struct Page {
     pub truncated: bool,
 }
 
-/// `GET /`: lists the bucket.
+/// `GET /`: lists the bucket (`list-type=2` selects ListObjectsV2, [`super::list_v2`]).
 pub(super) async fn list(state: &AppState, ctx: &Ctx) -> Result<Response, ApiError> {
+    if query_value(&ctx.query, "list-type") == Some("2") {
+        return super::list_v2::list(state, ctx).await;
+    }
     let params = ListParams::parse(&ctx.query)?;
+    let page = fetch_page(state, ctx, &params).await?;
+    Ok(xml_response(&render(&ctx.bucket, &params, &page)))
+}
+
+/// Checks the bucket and reads one page of it.
+pub(super) async fn fetch_page(
+    state: &AppState,
+    ctx: &Ctx,
+    params: &ListParams,
+) -> Result<Page, ApiError> {
     require_bucket(state, &ctx.bucket).await?;
-    let page = collect_page(&params, |after, limit| {
+    collect_page(params, |after, limit| {
         let store = state.store.clone();
         let bucket = ctx.bucket.clone();
         let prefix = params.prefix.clone();
         async move { store.list_objects(&bucket, &prefix, &after, limit).await }
     })
-    .await?;
-    Ok(xml_response(&render(&ctx.bucket, &params, &page)))
+    .await
+    .map_err(ApiError::from)
 }
 
 /// Builds one page from `fetch(after, limit)`, which returns keys with the prefix strictly after
@@ -188,13 +201,7 @@ fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
 }
 
 fn render(bucket: &str, params: &ListParams, page: &Page) -> XmlElement {
-    let enc = |s: &str| -> String {
-        if params.url_encoding {
-            utf8_percent_encode(s, URL_ENCODE).to_string()
-        } else {
-            s.to_owned()
-        }
-    };
+    let enc = |s: &str| encode_if(params.url_encoding, s);
     let mut doc = XmlElement::new("ListBucketResult").with_leaf("Name", bucket);
     if params.url_encoding {
         doc.push_leaf("EncodingType", "url");
@@ -209,28 +216,50 @@ fn render(bucket: &str, params: &ListParams, page: &Page) -> XmlElement {
     {
         doc.push_leaf("NextMarker", enc(last.name()));
     }
+    push_entries(&mut doc, bucket, page, true, &enc);
+    doc
+}
+
+/// Appends `Contents` (with `Owner` when `with_owner`) and `CommonPrefixes` elements.
+pub(super) fn push_entries(
+    doc: &mut XmlElement,
+    bucket: &str,
+    page: &Page,
+    with_owner: bool,
+    enc: &dyn Fn(&str) -> String,
+) {
     let owner = owner_id(bucket);
     for entry in &page.entries {
         match entry {
-            Entry::Object(record) => doc.push(
-                XmlElement::new("Contents")
+            Entry::Object(record) => {
+                let mut contents = XmlElement::new("Contents")
                     .with_leaf("Key", enc(&record.key))
                     .with_leaf("LastModified", iso8601_ms(record.last_modified_ms))
                     .with_leaf("ETag", quoted_etag(&record.etag))
-                    .with_leaf("Size", record.size.to_string())
-                    .with(
+                    .with_leaf("Size", record.size.to_string());
+                if with_owner {
+                    contents.push(
                         XmlElement::new("Owner")
                             .with_leaf("ID", owner.clone())
                             .with_leaf("DisplayName", owner.clone()),
-                    )
-                    .with_leaf("StorageClass", "STANDARD"),
-            ),
+                    );
+                }
+                doc.push(contents.with_leaf("StorageClass", "STANDARD"));
+            }
             Entry::Prefix(prefix) => {
                 doc.push(XmlElement::new("CommonPrefixes").with_leaf("Prefix", enc(prefix)));
             }
         }
     }
-    doc
+}
+
+/// `value` percent-encoded for `encoding-type=url`, or as is.
+pub(super) fn encode_if(url_encoding: bool, value: &str) -> String {
+    if url_encoding {
+        utf8_percent_encode(value, URL_ENCODE).to_string()
+    } else {
+        value.to_owned()
+    }
 }
 
 /// The owner shown in listings: the bucket's APPID suffix (`name-1250000000`) when it has one.
@@ -259,6 +288,7 @@ mod tests {
             blob_id: String::new(),
             size: 1,
             etag: "d41d8cd98f00b204e9800998ecf8427e".into(),
+            crc64: None,
             content_type: "application/octet-stream".into(),
             last_modified_ms: 0,
             user_meta: Vec::new(),

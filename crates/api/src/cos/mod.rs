@@ -8,9 +8,15 @@
 
 mod bucket;
 mod copy;
+mod delete;
 mod list;
+mod list_v2;
+mod multipart;
+mod multipart_list;
 mod object;
+mod part_copy;
 mod range;
+pub mod service;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,18 +37,14 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "append",
     "ci-process",
     "cors",
-    "delete",
     "domain",
     "encryption",
     "intelligenttiering",
     "inventory",
     "lifecycle",
-    "list-type",
-    "location",
     "logging",
     "object-lock",
     "origin",
-    "partnumber",
     "policy",
     "referer",
     "replication",
@@ -50,8 +52,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "select",
     "tagging",
     "torrent",
-    "uploadid",
-    "uploads",
     "versionid",
     "versioning",
     "versions",
@@ -77,18 +77,30 @@ pub async fn handle(
         ));
     }
     let method = request.method().clone();
+    if has_param(ctx, "uploads") && key.is_empty() && method == Method::GET {
+        return multipart_list::list_uploads(state, ctx).await;
+    }
+    if !key.is_empty() && (has_param(ctx, "uploads") || has_param(ctx, "uploadId")) {
+        check_key(key)?;
+        return multipart_request(state, ctx, key, request).await;
+    }
     if key.is_empty() {
         return match method {
             Method::PUT => bucket::create(state, ctx).await,
             Method::HEAD => bucket::head(state, ctx).await,
             Method::DELETE => bucket::delete(state, ctx).await,
+            Method::GET if has_param(ctx, "location") => bucket::location(state, ctx).await,
             Method::GET => list::list(state, ctx).await,
+            Method::POST if has_param(ctx, "delete") => {
+                let (parts, body) = request.into_parts();
+                delete::delete_objects(state, ctx, &parts.headers, body).await
+            }
             other => Err(method_not_allowed(&other, "a bucket")),
         };
     }
     check_key(key)?;
     match method {
-        Method::PUT if request.headers().contains_key(copy::COPY_SOURCE) => {
+        Method::PUT if copy::has_copy_source(request.headers()) => {
             copy::copy(state, ctx, key, request.headers()).await
         }
         Method::PUT => object::put(state, ctx, key, request).await,
@@ -97,6 +109,41 @@ pub async fn handle(
         Method::DELETE => object::delete(state, ctx, key).await,
         other => Err(method_not_allowed(&other, "an object")),
     }
+}
+
+/// The multipart operations on an object (api-reference-2.md §1.1).
+async fn multipart_request(
+    state: &AppState,
+    ctx: &Ctx,
+    key: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let method = request.method().clone();
+    match method {
+        Method::POST if has_param(ctx, "uploads") => {
+            multipart::initiate(state, ctx, key, request.headers()).await
+        }
+        Method::PUT if has_param(ctx, "uploadId") && copy::has_copy_source(request.headers()) => {
+            part_copy::upload_part_copy(state, ctx, key, request.headers()).await
+        }
+        Method::PUT if has_param(ctx, "uploadId") => {
+            multipart::upload_part(state, ctx, key, request).await
+        }
+        Method::POST if has_param(ctx, "uploadId") => {
+            let host = multipart::request_host(request.headers());
+            multipart::complete(state, ctx, key, &host, request.into_body()).await
+        }
+        Method::DELETE if has_param(ctx, "uploadId") => multipart::abort(state, ctx, key).await,
+        Method::GET if has_param(ctx, "uploadId") => {
+            multipart_list::list_parts(state, ctx, key).await
+        }
+        other => Err(method_not_allowed(&other, "a multipart upload")),
+    }
+}
+
+/// Whether the query names `param` (case-insensitive), with or without a value.
+fn has_param(ctx: &Ctx, param: &str) -> bool {
+    ctx.query.iter().any(|(k, _)| k.eq_ignore_ascii_case(param))
 }
 
 fn method_not_allowed(method: &Method, what: &str) -> ApiError {
@@ -158,6 +205,10 @@ async fn missing_object(state: &AppState, bucket: &str, key: &str) -> ApiError {
     }
 }
 
+/// The CRC-64 header COS clients check (api-reference-2.md §1.4).
+static CRC64_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-cos-hash-crc64ecma");
+
 /// The current time in Unix milliseconds.
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -194,16 +245,20 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// The `x-cos-meta-*` headers, names lower-cased, in the order received.
+/// The user metadata headers, names lower-cased, in the order received: `x-cos-meta-*`, and
+/// S3 clients' `x-amz-meta-*` stored under the COS name (COS treats them alike).
 fn user_meta(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| name.as_str().starts_with("x-cos-meta-"))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
+        .filter_map(|(name, value)| {
+            let name = name.as_str();
+            let suffix = name
+                .strip_prefix("x-cos-meta-")
+                .or_else(|| name.strip_prefix("x-amz-meta-"))?;
+            Some((
+                format!("x-cos-meta-{suffix}"),
                 String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
+            ))
         })
         .collect()
 }
@@ -232,6 +287,7 @@ async fn commit_upload(
         blob_id: written.id.clone(),
         size: written.size,
         etag: written.md5_hex.clone(),
+        crc64: Some(written.crc64),
         content_type,
         last_modified_ms: now_ms(),
         user_meta,

@@ -70,17 +70,15 @@ pub(super) async fn put(
     }
     commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
     let mut response = StatusCode::OK.into_response();
-    insert(
-        response.headers_mut(),
-        header::ETAG,
-        &quoted_etag(&written.md5_hex),
-    );
+    let out = response.headers_mut();
+    insert(out, header::ETAG, &quoted_etag(&written.md5_hex));
+    insert(out, super::CRC64_HEADER.clone(), &written.crc64.to_string());
     Ok(response)
 }
 
 /// The `Content-MD5` header as lowercase hex: `None` when absent, 400 `InvalidDigest` when it is
 /// not the base64 of 16 bytes.
-fn content_md5(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn content_md5(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = header_text(headers, "content-md5") else {
         return Ok(None);
     };
@@ -101,7 +99,7 @@ fn content_md5(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Deletes a blob that will not be referenced; failures are only logged.
-async fn discard_blob(state: &AppState, id: &str) {
+pub(super) async fn discard_blob(state: &AppState, id: &str) {
     if let Err(error) = state.blobs.delete(id).await {
         tracing::warn!(%error, blob = id, "could not delete an unused blob");
     }
@@ -169,7 +167,7 @@ pub(super) async fn get(
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let out = response.headers_mut();
-        object_headers(out, &record);
+        object_headers(out, &record, ctx.s3);
         insert(out, header::CONTENT_LENGTH, &length.to_string());
         if let Some((start, end)) = span {
             insert(
@@ -187,8 +185,9 @@ pub(super) async fn get(
     }
 }
 
-/// The metadata headers shared by GET, HEAD and 304 answers.
-fn object_headers(out: &mut HeaderMap, record: &ObjectRecord) {
+/// The metadata headers of GET and HEAD answers; user metadata as `x-amz-meta-*` for S3
+/// clients (`s3`), else `x-cos-meta-*`.
+fn object_headers(out: &mut HeaderMap, record: &ObjectRecord, s3: bool) {
     insert(out, header::CONTENT_TYPE, &record.content_type);
     insert(out, header::ETAG, &quoted_etag(&record.etag));
     insert(
@@ -197,7 +196,14 @@ fn object_headers(out: &mut HeaderMap, record: &ObjectRecord) {
         &http_date(record.last_modified_ms),
     );
     insert(out, header::ACCEPT_RANGES, "bytes");
+    if let Some(crc) = record.crc64 {
+        insert(out, super::CRC64_HEADER.clone(), &crc.to_string());
+    }
     for (name, value) in &record.user_meta {
+        let name = match name.strip_prefix("x-cos-meta-") {
+            Some(suffix) if s3 => format!("x-amz-meta-{suffix}"),
+            _ => name.clone(),
+        };
         if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
             && let Ok(value) = HeaderValue::from_bytes(value.as_bytes())
         {
@@ -207,7 +213,7 @@ fn object_headers(out: &mut HeaderMap, record: &ObjectRecord) {
 }
 
 /// Sets a header, skipping values that cannot be sent.
-fn insert(out: &mut HeaderMap, name: HeaderName, value: &str) {
+pub(super) fn insert(out: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
         out.insert(name, value);
     }

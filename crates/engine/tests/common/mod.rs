@@ -99,6 +99,7 @@ impl Harness {
             blob_id: written.id,
             size: written.size,
             etag: written.md5_hex,
+            crc64: Some(written.crc64),
             content_type: "video/mp4".into(),
             last_modified_ms: 0,
             user_meta: vec![("x-cos-meta-id".into(), "testid".into())],

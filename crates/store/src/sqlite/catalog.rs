@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use reelflow_model::object::ObjectRecord;
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use super::rows::{self, origin_str, pairs_to_json};
+use super::rows::{self, crc_to_sql, origin_str, pairs_to_json};
 use super::runs::insert_run;
 use crate::{CatalogStore, NewRun, StoreError, StoreResult};
 
@@ -27,11 +28,11 @@ impl CatalogStore for SqliteStore {
         Ok(row.is_some())
     }
 
-    async fn list_buckets(&self) -> StoreResult<Vec<String>> {
-        let names = sqlx::query_scalar("SELECT name FROM buckets ORDER BY name")
+    async fn list_buckets(&self) -> StoreResult<Vec<(String, i64)>> {
+        let buckets = sqlx::query_as("SELECT name, created FROM buckets ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        Ok(names)
+        Ok(buckets)
     }
 
     async fn delete_bucket(&self, name: &str) -> StoreResult<()> {
@@ -93,32 +94,12 @@ impl CatalogStore for SqliteStore {
         runs: &[NewRun],
     ) -> StoreResult<Option<String>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let replaced: Option<String> =
-            sqlx::query_scalar("SELECT blob_id FROM objects WHERE bucket = ? AND key = ?")
-                .bind(&record.bucket)
-                .bind(&record.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO objects (bucket, key, blob_id, size, etag, content_type, \
-             last_modified_ms, user_meta, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&record.bucket)
-        .bind(&record.key)
-        .bind(&record.blob_id)
-        .bind(record.size as i64)
-        .bind(&record.etag)
-        .bind(&record.content_type)
-        .bind(record.last_modified_ms)
-        .bind(pairs_to_json(&record.user_meta))
-        .bind(origin_str(record.origin))
-        .execute(&mut *tx)
-        .await?;
+        let replaced = upsert_object(&mut tx, record).await?;
         for run in runs {
             insert_run(&mut tx, run).await?;
         }
         tx.commit().await?;
-        Ok(replaced.filter(|old| *old != record.blob_id))
+        Ok(replaced)
     }
 
     async fn delete_object(&self, bucket: &str, key: &str) -> StoreResult<Option<ObjectRecord>> {
@@ -131,4 +112,35 @@ impl CatalogStore for SqliteStore {
             .map(rows::object)
             .transpose()
     }
+}
+
+/// Inserts or replaces an object record inside the caller's transaction; returns the blob id of
+/// the record it replaced, unless that is the same blob.
+pub(crate) async fn upsert_object(
+    conn: &mut SqliteConnection,
+    record: &ObjectRecord,
+) -> StoreResult<Option<String>> {
+    let replaced: Option<String> =
+        sqlx::query_scalar("SELECT blob_id FROM objects WHERE bucket = ? AND key = ?")
+            .bind(&record.bucket)
+            .bind(&record.key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    sqlx::query(
+        "INSERT OR REPLACE INTO objects (bucket, key, blob_id, size, etag, content_type, \
+         last_modified_ms, user_meta, origin, crc64) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.bucket)
+    .bind(&record.key)
+    .bind(&record.blob_id)
+    .bind(record.size as i64)
+    .bind(&record.etag)
+    .bind(&record.content_type)
+    .bind(record.last_modified_ms)
+    .bind(pairs_to_json(&record.user_meta))
+    .bind(origin_str(record.origin))
+    .bind(record.crc64.map(crc_to_sql))
+    .execute(&mut *conn)
+    .await?;
+    Ok(replaced.filter(|old| *old != record.blob_id))
 }

@@ -7,6 +7,7 @@
 mod catalog;
 mod definitions;
 mod jobs;
+mod multipart;
 mod outbox;
 mod queues;
 mod rows;

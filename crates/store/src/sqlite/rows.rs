@@ -8,8 +8,18 @@ use reelflow_model::workflow::{Workflow, WorkflowState};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::StoreResult;
 use crate::error::corrupt;
+use crate::{MultipartUpload, StoreResult, UploadPart};
+
+/// A CRC-64 as SQLite stores it: the signed integer with the same bits.
+pub(crate) fn crc_to_sql(crc: u64) -> i64 {
+    crc as i64
+}
+
+/// The inverse of [`crc_to_sql`].
+pub(crate) fn crc_from_sql(value: i64) -> u64 {
+    value as u64
+}
 
 pub(crate) fn pairs_to_json(pairs: &[(String, String)]) -> String {
     serde_json::to_string(pairs).unwrap_or_else(|_| "[]".to_owned())
@@ -39,6 +49,7 @@ pub(crate) fn object(row: &SqliteRow) -> StoreResult<ObjectRecord> {
         blob_id: row.try_get("blob_id")?,
         size: row.try_get::<i64, _>("size")? as u64,
         etag: row.try_get("etag")?,
+        crc64: row.try_get::<Option<i64>, _>("crc64")?.map(crc_from_sql),
         content_type: row.try_get("content_type")?,
         last_modified_ms: row.try_get("last_modified_ms")?,
         user_meta: pairs_from_json("objects.user_meta", &row.try_get::<String, _>("user_meta")?)?,
@@ -47,6 +58,33 @@ pub(crate) fn object(row: &SqliteRow) -> StoreResult<ObjectRecord> {
         } else {
             ObjectOrigin::Upload
         },
+    })
+}
+
+pub(crate) fn upload(row: &SqliteRow) -> StoreResult<MultipartUpload> {
+    Ok(MultipartUpload {
+        upload_id: row.try_get("upload_id")?,
+        bucket: row.try_get("bucket")?,
+        key: row.try_get("key")?,
+        content_type: row.try_get("content_type")?,
+        user_meta: pairs_from_json(
+            "multipart_uploads.user_meta",
+            &row.try_get::<String, _>("user_meta")?,
+        )?,
+        initiated_ms: row.try_get("initiated_ms")?,
+    })
+}
+
+pub(crate) fn part(row: &SqliteRow) -> StoreResult<UploadPart> {
+    let number: i64 = row.try_get("part_number")?;
+    Ok(UploadPart {
+        part_number: u32::try_from(number)
+            .map_err(|_| corrupt("multipart_parts.part_number", number))?,
+        blob_id: row.try_get("blob_id")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        md5_hex: row.try_get("md5_hex")?,
+        crc64: crc_from_sql(row.try_get("crc64")?),
+        last_modified_ms: row.try_get("last_modified_ms")?,
     })
 }
 

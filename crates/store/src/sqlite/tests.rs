@@ -12,6 +12,7 @@ fn record(key: &str) -> ObjectRecord {
         blob_id: format!("blob-{key}"),
         size: 3,
         etag: "abc".into(),
+        crc64: Some(u64::MAX - 1),
         content_type: "video/mp4".into(),
         last_modified_ms: 1,
         user_meta: vec![("x-cos-meta-id".into(), "v".into())],

@@ -1,0 +1,138 @@
+"""Multipart upload throughput and server memory, measured in one run on this machine.
+
+A file of --size-mib MiB of random bytes is uploaded with the official COS Python SDK's
+`upload_file` (multipart, --part-mib parts, --threads parts in parallel) to a release build of
+reelflow whose data directory is on the same disk, and compared with `cp` of the same file
+to the same directory (the page-cache speed of the disk, what a local copy costs).
+
+Prints per-repeat figures, the median throughput ratio (goal >= 0.9) and the server's peak RSS
+(VmHWM, goal < 100 MiB). Exits 0: goals are reported, not asserted.
+
+Usage: python bench.py --bin target/release/reelflow [--size-mib 2048] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from qcloud_cos import CosConfig, CosS3Client
+
+BUCKET = "bench-1250000000"
+MIB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_file(path: Path, size_mib: int) -> None:
+    chunk = os.urandom(MIB)
+    with open(path, "wb") as f:
+        for i in range(size_mib):
+            # Vary every MiB so no part is a copy of another.
+            f.write(i.to_bytes(8, "little") + chunk[8:])
+
+
+def multipart_etag(path: Path, part_bytes: int) -> str:
+    digests = b""
+    count = 0
+    with open(path, "rb") as f:
+        while block := f.read(part_bytes):
+            digests += hashlib.md5(block).digest()
+            count += 1
+    return f'"{hashlib.md5(digests).hexdigest()}-{count}"'
+
+
+def time_cp(src: Path, dst: Path) -> float:
+    dst.unlink(missing_ok=True)
+    start = time.perf_counter()
+    subprocess.run(["cp", str(src), str(dst)], check=True)
+    elapsed = time.perf_counter() - start
+    dst.unlink()
+    return elapsed
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--size-mib", type=int, default=2048)
+    ap.add_argument("--part-mib", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="work directory (default: under bench/out)")
+    args = ap.parse_args()
+
+    root = Path(__file__).resolve().parents[2]
+    base = Path(args.dir) if args.dir else root / "bench" / "out"
+    base.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="multipart-", dir=base))
+    sid, key = "AKID" + secrets.token_hex(8), secrets.token_hex(16)
+    port = free_port()
+    env = dict(os.environ, REELFLOW_SECRET_ID=sid, REELFLOW_SECRET_KEY=key, REELFLOW_LOG="warn")
+    server = subprocess.Popen(
+        [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data", str(work / "data")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        src = work / "source.bin"
+        print(f"making a {args.size_mib} MiB file ...", flush=True)
+        make_file(src, args.size_mib)
+        size = src.stat().st_size
+        client = CosS3Client(CosConfig(Region="ap-guangzhou", SecretId=sid, SecretKey=key,
+                                       Scheme="http", IP="127.0.0.1", Port=port))
+        for _ in range(100):
+            try:
+                client.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:  # noqa: BLE001 - server still starting
+                time.sleep(0.1)
+        want_etag = multipart_etag(src, args.part_mib * MIB)
+        cp_times, up_times = [], []
+        for i in range(args.repeat):
+            cp_times.append(time_cp(src, work / "copy.bin"))
+            start = time.perf_counter()
+            client.upload_file(Bucket=BUCKET, Key=f"big-{i}.bin", LocalFilePath=str(src),
+                               PartSize=args.part_mib, MAXThread=args.threads)
+            up_times.append(time.perf_counter() - start)
+            head = client.head_object(Bucket=BUCKET, Key=f"big-{i}.bin")
+            assert int(head["Content-Length"]) == size, head
+            assert head["ETag"] == want_etag, (head["ETag"], want_etag)
+            client.delete_object(Bucket=BUCKET, Key=f"big-{i}.bin")
+            print(f"repeat {i + 1}: cp {size / MIB / cp_times[-1]:.0f} MiB/s, "
+                  f"upload_file {size / MIB / up_times[-1]:.0f} MiB/s", flush=True)
+        cp = statistics.median(cp_times)
+        up = statistics.median(up_times)
+        rss = peak_rss_mib(server.pid)
+        print(f"\nmultipart upload of {args.size_mib} MiB, {args.part_mib} MiB parts, "
+              f"{args.threads} in parallel (medians of {args.repeat}):")
+        print(f"  cp                {size / MIB / cp:8.0f} MiB/s  ({cp:.2f} s)")
+        print(f"  upload_file       {size / MIB / up:8.0f} MiB/s  ({up:.2f} s)")
+        print(f"  ratio upload/cp   {cp / up:8.3f}   (goal >= 0.9)")
+        print(f"  server peak RSS   {rss:8.1f} MiB  (goal < 100)")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

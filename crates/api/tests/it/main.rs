@@ -1,0 +1,8 @@
+//! Integration tests of the HTTP layer: one binary, one shared harness ([`harness`]).
+
+mod cos_api;
+mod harness;
+mod multipart;
+mod s3_ops;
+mod sigv4;
+mod wire;
