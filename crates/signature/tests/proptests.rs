@@ -386,3 +386,53 @@ proptest! {
         check_agreement(&body, &mode, &sizes);
     }
 }
+
+/// q-sign `Authorization` values: the scheme's fields mixed with arbitrary text.
+fn q_sign_component() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("q-sign-algorithm=sha1".to_owned()),
+        "q-ak=[A-Za-z0-9]{0,12}",
+        "q-sign-time=[0-9;]{0,24}",
+        "q-key-time=[0-9;]{0,24}",
+        "q-header-list=[a-z;-]{0,30}",
+        "q-url-param-list=[a-z;-]{0,30}",
+        "q-signature=[0-9a-f]{0,40}",
+        ".{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn q_sign_parser_never_panics(raw in ".{0,200}", parts in prop::collection::vec(q_sign_component(), 0..8)) {
+        for authorization in [raw, parts.join("&")] {
+            let headers = vec![
+                ("host".to_owned(), "b-1.cos.ap-guangzhou.myqcloud.com".to_owned()),
+                ("authorization".to_owned(), authorization.clone()),
+            ];
+            let query: Vec<(String, String)> = Vec::new();
+            let req = reelflow_signature::SignedRequest {
+                method: "GET",
+                decoded_path: "/k",
+                query: &query,
+                headers: &headers,
+            };
+            let verdict = reelflow_signature::verify(&req, |_| Some("secret".to_owned()), S3_NOW);
+            prop_assert!(verdict.is_err(), "random text never verifies: {authorization}");
+            // The same text as a presigned query.
+            let query: Vec<(String, String)> = authorization
+                .split('&')
+                .map(|p| p.split_once('=').map_or((p.to_owned(), String::new()), |(k, v)| (k.to_owned(), v.to_owned())))
+                .collect();
+            let headers = vec![("host".to_owned(), "b-1.cos.ap-guangzhou.myqcloud.com".to_owned())];
+            let req = reelflow_signature::SignedRequest {
+                method: "GET",
+                decoded_path: "/k",
+                query: &query,
+                headers: &headers,
+            };
+            prop_assert!(reelflow_signature::verify(&req, |_| Some("secret".to_owned()), S3_NOW).is_err());
+        }
+    }
+}

@@ -15,6 +15,8 @@ mod multipart;
 mod multipart_list;
 mod object;
 mod part_copy;
+#[cfg(test)]
+mod proptests;
 mod range;
 pub mod service;
 

@@ -1,6 +1,7 @@
 //! Integration tests of the HTTP layer: one binary, one shared harness ([`harness`]).
 
 mod cos_api;
+mod garbage;
 mod harness;
 mod multipart;
 mod s3_ops;

@@ -15,7 +15,7 @@ fn amz_now() -> String {
 
 /// Sends a path-style request signed with SigV4 header auth; `payload_hash` is the
 /// `x-amz-content-sha256` value, `extra` more (signed) headers.
-async fn send_v4(
+pub(crate) async fn send_v4(
     s: &Server,
     method: Method,
     path: &str,
