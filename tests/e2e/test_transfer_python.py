@@ -378,3 +378,18 @@ def test_sigkill_between_parts_then_resume_or_abort(server_factory, tmp_path):
     assert head_missing(client, bucket, "aborted.bin")
     assert rf.as_list(client.list_multipart_uploads(Bucket=bucket).get("Upload")) == []
     assert rf.list_keys(client, bucket) == ["resume.bin"]
+
+
+# =====================================================================================================
+# A refused upload is answered, never a dropped connection (the server reads the unread body)
+# =====================================================================================================
+def test_refused_parts_get_an_answer_not_a_reset(client, bucket):
+    upload = client.create_multipart_upload(Bucket=bucket, Key="gone.bin")["UploadId"]
+    client.abort_multipart_upload(Bucket=bucket, Key="gone.bin", UploadId=upload)
+    body = b"x" * MiB
+    for _ in range(20):
+        assert_service_error(
+            lambda: client.upload_part(Bucket=bucket, Key="gone.bin", Body=body, PartNumber=1, UploadId=upload),
+            404,
+            "NoSuchUpload",
+        )

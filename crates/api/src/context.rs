@@ -47,7 +47,8 @@ impl Target {
 /// 1. `<bucket>.<domain>` → virtual-host style; `<domain>` itself → path style.
 /// 2. `service.cos.…` / `service.ci.…` (GET Service) and `ci.<region>.…` (service-level CI)
 ///    → no bucket.
-/// 3. `<bucket>.cos.<region>.…` / `<bucket>.ci.<region>.…` → virtual-host style (COS names).
+/// 3. `<bucket>.cos.<region>.…` / `<bucket>.ci.<region>.…` → virtual-host style (COS names);
+///    `<bucket>.pic.<region>.…` too, as a CI host.
 /// 4. Anything else (an IP address, `localhost`, `cos.<region>.…`) → path style:
 ///    `/<bucket>/<key>`, and `/` alone addresses the service.
 pub fn resolve_target(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
@@ -85,6 +86,15 @@ pub fn resolve_target(host: Option<&str>, raw_path: &str, domains: &[String]) ->
                 bucket: first.to_owned(),
                 rest: path.to_owned(),
                 ci_host: suffix.starts_with("ci."),
+            };
+        }
+        // The image-processing host (`<bucket>.pic.<region>.…`) serves only CI calls
+        // (image styles), none of which reelflow offers.
+        if suffix.starts_with("pic.") && valid_bucket_name(first) {
+            return Target {
+                bucket: first.to_owned(),
+                rest: path.to_owned(),
+                ci_host: true,
             };
         }
     }
@@ -164,6 +174,8 @@ mod tests {
             (t.bucket.as_str(), t.rest.as_str(), t.ci_host),
             ("", "mediabucket", true)
         );
+        let t = resolve_target(Some("b-1.pic.ap-guangzhou.myqcloud.com"), "/", &[]);
+        assert_eq!((t.bucket.as_str(), t.ci_host), ("b-1", true));
         let t = resolve_target(Some("cos.ap-guangzhou.myqcloud.com"), "/b-1/k", &[]);
         assert_eq!((t.bucket.as_str(), t.rest.as_str()), ("b-1", "k"));
         // A dotted label is no bucket name: path style.

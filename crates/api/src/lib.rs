@@ -11,6 +11,7 @@ pub mod admin;
 pub mod ci;
 pub mod context;
 pub mod cos;
+mod drain;
 pub mod error;
 pub mod header_case;
 pub mod middleware;

@@ -23,7 +23,19 @@ pub async fn request_id_and_errors(mut request: Request, next: Next) -> Response
     let is_head = request.method() == Method::HEAD;
     let dialect = ErrorDialect::of(&request);
     request.extensions_mut().insert(RequestId(id.clone()));
+    let leftover = crate::drain::Leftover::default();
+    let expects_continue = request
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (parts, body) = request.into_parts();
+    let request = Request::from_parts(parts, leftover.wrap(body));
     let mut response = next.run(request).await;
+    if !leftover.drain(expects_continue).await {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Some(info) = response.extensions_mut().remove::<ErrorInfo>() {
         response = render_error(response, &info, &resource, &id, is_head, dialect);
     }

@@ -146,3 +146,68 @@ async fn completion_triggers_once_transcodes_the_composite_and_cleans_up() {
     let facts = probe(&h.blobs.local_path(&out.blob_id).unwrap());
     assert_eq!(facts["streams"][0]["width"], 160, "{facts}");
 }
+
+#[tokio::test]
+async fn abandoned_uploads_are_reclaimed_after_their_age() {
+    let h = harness().await;
+    let mut parts = Vec::new();
+    for (initiated_ms, key) in [(1_000, "old.bin"), (100_000, "fresh.bin")] {
+        let upload = MultipartUpload {
+            upload_id: new_upload_id(),
+            bucket: BUCKET.into(),
+            key: key.into(),
+            content_type: "application/octet-stream".into(),
+            user_meta: vec![],
+            initiated_ms,
+        };
+        h.store.create_upload(&upload).await.unwrap();
+        let path = h.dir.path().join(key);
+        std::fs::write(&path, key.as_bytes()).unwrap();
+        let written = h.blobs.put_file(&path).await.unwrap();
+        let part = UploadPart {
+            part_number: 1,
+            blob_id: written.id.clone(),
+            size: written.size,
+            md5_hex: written.md5_hex.clone(),
+            crc64: written.crc64,
+            last_modified_ms: initiated_ms,
+        };
+        h.store.put_part(&upload.upload_id, &part).await.unwrap();
+        parts.push((upload, written.id));
+    }
+    // At 61 s with a 60 s age, only the upload initiated at 1 s is abandoned.
+    let max_age = std::time::Duration::from_secs(60);
+    assert_eq!(
+        h.engine
+            .reclaim_stale_uploads(max_age, 61_001)
+            .await
+            .unwrap(),
+        1
+    );
+    let (old, old_blob) = &parts[0];
+    let (fresh, fresh_blob) = &parts[1];
+    assert!(matches!(
+        h.store.list_parts(&old.upload_id, 0, 10).await,
+        Err(StoreError::NoSuchUpload(_))
+    ));
+    assert!(matches!(
+        h.blobs.size(old_blob).await,
+        Err(BlobError::NotFound { .. })
+    ));
+    assert_eq!(
+        h.store
+            .list_parts(&fresh.upload_id, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(h.blobs.size(fresh_blob).await.unwrap(), 9);
+    assert_eq!(
+        h.engine
+            .reclaim_stale_uploads(max_age, 61_001)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -52,6 +52,7 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "replication",
     "restore",
     "select",
+    "style",
     "tagging",
     "torrent",
     "versionid",
