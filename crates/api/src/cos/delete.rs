@@ -13,7 +13,7 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 use reelflow_model::XmlElement;
 
-use super::{check_key, header_text, require_bucket};
+use super::{check_key, header_text, local_name, require_bucket};
 use crate::state::AppState;
 use crate::xml::xml_response;
 use crate::{ApiError, Ctx};
@@ -114,11 +114,6 @@ pub(super) fn parse(bytes: &[u8]) -> Result<DeleteRequest, ApiError> {
         )));
     }
     Ok(request)
-}
-
-/// The element name without a namespace prefix.
-fn local_name(name: &str) -> &str {
-    name.rsplit_once(':').map_or(name, |(_, local)| local)
 }
 
 /// Verifies `Content-MD5` when sent (`x-amz-checksum-*` is checked by the signature layer).

@@ -191,7 +191,7 @@ where
 
 /// The common prefix `key` rolls up into: the prefix plus everything up to and including the
 /// first delimiter after it.
-fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+pub(super) fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
     if delimiter.is_empty() {
         return None;
     }

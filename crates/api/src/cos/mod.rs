@@ -212,6 +212,11 @@ async fn missing_object(state: &AppState, bucket: &str, key: &str) -> ApiError {
 static CRC64_HEADER: axum::http::HeaderName =
     axum::http::HeaderName::from_static("x-cos-hash-crc64ecma");
 
+/// An XML element name without its namespace prefix (S3 clients send `xmlns`, some prefixes).
+fn local_name(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, local)| local)
+}
+
 /// The current time in Unix milliseconds.
 fn now_ms() -> i64 {
     SystemTime::now()

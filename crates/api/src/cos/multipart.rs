@@ -12,15 +12,15 @@
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::{StreamExt, TryStreamExt};
 use reelflow_model::XmlElement;
 use reelflow_model::object::{ObjectOrigin, ObjectRecord, new_upload_id};
-use reelflow_objects::{BlobWritten, ByteStream, PartRef};
+use reelflow_objects::{BlobWritten, PartRef};
 use reelflow_store::{MultipartUpload, StoreError, UploadPart};
 
-use super::object::{content_md5, discard_blob, insert};
+use super::object::{content_md5, discard_blob, insert, store_body};
 use super::{
-    content_type, header_text, iso8601_ms, now_ms, quoted_etag, require_bucket, user_meta,
+    content_type, header_text, iso8601_ms, local_name, now_ms, quoted_etag, require_bucket,
+    user_meta,
 };
 use crate::context::query_value;
 use crate::state::AppState;
@@ -116,25 +116,7 @@ pub(super) async fn upload_part(
     let expected_md5 = content_md5(request.headers())?;
     let upload = require_upload(state, ctx, key).await?;
     let limit = MAX_PART_SIZE.min(state.config.max_object_size);
-    let body: ByteStream = request
-        .into_body()
-        .into_data_stream()
-        .map_err(std::io::Error::other)
-        .boxed();
-    let written = state.blobs.put_stream(body, Some(limit)).await?;
-    if let Some(expected) = expected_md5
-        && expected != written.md5_hex
-    {
-        discard_blob(state, &written.id).await;
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "BadDigest",
-            format!(
-                "the Content-MD5 you specified ({expected}) did not match the part's MD5 ({})",
-                written.md5_hex
-            ),
-        ));
-    }
+    let written = store_body(state, request.into_body(), limit, expected_md5).await?;
     record_part(state, &upload, number, &written).await?;
     let mut response = StatusCode::OK.into_response();
     part_headers(response.headers_mut(), &written);
@@ -229,10 +211,6 @@ pub(super) fn parse_complete(bytes: &[u8]) -> Result<Vec<ListedPart>, ApiError> 
         ));
     }
     Ok(parts)
-}
-
-fn local_name(name: &str) -> &str {
-    name.rsplit_once(':').map_or(name, |(_, local)| local)
 }
 
 /// Matches the listed parts against the stored ones (api-reference-2.md §1.3): ascending

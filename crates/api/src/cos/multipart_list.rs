@@ -9,7 +9,7 @@ use axum::response::Response;
 use reelflow_model::XmlElement;
 use reelflow_store::MultipartUpload;
 
-use super::list::encode_if;
+use super::list::{common_prefix, encode_if};
 use super::multipart::{MAX_PART_NUMBER, require_upload};
 use super::{iso8601_ms, quoted_etag, require_bucket};
 use crate::context::query_value;
@@ -156,15 +156,6 @@ async fn collect(
             return Ok((entries, false));
         }
     }
-}
-
-fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
-    if delimiter.is_empty() {
-        return None;
-    }
-    let rest = key.strip_prefix(prefix)?;
-    let at = rest.find(delimiter)?;
-    Some(key[..prefix.len() + at + delimiter.len()].to_owned())
 }
 
 fn render(bucket: &str, q: &UploadsQuery, entries: &[Entry], truncated: bool) -> XmlElement {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt};
 use reelflow_model::object::ObjectRecord;
-use reelflow_objects::{BlobError, ByteStream};
+use reelflow_objects::{BlobError, BlobWritten, ByteStream};
 
 use super::range::{RangeAnswer, resolve};
 use super::{
@@ -49,8 +49,24 @@ pub(super) async fn put(
     require_bucket(state, &ctx.bucket).await?;
     let content_type = content_type(headers);
     let user_meta = user_meta(headers);
-    let body: ByteStream = request
-        .into_body()
+    let written = store_body(state, request.into_body(), limit, expected_md5).await?;
+    commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
+    let mut response = StatusCode::OK.into_response();
+    let out = response.headers_mut();
+    insert(out, header::ETAG, &quoted_etag(&written.md5_hex));
+    insert(out, super::CRC64_HEADER.clone(), &written.crc64.to_string());
+    Ok(response)
+}
+
+/// Streams a request body into a new blob of at most `limit` bytes; with `expected_md5` (from
+/// `Content-MD5`), a body with another MD5 is deleted and refused with 400 `BadDigest`.
+pub(super) async fn store_body(
+    state: &AppState,
+    body: axum::body::Body,
+    limit: u64,
+    expected_md5: Option<String>,
+) -> Result<BlobWritten, ApiError> {
+    let body: ByteStream = body
         .into_data_stream()
         .map_err(std::io::Error::other)
         .boxed();
@@ -68,12 +84,7 @@ pub(super) async fn put(
             ),
         ));
     }
-    commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
-    let mut response = StatusCode::OK.into_response();
-    let out = response.headers_mut();
-    insert(out, header::ETAG, &quoted_etag(&written.md5_hex));
-    insert(out, super::CRC64_HEADER.clone(), &written.crc64.to_string());
-    Ok(response)
+    Ok(written)
 }
 
 /// The `Content-MD5` header as lowercase hex: `None` when absent, 400 `InvalidDigest` when it is
