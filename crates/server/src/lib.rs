@@ -1,0 +1,117 @@
+//! The reelflow service as a library: [`run`] starts everything on one listener (what
+//! `reelflow serve` does, and what in-process tests start), from a [`config::Config`].
+
+pub mod config;
+pub mod secrets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Extension;
+use reelflow_api::{ApiConfig, AppState};
+use reelflow_engine::{Engine, EngineConfig};
+use reelflow_notify::{Notifier, NotifierConfig};
+use reelflow_objects::LocalBlobStore;
+use reelflow_store::Store;
+use reelflow_store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Runs the service on `listener` until `shutdown` is cancelled: opens the data directory,
+/// store and blob store, starts the task workers, the upload reclaimer and the callback
+/// notifier, and serves the HTTP API. On shutdown it stops accepting requests, stops claiming
+/// tasks and lets the notifier finish its batch, in that order.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
+    tracing::info!(data = %config.data.display(), "preparing the data directory");
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("creating {}", config.data.display()))?;
+    let (secret_id, secret_key) = secrets::credentials(&config.data)?;
+    let node_id = secrets::node_id(&config.data)?;
+
+    tracing::info!("opening the database");
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
+    for template in reelflow_model::template::official_templates() {
+        store.save_template(&template).await?;
+    }
+    let blobs = Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?);
+
+    let callback_wake = Arc::new(Notify::new());
+    let engine = Engine::new(
+        store.clone(),
+        blobs.clone(),
+        EngineConfig {
+            offset: config.offset,
+            node_id: node_id.clone(),
+            work_dir: config.data.join("work"),
+            workers: config.workers,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            default_max_concurrent: config.workers as u32,
+            fuse_siblings: config.fuse,
+        },
+        callback_wake.clone(),
+    );
+    tracing::info!(workers = config.workers, "starting task workers");
+    let mut workers = engine.spawn_workers(shutdown.clone()).await?;
+    let reclaimer = engine.spawn_upload_reclaimer(
+        config.multipart_max_age,
+        (config.multipart_max_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+        shutdown.clone(),
+    );
+
+    let notifier = Notifier::new(
+        store.clone(),
+        NotifierConfig {
+            schedule: config.retry_schedule.clone(),
+            timeout: config.callback_timeout,
+            policy: config.callback_policy.clone(),
+            default_secret: secrets::callback_secret(&config.data)?,
+            node_id,
+            concurrency: config.callback_concurrency,
+            per_host: config.callback_per_host,
+            ..NotifierConfig::default()
+        },
+        callback_wake,
+    )?;
+    let notifier_handle = notifier.handle();
+    let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
+
+    let app = reelflow_api::router(AppState {
+        store,
+        blobs,
+        engine,
+        config: Arc::new(ApiConfig {
+            credentials: vec![(secret_id, secret_key)],
+            offset: config.offset,
+            max_xml_body: config.max_xml_body,
+            max_object_size: config.max_object_size,
+            domains: config.domains.clone(),
+            region: config.region.clone(),
+        }),
+    })
+    .layer(Extension(notifier_handle));
+    tracing::info!(listen = %listener.local_addr()?, "reelflow is ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let drain = async {
+        while workers.join_next().await.is_some() {}
+        let _ = notifier_task.await;
+        let _ = reclaimer.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("workers did not stop in time; their tasks will be requeued at next start");
+    }
+    Ok(())
+}
