@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Prepares this machine for building, serving and testing reelflow. Idempotent and quick on re-run.
 #
-#   bash scripts/setup.sh               everything the e2e suite needs (below)
-#   bash scripts/setup.sh --ffmpeg-only only the media tools (what `reelflow serve` needs at run time)
+#   bash scripts/setup.sh                 everything the test suites need (below)
+#   bash scripts/setup.sh --ffmpeg-only   only the media tools (what `reelflow serve` needs at run time)
+#   bash scripts/setup.sh --postgres-only only the PostgreSQL test cluster
 #
 # Everything comes from registries only (Debian apt, PyPI, npm), pinned:
 #   ffmpeg/ffprobe, rclone, openssl      apt, only when missing
+#   postgresql                           apt, only when missing; a private test cluster is started
+#                                        (see "PostgreSQL" below) and its URL written to
+#                                        target/test-database-url for scripts/test.sh
 #   .venv                                requirements-test.txt (cos-python-sdk-v5, boto3, pytest, ...)
 #   .venv-awscli                         tests/e2e/requirements-awscli.txt (AWS CLI v1, its own pins)
 #   tests/e2e/sdk_node/node_modules      `npm ci` of the lock file (cos-nodejs-sdk-v5); node/npm via apt if missing
@@ -17,11 +21,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 ffmpeg_only=0
+postgres_only=0
 for arg in "$@"; do
     case "$arg" in
         --ffmpeg-only) ffmpeg_only=1 ;;
+        --postgres-only) postgres_only=1 ;;
         -h | --help)
-            sed -n '2,14p' "$0"
+            sed -n '2,18p' "$0"
             exit 0
             ;;
         *)
@@ -48,6 +54,76 @@ apt_install() {
     log "apt-get install -y $*"
     "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
+
+# --- PostgreSQL (the store conformance suite) ---------------------------------------------------
+# A throwaway cluster of our own, not the distribution's `main` one: initdb'd into
+# $REELFLOW_TEST_PG_DIR (default /var/tmp/reelflow-test-pg, outside the checkout so the
+# postgres user can reach it) as that user when run as root, trust authentication on
+# 127.0.0.1:$REELFLOW_TEST_PG_PORT (default 55432) and a socket in that directory only, fsync off
+# (nothing in it needs to survive a crash). Started when not running; the database
+# reelflow_test is created once. Tests make a schema each. With REELFLOW_TEST_DATABASE_URL
+# already set, that server is used instead and nothing is started.
+setup_postgres() {
+    local url_file="$root/target/test-database-url"
+    mkdir -p "$root/target"
+    if [ -n "${REELFLOW_TEST_DATABASE_URL:-}" ]; then
+        log "PostgreSQL: using REELFLOW_TEST_DATABASE_URL from the environment"
+        printf '%s\n' "$REELFLOW_TEST_DATABASE_URL" >"$url_file"
+        return 0
+    fi
+    local pg_bin
+    pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+        apt_install postgresql
+        pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    fi
+    local dir="${REELFLOW_TEST_PG_DIR:-/var/tmp/reelflow-test-pg}"
+    local port="${REELFLOW_TEST_PG_PORT:-55432}"
+    local as_pg=()
+    if [ "$(id -u)" -eq 0 ]; then
+        as_pg=(runuser -u postgres --)
+    fi
+    mkdir -p "$dir"
+    [ "${#as_pg[@]}" -eq 0 ] || chown postgres: "$dir"
+    (
+        # One setup at a time per cluster (parallel checkouts share it); the server must not
+        # inherit the lock (9>&- below).
+        flock 9
+        if [ ! -f "$dir/data/PG_VERSION" ]; then
+            log "PostgreSQL: initdb $dir/data ($("$pg_bin/postgres" --version))"
+            rm -rf "$dir/data"
+            "${as_pg[@]}" "$pg_bin/initdb" -D "$dir/data" -U reelflow -A trust -E UTF8 \
+                --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 9>&- || {
+                cat "$dir/initdb.log" >&2
+                exit 1
+            }
+        fi
+        if "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+            log "PostgreSQL: test cluster running on 127.0.0.1:$port"
+        else
+            log "PostgreSQL: starting the test cluster on 127.0.0.1:$port"
+            "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+                -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 \
+                    -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+                start >/dev/null 9>&- || {
+                tail -n 30 "$dir/server.log" >&2
+                exit 1
+            }
+        fi
+        local psql=("$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U reelflow)
+        if [ "$("${psql[@]}" -d postgres -Atc \
+            "SELECT 1 FROM pg_database WHERE datname = 'reelflow_test'")" != 1 ]; then
+            "${psql[@]}" -d postgres -c "CREATE DATABASE reelflow_test"
+        fi
+    ) 9>"$dir.lock" || return 1
+    printf 'postgres://reelflow@127.0.0.1:%s/reelflow_test\n' "$port" >"$url_file"
+    log "PostgreSQL: REELFLOW_TEST_DATABASE_URL in ${url_file#"$root"/}"
+}
+
+if [ "$postgres_only" -eq 1 ]; then
+    setup_postgres
+    exit 0
+fi
 
 # --- media tools --------------------------------------------------------------------------
 if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then
@@ -139,3 +215,5 @@ else
     (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
     printf '%s\n' "$want" >"$node_stamp"
 fi
+
+setup_postgres

@@ -49,6 +49,12 @@ if [ "$rc" -ne 0 ]; then
     exit 1
 fi
 
+# The PostgreSQL test cluster setup.sh started: the store conformance suite runs against it.
+if [ -z "${REELFLOW_TEST_DATABASE_URL:-}" ] && [ -s target/test-database-url ]; then
+    REELFLOW_TEST_DATABASE_URL="$(cat target/test-database-url)"
+    export REELFLOW_TEST_DATABASE_URL
+fi
+
 # --- build ----------------------------------------------------------------------------------
 banner "cargo build -p reelflow"
 cargo build -p reelflow

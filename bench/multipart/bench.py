@@ -3,7 +3,8 @@
 A file of --size-mib MiB of random bytes is uploaded with the official COS Python SDK's
 `upload_file` (multipart, --part-mib parts, --threads parts in parallel) to a release build of
 reelflow whose data directory is on the same disk, and compared with `cp` of the same file
-to the same directory (the page-cache speed of the disk, what a local copy costs).
+to the same directory: plain `cp` (page-cache speed) and `cp` + `sync` of the copy (the same
+durability reelflow gives an upload: fsynced before it is acknowledged).
 
 Prints per-repeat figures, the median throughput ratio (goal >= 0.9) and the server's peak RSS
 (VmHWM, goal < 100 MiB). Exits 0: goals are reported, not asserted.
@@ -55,10 +56,15 @@ def multipart_etag(path: Path, part_bytes: int) -> str:
     return f'"{hashlib.md5(digests).hexdigest()}-{count}"'
 
 
-def time_cp(src: Path, dst: Path) -> float:
+def time_cp(src: Path, dst: Path, durable: bool) -> float:
+    """`cp`, or with `durable` `cp` then `sync` of the copy (fsync: on disk, as an upload is
+    before reelflow acknowledges it)."""
     dst.unlink(missing_ok=True)
+    subprocess.run(["sync"], check=True)
     start = time.perf_counter()
     subprocess.run(["cp", str(src), str(dst)], check=True)
+    if durable:
+        subprocess.run(["sync", str(dst)], check=True)
     elapsed = time.perf_counter() - start
     dst.unlink()
     return elapsed
@@ -106,9 +112,11 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - server still starting
                 time.sleep(0.1)
         want_etag = multipart_etag(src, args.part_mib * MIB)
-        cp_times, up_times = [], []
+        cp_times, sync_times, up_times = [], [], []
         for i in range(args.repeat):
-            cp_times.append(time_cp(src, work / "copy.bin"))
+            cp_times.append(time_cp(src, work / "copy.bin", durable=False))
+            sync_times.append(time_cp(src, work / "copy.bin", durable=True))
+            subprocess.run(["sync"], check=True)
             start = time.perf_counter()
             client.upload_file(Bucket=BUCKET, Key=f"big-{i}.bin", LocalFilePath=str(src),
                                PartSize=args.part_mib, MAXThread=args.threads)
@@ -118,15 +126,19 @@ def main() -> None:
             assert head["ETag"] == want_etag, (head["ETag"], want_etag)
             client.delete_object(Bucket=BUCKET, Key=f"big-{i}.bin")
             print(f"repeat {i + 1}: cp {size / MIB / cp_times[-1]:.0f} MiB/s, "
+                  f"cp+sync {size / MIB / sync_times[-1]:.0f} MiB/s, "
                   f"upload_file {size / MIB / up_times[-1]:.0f} MiB/s", flush=True)
         cp = statistics.median(cp_times)
+        cp_sync = statistics.median(sync_times)
         up = statistics.median(up_times)
         rss = peak_rss_mib(server.pid)
         print(f"\nmultipart upload of {args.size_mib} MiB, {args.part_mib} MiB parts, "
               f"{args.threads} in parallel (medians of {args.repeat}):")
         print(f"  cp                {size / MIB / cp:8.0f} MiB/s  ({cp:.2f} s)")
+        print(f"  cp + sync         {size / MIB / cp_sync:8.0f} MiB/s  ({cp_sync:.2f} s)")
         print(f"  upload_file       {size / MIB / up:8.0f} MiB/s  ({up:.2f} s)")
-        print(f"  ratio upload/cp   {cp / up:8.3f}   (goal >= 0.9)")
+        print(f"  ratio upload/cp          {cp / up:8.3f}   (goal >= 0.9)")
+        print(f"  ratio upload/(cp + sync) {cp_sync / up:8.3f}   (same durability as an upload)")
         print(f"  server peak RSS   {rss:8.1f} MiB  (goal < 100)")
     finally:
         server.terminate()

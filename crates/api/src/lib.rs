@@ -137,6 +137,20 @@ async fn route(
     if target.bucket.is_empty() {
         return service(state, ctx, target, request.method().clone()).await;
     }
+    // Path style with a CI resource name where the bucket goes: a service-level CI call that
+    // names no bucket (the Python SDK in IP mode sends `ci_get_media_bucket`, `ci_open_pic_bucket`,
+    // `ci_get_hls_play_key` so), unless a bucket of that name exists.
+    if ci::is_unserved_ci_path(&target.bucket) && !state.store.bucket_exists(&target.bucket).await?
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!(
+                "the CI operation {:?} is not supported by reelflow",
+                target.bucket
+            ),
+        ));
+    }
     match ci::Route::parse(request.method(), &target.rest, target.ci_host, &ctx.query) {
         Some(route) => ci::handle(state, ctx, route, request).await,
         None => cos::handle(state, ctx, &target.rest, request).await,

@@ -1,20 +1,26 @@
 //! Executing one task: resolve its node and templates, fetch its input, run the node's media
 //! operation, and write the outputs back to object storage. Every failure becomes a task
 //! Code/Message, never a panic or a lost task; the per-task scratch directory is removed on
-//! every exit path.
+//! every exit path. Outputs are named by [`outputs`]; messages name object keys, never the
+//! blob ids or scratch paths behind them ([`redact`]).
+
+mod outputs;
+mod redact;
 
 use std::path::{Path, PathBuf};
 
 use reelflow_media::{MediaError, RunControl};
 use reelflow_model::clock::now_unix;
 use reelflow_model::execution::{Instance, OutputObject, Task};
-use reelflow_model::naming::{OutputVars, expand_output};
 use reelflow_model::object::{ObjectOrigin, ObjectRecord};
 use reelflow_model::template::Template;
 use reelflow_model::workflow::{Node, Topology};
 
-use crate::nodes::{self, Produced, Slot};
+use crate::nodes;
 use crate::{Engine, EngineError};
+
+pub(crate) use outputs::{main_file, main_key};
+pub(crate) use redact::redact;
 
 /// Why a task failed: a stable code and a message for the user.
 #[derive(Debug, Clone)]
@@ -65,32 +71,62 @@ pub(crate) struct TaskResult {
     pub result: String,
 }
 
-/// Removes the task's scratch directory when dropped, whatever happened.
-pub(crate) struct ScratchDir(pub PathBuf);
+/// A task's scratch directory, removed when dropped whatever happened, and the object keys of
+/// the files staged in it (for failure messages).
+pub(crate) struct ScratchDir {
+    pub root: PathBuf,
+    pub names: redact::Names,
+}
 
 impl ScratchDir {
     pub(crate) fn create(path: PathBuf) -> Result<Self, Failure> {
         let _ = std::fs::remove_dir_all(&path);
+        let names = redact::Names::default();
+        names.add_root(&path);
         std::fs::create_dir_all(path.join("out")).map_err(|e| {
             Failure::new(
                 "InternalError",
                 format!("cannot create a work directory: {e}"),
             )
         })?;
-        Ok(Self(path))
+        Ok(Self { root: path, names })
     }
 
     pub(crate) fn out(&self) -> PathBuf {
-        self.0.join("out")
+        self.root.join("out")
     }
+
+    /// `failure` with its message naming object keys instead of local paths and blob ids
+    /// (see [`redact_failure`]).
+    pub(crate) fn redact(&self, input_key: &str, failure: Failure) -> Failure {
+        redact_failure([self], input_key, failure)
+    }
+}
+
+/// `failure` rewritten through the staged names of every scratch directory given. A
+/// complaint about an input that names no object (tools may call it just "the input") is
+/// prefixed with the task's `input_key`, so the user learns which object is unreadable.
+pub(crate) fn redact_failure<'a>(
+    scratches: impl IntoIterator<Item = &'a ScratchDir> + Clone,
+    input_key: &str,
+    failure: Failure,
+) -> Failure {
+    let names = || scratches.clone().into_iter().map(|s| &s.names);
+    let mut message = redact(names(), &failure.message);
+    let about_input = matches!(failure.code.as_str(), "InvalidInput" | "ProbeFailed");
+    let named = message.contains(input_key) || names().any(|n| n.mentioned_in(&message));
+    if about_input && !input_key.is_empty() && !named {
+        message = format!("input object {input_key}: {message}");
+    }
+    Failure { message, ..failure }
 }
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.0)
+        if let Err(error) = std::fs::remove_dir_all(&self.root)
             && error.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!(%error, dir = %self.0.display(), "could not remove a task directory");
+            tracing::warn!(%error, dir = %self.root.display(), "could not remove a task directory");
         }
     }
 }
@@ -114,14 +150,18 @@ impl Engine {
         task: &Task,
         ctl: &RunControl,
     ) -> Result<TaskResult, Failure> {
-        let job = self.resolve(task).await?;
         let scratch = ScratchDir::create(self.inner.config.work_dir.join(&task.job_id))?;
-        let run = nodes::run(self, &job, &scratch, ctl).await?;
-        let outputs = self.store_outputs(&job, run.produced).await?;
-        Ok(TaskResult {
-            outputs,
-            result: run.result,
-        })
+        let result = async {
+            let job = self.resolve(task).await?;
+            let run = nodes::run(self, &job, &scratch, ctl).await?;
+            let outputs = self.store_outputs(&job, run.produced).await?;
+            Ok(TaskResult {
+                outputs,
+                result: run.result,
+            })
+        }
+        .await;
+        result.map_err(|f| scratch.redact(&task.input_key, f))
     }
 
     pub(crate) async fn resolve(&self, task: &Task) -> Result<Job, Failure> {
@@ -154,6 +194,17 @@ impl Engine {
         for id in &node.operation.watermark_template_ids {
             watermarks.push(self.template(id).await?);
         }
+        // Inline `Watermark`s (already empty when a WatermarkTemplateId wins).
+        watermarks.extend(node.operation.watermarks.iter().map(|params| Template {
+            id: String::new(),
+            bucket: instance.bucket.clone(),
+            name: "inline".to_owned(),
+            tag: reelflow_model::template::TemplateTag::Watermark,
+            category: reelflow_model::template::TemplateCategory::Custom,
+            params: params.clone(),
+            created: instance.created,
+            updated: instance.created,
+        }));
         if let Some(output) = &node.operation.output
             && !self.store().bucket_exists(&output.bucket).await?
         {
@@ -179,12 +230,14 @@ impl Engine {
         })
     }
 
-    /// A local path to read the object `bucket/key` (in place when the blob store allows).
+    /// A local path to read the object `bucket/key` (in place when the blob store allows,
+    /// else downloaded into the scratch directory), recorded so that failure messages
+    /// mentioning it name the key. An empty object is refused here, by its key.
     pub(crate) async fn local_object(
         &self,
         bucket: &str,
         key: &str,
-        scratch: &Path,
+        scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
         let object = self.store().get_object(bucket, key).await?.ok_or_else(|| {
             Failure::new(
@@ -192,81 +245,30 @@ impl Engine {
                 format!("input object {bucket}/{key} does not exist"),
             )
         })?;
+        if object.size == 0 {
+            return Err(Failure::new(
+                "InvalidInput",
+                format!("input object {bucket}/{key} is empty (0 bytes)"),
+            ));
+        }
+        scratch.names.add(Path::new(&object.blob_id), key);
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
+            scratch.names.add(&path, key);
             return Ok(path);
         }
-        let ext = key.rsplit_once('.').map_or("bin", |(_, e)| e);
-        let dest = scratch.join(format!("in-{}.{ext}", object.blob_id));
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let ext: String = name
+            .rsplit_once('.')
+            .map_or("bin", |(_, e)| e)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
+        let ext = if ext.is_empty() { "bin" } else { &ext };
+        let dest = scratch.root.join(format!("in-{}.{ext}", object.blob_id));
+        scratch.names.add(&dest, key);
         self.blobs().download_to(&object.blob_id, &dest).await?;
         Ok(dest)
-    }
-
-    pub(crate) async fn store_outputs(
-        &self,
-        job: &Job,
-        produced: Vec<Produced>,
-    ) -> Result<Vec<OutputObject>, Failure> {
-        let Some(output) = output_of(job) else {
-            return Ok(Vec::new());
-        };
-        // The adaptive-stream master is named from the run's input, not a rendition.
-        let input_key = if job.node.node_type == reelflow_model::workflow::NodeType::StreamPack {
-            &job.instance.object
-        } else {
-            &job.task.input_key
-        };
-        let expand = |template: &str, ext: &str, number: Option<usize>| {
-            let vars = OutputVars {
-                input_key,
-                run_id: &job.task.run_id,
-                job_id: &job.task.job_id,
-                ext,
-                number,
-            };
-            expand_output(template, &vars)
-        };
-        let ext = produced.first().map_or("", |p| p.ext.as_str()).to_owned();
-        let main_dir = parent(&expand(&output.object, &ext, None));
-        let mut outputs = Vec::with_capacity(produced.len());
-        // Main outputs first, so a downstream node consumes the main output.
-        let mut ordered: Vec<&Produced> = produced
-            .iter()
-            .filter(|p| matches!(p.slot, Slot::Main { .. }))
-            .collect();
-        ordered.extend(
-            produced
-                .iter()
-                .filter(|p| !matches!(p.slot, Slot::Main { .. })),
-        );
-        for file in ordered {
-            let key = match file.slot {
-                Slot::Main { number } => expand(&output.object, &file.ext, number),
-                Slot::Sprite { number } => {
-                    let template = output.sprite_object.as_deref().unwrap_or(&output.object);
-                    expand(template, &file.ext, Some(number))
-                }
-                Slot::Companion => {
-                    let name = file
-                        .path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or("part");
-                    join_key(&main_dir, name)
-                }
-            };
-            reelflow_model::object::validate_key(&key).map_err(|e| {
-                Failure::new(
-                    "InvalidArgument",
-                    format!("output key {key:?} is not valid: {e}"),
-                )
-            })?;
-            self.write_output(&output.bucket, &key, &file.path).await?;
-            outputs.push(OutputObject {
-                bucket: output.bucket.clone(),
-                key,
-            });
-        }
-        Ok(outputs)
     }
 
     pub(crate) async fn write_output(

@@ -7,7 +7,7 @@ use reelflow_media::RunControl;
 use reelflow_model::execution::Task;
 
 use crate::Engine;
-use crate::execute::{Failure, Job, ScratchDir, TaskResult};
+use crate::execute::{Failure, Job, ScratchDir, TaskResult, redact_failure};
 use crate::nodes;
 
 impl Engine {
@@ -20,28 +20,32 @@ impl Engine {
         self.inner
             .fused_runs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut jobs: Vec<Job> = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            jobs.push(self.resolve(task).await?);
-        }
         let scratches = tasks
             .iter()
             .map(|t| ScratchDir::create(self.inner.config.work_dir.join(&t.job_id)))
             .collect::<Result<Vec<_>, _>>()?;
-        let first = &tasks[0];
-        let input = self
-            .local_object(&first.input_bucket, &first.input_key, &scratches[0].0)
-            .await?;
-        let pairs: Vec<(&Job, &ScratchDir)> = jobs.iter().zip(scratches.iter()).collect();
-        let runs = nodes::run_sections(self, &pairs, &input, ctl).await?;
-        let mut results = Vec::with_capacity(runs.len());
-        for (job, run) in jobs.iter().zip(runs) {
-            let outputs = self.store_outputs(job, run.produced).await?;
-            results.push(TaskResult {
-                outputs,
-                result: run.result,
-            });
+        let result = async {
+            let mut jobs: Vec<Job> = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                jobs.push(self.resolve(task).await?);
+            }
+            let first = &tasks[0];
+            let input = self
+                .local_object(&first.input_bucket, &first.input_key, &scratches[0])
+                .await?;
+            let pairs: Vec<(&Job, &ScratchDir)> = jobs.iter().zip(scratches.iter()).collect();
+            let runs = nodes::run_sections(self, &pairs, &input, ctl).await?;
+            let mut results = Vec::with_capacity(runs.len());
+            for (job, run) in jobs.iter().zip(runs) {
+                let outputs = self.store_outputs(job, run.produced).await?;
+                results.push(TaskResult {
+                    outputs,
+                    result: run.result,
+                });
+            }
+            Ok(results)
         }
-        Ok(results)
+        .await;
+        result.map_err(|f| redact_failure(&scratches, &tasks[0].input_key, f))
     }
 }

@@ -1,10 +1,13 @@
 //! Standalone jobs and cancellation. A job is a one-node run (see `reelflow_model::job`), so it
 //! is claimed, executed, finished and reported by exactly the same machinery as workflow tasks.
+//! Submission checks what can be checked at once: the input object exists, an `Input.Url` is
+//! acceptable to the SSRF guard (IP literals; names are checked when fetched) and, when it
+//! names an object of this server, that object exists.
 
 use reelflow_model::clock::now_unix;
 use reelflow_model::execution::{Instance, RunState, Task, TaskState};
 use reelflow_model::ids::{new_job_id, new_run_id};
-use reelflow_model::job::{JobRequest, job_topology};
+use reelflow_model::job::{JobCallback, JobInput, JobRequest, job_topology};
 use reelflow_model::topology::{check_structure, expected_tag};
 use reelflow_model::workflow::Topology;
 use reelflow_store::{CancelOutcome, NewRun};
@@ -17,6 +20,9 @@ pub enum JobError {
     /// Invalid content (names the element and rule).
     #[error(transparent)]
     Invalid(#[from] reelflow_model::InvalidInput),
+    /// An `Input.Url` that cannot be fetched (bad syntax, or an address the guard refuses).
+    #[error("Request.Input.Url: {0}")]
+    InputUrl(#[source] crate::FetchError),
     /// The input object does not exist.
     #[error("input object {0} does not exist")]
     NoSuchKey(String),
@@ -63,14 +69,7 @@ impl Engine {
     ) -> Result<Vec<(Task, Instance)>, JobError> {
         let mut runs = Vec::with_capacity(jobs.len());
         for mut job in jobs {
-            if self
-                .store()
-                .get_object(bucket, &job.object)
-                .await?
-                .is_none()
-            {
-                return Err(JobError::NoSuchKey(job.object));
-            }
+            self.check_input(bucket, &job.input).await?;
             if let Some(q) = &job.queue_id
                 && self
                     .store()
@@ -80,8 +79,10 @@ impl Engine {
             {
                 return Err(JobError::NotFound(format!("queue {q} does not exist")));
             }
-            if job.notify.is_none() {
-                job.notify = self.queue_notify(bucket, job.queue_id.as_deref()).await?;
+            if job.callback == JobCallback::Queue
+                && let Some(notify) = self.queue_notify(bucket, job.queue_id.as_deref()).await?
+            {
+                job.callback = JobCallback::Notify(notify);
             }
             runs.push(self.job_run(bucket, &job).await?);
         }
@@ -93,6 +94,25 @@ impl Engine {
             .into_iter()
             .map(|r| (r.tasks[0].clone(), r.instance))
             .collect())
+    }
+
+    /// Refuses a job whose input object (or `Input.Url`) cannot be read.
+    async fn check_input(&self, bucket: &str, input: &JobInput) -> Result<(), JobError> {
+        let (bucket, key) = match input {
+            JobInput::None => return Ok(()),
+            JobInput::Object(key) => (bucket.to_owned(), key.clone()),
+            JobInput::Url(url) => {
+                crate::check_input_url(self.fetch_config(), url).map_err(JobError::InputUrl)?;
+                match self.local_cos_object(url).await? {
+                    Some(found) => found,
+                    None => return Ok(()),
+                }
+            }
+        };
+        if self.store().get_object(&bucket, &key).await?.is_none() {
+            return Err(JobError::NoSuchKey(key));
+        }
+        Ok(())
     }
 
     /// The queue's NotifyConfig, the fallback callback of jobs that name none.
@@ -167,7 +187,7 @@ impl Engine {
             message: String::new(),
             progress: 0,
             input_bucket: bucket.to_owned(),
-            input_key: job.object.clone(),
+            input_key: job.input.key(),
             outputs: Vec::new(),
             result: String::new(),
             created: now,
@@ -179,7 +199,7 @@ impl Engine {
             workflow_id: String::new(),
             workflow_name: String::new(),
             bucket: bucket.to_owned(),
-            object: job.object.clone(),
+            object: job.input.key(),
             cos_headers: Vec::new(),
             topology_xml,
             state: RunState::Running,

@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod dag;
 mod error;
 mod execute;
+mod fetch;
 mod fused;
 mod jobs;
 mod nodes;
@@ -31,7 +32,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use error::EngineError;
+pub use fetch::{FETCH_ALLOW_SETTING, FetchConfig, FetchError, check_input_url, fetch_to};
 pub use jobs::JobError;
+pub use nodes::mediainfo::media_info_xml;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -52,6 +55,8 @@ pub struct EngineConfig {
     pub default_max_concurrent: u32,
     /// Run sibling section tasks that read the same input as one ffmpeg process.
     pub fuse_siblings: bool,
+    /// How jobs' `Input.Url`s are fetched.
+    pub fetch: FetchConfig,
 }
 
 /// Handle to the engine; cheap to clone.
@@ -106,6 +111,13 @@ impl Engine {
     /// The display offset.
     pub fn offset(&self) -> DisplayOffset {
         self.inner.config.offset
+    }
+
+    /// The scratch root. Tool runs whose command line names a path under it are reaped at
+    /// the next start if the service dies (`kill_orphans`), so synchronous media calls keep
+    /// their scratch files here too.
+    pub fn work_dir(&self) -> &std::path::Path {
+        &self.inner.config.work_dir
     }
 
     /// Requeues tasks this node held before a crash, then starts the workers. They stop when

@@ -85,6 +85,7 @@ pub fn transcode_extras(p: &TranscodeParams) -> reelflow_media::TranscodeExtras 
             video_fps: adj(tc.is_check_video_fps, tc.video_fps_fail),
         },
         watermarks: Vec::new(),
+        delogo: None,
     }
 }
 

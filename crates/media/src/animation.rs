@@ -215,7 +215,7 @@ pub fn animation_args(
         "-i".into(),
         paths::arg(input)?,
         "-map".into(),
-        "0:v:0".into(),
+        crate::transcode::VIDEO.into(),
     ]);
     if let Some(duration) = spec.duration {
         args.extend(["-t".into(), num(duration)]);

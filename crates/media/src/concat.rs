@@ -31,8 +31,9 @@ use crate::paths;
 use crate::probe::{MediaInfo, StreamInfo};
 use crate::process::RunControl;
 use crate::transcode::{
-    AudioCodec, Layout, TranscodeSpec, VideoCodec, audio_args, collect_outputs, container,
-    encode_args, muxer_args, remove_stale_segments, resolve,
+    AudioCodec, Layout, SizeRule, TranscodeSpec, VIDEO, VideoCodec, audio_args, collect_outputs,
+    container, encode_args, keeps_rotation, muxer_args, remove_stale_segments, resolve,
+    video_tag_args,
 };
 
 const DEFAULT_SEGMENT_SECS: f64 = 5.0;
@@ -143,8 +144,8 @@ fn copy_compatible(inputs: &[ConcatInput], target: &TranscodeSpec) -> bool {
         let key = |i: &MediaInfo| {
             i.video().map(|v| {
                 format!(
-                    "{} {:?} {:?} {:?}",
-                    v.codec_name, v.width, v.height, v.pix_fmt
+                    "{} {:?} {:?} {:?} {:?}",
+                    v.codec_name, v.width, v.height, v.pix_fmt, v.rotation
                 )
             })
         };
@@ -152,7 +153,11 @@ fn copy_compatible(inputs: &[ConcatInput], target: &TranscodeSpec) -> bool {
         let allowed = codec.is_some_and(|c| resolved.container.video.contains(&c));
         let asked = target.video.as_ref().and_then(|v| v.codec.as_deref());
         let asked_ok = asked.is_none_or(|a| VideoCodec::parse(a).ok() == codec);
-        if !same(&key) || !allowed || !asked_ok {
+        // A copied display matrix survives only where the container stores one; the
+        // re-encode autorotates instead.
+        let rotated = first.info.video().is_some_and(StreamInfo::is_rotated);
+        let rotation_ok = !rotated || keeps_rotation(resolved.container.muxer);
+        if !same(&key) || !allowed || !asked_ok || !rotation_ok {
             return false;
         }
     }
@@ -243,8 +248,9 @@ fn copy_args(
     let mut args = prelude();
     args.extend(["-f", "concat", "-safe", "0", "-i"].map(String::from));
     args.push(paths::arg(list)?);
-    if resolved.video.is_some() && first.has_video() {
-        args.extend(["-map".into(), "0:v:0".into()]);
+    let video = first.video().filter(|_| resolved.video.is_some());
+    if video.is_some() {
+        args.extend(["-map".into(), VIDEO.into()]);
     } else {
         args.push("-vn".into());
     }
@@ -254,74 +260,13 @@ fn copy_args(
         args.push("-an".into());
     }
     args.extend(["-c", "copy", "-sn", "-dn"].map(String::from));
+    if let Some(v) = video {
+        args.extend(video_tag_args(resolved.container.muxer, &v.codec_name));
+    }
     let segment = target.segment_duration.unwrap_or(DEFAULT_SEGMENT_SECS);
     args.extend(muxer_args(resolved.container, output, segment)?);
     args.push(paths::arg(output)?);
     Ok(args)
-}
-
-/// The normalised picture and sound every input is brought to.
-struct Norm {
-    width: u32,
-    height: u32,
-    fps: f64,
-    rate: u32,
-    layout: &'static str,
-}
-
-fn even(v: f64) -> u32 {
-    ((v / 2.0).round() * 2.0).max(2.0) as u32
-}
-
-fn layout(channels: u32) -> &'static str {
-    match channels {
-        1 => "mono",
-        2 => "stereo",
-        3 => "2.1",
-        4 => "quad",
-        5 => "5.0",
-        6 => "5.1",
-        7 => "6.1",
-        _ => "7.1",
-    }
-}
-
-fn norm(inputs: &[ConcatInput], target: &TranscodeSpec, audio: Option<AudioCodec>) -> Norm {
-    let first_video = inputs.iter().find_map(|i| i.info.video());
-    let source = first_video.and_then(|v| Some((v.width?, v.height?)));
-    let v = target.video.as_ref();
-    let (tw, th) = (v.and_then(|v| v.width), v.and_then(|v| v.height));
-    let (width, height) = match (tw, th, source) {
-        (Some(w), Some(h), _) => (w, h),
-        (Some(w), None, Some((sw, sh))) => (w, even(f64::from(w) * f64::from(sh) / f64::from(sw))),
-        (None, Some(h), Some((sw, sh))) => (even(f64::from(h) * f64::from(sw) / f64::from(sh)), h),
-        (None, None, Some((sw, sh))) => (even(f64::from(sw)), even(f64::from(sh))),
-        (w, h, None) => (w.unwrap_or(1280), h.unwrap_or(720)),
-    };
-    let fps = v
-        .and_then(|v| v.fps)
-        .or_else(|| first_video.and_then(|v| v.fps))
-        .map(|f| (f * 1000.0).round() / 1000.0)
-        .unwrap_or(DEFAULT_FPS);
-    let a = target.audio.as_ref();
-    let rate = a
-        .and_then(|a| a.samplerate)
-        .unwrap_or_else(|| audio.map_or(44_100, AudioCodec::default_sample_rate));
-    let channels = a.and_then(|a| a.channels).unwrap_or_else(|| {
-        inputs
-            .iter()
-            .filter_map(|i| i.info.audio()?.channels)
-            .max()
-            .unwrap_or(2)
-            .min(2)
-    });
-    Norm {
-        width,
-        height,
-        fps,
-        rate,
-        layout: layout(channels),
-    }
 }
 
 fn reencode_args(
@@ -340,7 +285,8 @@ fn reencode_args(
             resolved.container.name
         )));
     }
-    let n = norm(inputs, target, audio.map(|(c, _)| c));
+    let rule = video.map_or(SizeRule::ANY, |(c, v)| SizeRule::for_encode(*c, v));
+    let n = norm(inputs, target, audio.map(|(c, _)| c), rule);
     let mut args = prelude();
     let mut graph = Vec::new();
     let mut pads = String::new();
@@ -368,7 +314,7 @@ fn reencode_args(
             let (w, h, fps) = (n.width, n.height, num(n.fps));
             if input.info.has_video() {
                 graph.push(format!(
-                    "[{i}:v:0]scale={w}:{h}:force_original_aspect_ratio=decrease,\
+                    "[{i}:V:0]scale={w}:{h}:force_original_aspect_ratio=decrease,\
                      pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={fps},format=yuv420p[v{i}]"
                 ));
             } else {
@@ -487,5 +433,8 @@ impl MediaTools {
     }
 }
 
+mod norm;
 #[cfg(test)]
 mod tests;
+
+use norm::norm;

@@ -127,7 +127,7 @@ pub(crate) fn sampler_args(
             format!("[s{k}]")
         };
         graph.push(format!(
-            "[{k}:v:0]{select},scale={}:{}:flags=area,format=rgb24,\
+            "[{k}:V:0]{select},scale={}:{}:flags=area,format=rgb24,\
              tpad=stop={per}:stop_mode=add:color=black,trim=end_frame={per},setpts=N/(25*TB){out}",
             plan.width, plan.height
         ));
@@ -193,7 +193,7 @@ pub(crate) fn scan_args(input: &Path, plan: &SamplePlan) -> Result<Vec<String>, 
         "-i".into(),
         paths::arg(input)?,
         "-map".into(),
-        "0:v:0".into(),
+        crate::transcode::VIDEO.into(),
     ]);
     args.extend([
         "-vf".into(),
@@ -354,7 +354,7 @@ mod tests {
         let graph = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
         assert!(
             graph.starts_with(
-                "[0:v:0]select='eq(n,0)+eq(n,5)',scale=4:2:flags=area,format=rgb24,\
+                "[0:V:0]select='eq(n,0)+eq(n,5)',scale=4:2:flags=area,format=rgb24,\
              tpad=stop=2:stop_mode=add:color=black,trim=end_frame=2,setpts=N/(25*TB)[s0];"
             ),
             "{graph}"

@@ -14,7 +14,11 @@
 //!   to the group, a bounded stderr tail attached to errors, `-progress` parsing.
 //! - [`progress`]: the parser for ffmpeg's `-progress` key=value blocks.
 //! - [`mod@probe`]: ffprobe JSON into [`MediaInfo`]; unreadable inputs become
-//!   [`MediaError::InvalidInput`].
+//!   [`MediaError::InvalidInput`]. [`mod@report`] keeps ffprobe's fields as text too
+//!   ([`MediaReport`], for CI's `MediaInfo` document).
+//! - Synchronous calls on one object read a [`MediaSource`] (a local file or a loopback
+//!   URL, each with a protocol whitelist): [`mod@report`] and [`mod@still`] (one frame at a
+//!   time, for `?ci-process=snapshot`).
 //! - The operations, each a pure argument builder unit-tested without ffmpeg plus an
 //!   async function that runs it: [`mod@transcode`] ([`transcode_args`],
 //!   [`transcode_with_args`]), [`mod@snapshot`], [`mod@smartcover`] (frames sampled
@@ -41,9 +45,12 @@ pub mod picprocess;
 pub mod probe;
 pub mod process;
 pub mod progress;
+pub mod report;
 pub mod segment;
 pub mod smartcover;
 pub mod snapshot;
+pub mod source;
+pub mod still;
 pub mod streampack;
 pub mod transcode;
 
@@ -64,6 +71,7 @@ pub use picprocess::{
 pub use probe::{MediaInfo, StreamInfo, parse_ffprobe_json, probe};
 pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput, kill_orphans};
 pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
+pub use report::{MediaReport, ProbeSection, parse_report_json, probe_report};
 pub use segment::{SegmentSpec, segment, segment_args, segment_extension, segment_writes_pieces};
 pub use smartcover::{
     Cover, SmartCoverSpec, smart_cover, smart_cover_extract_args, smart_cover_samples,
@@ -73,13 +81,15 @@ pub use snapshot::{
     SpriteScaleMethod, SpriteSpec, snapshot, snapshot_args, snapshot_path, snapshot_with,
     snapshot_with_args, sprite_args,
 };
+pub use source::MediaSource;
+pub use still::{StillMode, StillSpec, still, still_args};
 pub use streampack::{
     Variant, codecs_string, hls_variant, master_playlist, pack_dash, pack_dash_args, relative_uri,
 };
 pub use transcode::{
-    AdjDarMethod, AdjMethod, AudioSpec, ImageWatermark, ImageWatermarkMode, JobFiles, LocMode,
-    OutputJob, TextWatermark, TransChecks, TranscodeExtras, TranscodeSpec, VideoSpec, Watermark,
-    WatermarkKind, WatermarkPos, find_font, fused_args, output_extension, run_fused, transcode,
-    transcode_args, transcode_many, transcode_many_args, transcode_with, transcode_with_args,
-    validate_extras, validate_spec,
+    AdjDarMethod, AdjMethod, AudioSpec, Delogo, ImageWatermark, ImageWatermarkMode, JobFiles,
+    LocMode, OutputJob, TextWatermark, TransChecks, TranscodeExtras, TranscodeSpec, VideoSpec,
+    Watermark, WatermarkKind, WatermarkPos, find_font, fused_args, output_extension, run_fused,
+    transcode, transcode_args, transcode_many, transcode_many_args, transcode_with,
+    transcode_with_args, validate_extras, validate_spec,
 };

@@ -69,6 +69,15 @@ pub struct StreamInfo {
     /// Codec level as ffprobe reports it (`31` for H.264 level 3.1), video only.
     #[serde(default)]
     pub level: Option<i64>,
+    /// Display rotation in degrees, `[0, 360)`, counter-clockwise as ffprobe reports the
+    /// display matrix; `None` when the picture is shown as coded. Players turn the picture; so does ffmpeg when it
+    /// decodes (autorotate).
+    #[serde(default)]
+    pub rotation: Option<u32>,
+    /// The stream is a still picture attached to the file (cover art: an ID3 `APIC`,
+    /// an mp4 `covr`, a FLAC picture), not a video track.
+    #[serde(default)]
+    pub attached_pic: bool,
 }
 
 impl MediaInfo {
@@ -82,14 +91,41 @@ impl MediaInfo {
         self.audio().is_some()
     }
 
-    /// The first video stream (the one operations use).
+    /// The first video stream (the one operations use). Cover art is not video: an
+    /// mp3 with a cover is audio-only (ffmpeg's `V` stream specifier agrees).
     pub fn video(&self) -> Option<&StreamInfo> {
-        self.streams.iter().find(|s| s.codec_type == "video")
+        self.streams
+            .iter()
+            .find(|s| s.codec_type == "video" && !s.attached_pic)
+    }
+
+    /// The first attached picture (cover art), if any.
+    pub fn cover(&self) -> Option<&StreamInfo> {
+        self.streams
+            .iter()
+            .find(|s| s.codec_type == "video" && s.attached_pic)
     }
 
     /// The first audio stream (the one operations use).
     pub fn audio(&self) -> Option<&StreamInfo> {
         self.streams.iter().find(|s| s.codec_type == "audio")
+    }
+}
+
+impl StreamInfo {
+    /// `true` when the display matrix turns the picture (by any angle).
+    pub fn is_rotated(&self) -> bool {
+        self.rotation.is_some_and(|r| r != 0)
+    }
+
+    /// The size a player shows (and ffmpeg's decoder delivers, autorotated): width and
+    /// height swapped for a quarter turn.
+    pub fn display_size(&self) -> Option<(u32, u32)> {
+        let (w, h) = (self.width?, self.height?);
+        Some(match self.rotation {
+            Some(90 | 270) => (h, w),
+            _ => (w, h),
+        })
     }
 }
 
@@ -203,6 +239,17 @@ struct RawStream {
     level: Option<i64>,
     #[serde(default)]
     tags: HashMap<String, String>,
+    #[serde(default)]
+    disposition: HashMap<String, i64>,
+    #[serde(default)]
+    side_data_list: Vec<RawSideData>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSideData {
+    #[serde(default)]
+    side_data_type: String,
+    rotation: Option<f64>,
 }
 
 impl RawStream {
@@ -213,6 +260,11 @@ impl RawStream {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("duration"))
             .and_then(|(_, v)| parse_clock(v));
+        let rotation = self.rotation();
+        let attached_pic = self
+            .disposition
+            .get("attached_pic")
+            .is_some_and(|v| *v != 0);
         StreamInfo {
             index: self.index,
             codec_type: self.codec_type.unwrap_or_default(),
@@ -230,7 +282,23 @@ impl RawStream {
             profile: self.profile.filter(|p| !p.is_empty() && p != "unknown"),
             // ffprobe prints -99 when the level is unknown.
             level: self.level.filter(|l| *l > 0),
+            rotation,
+            attached_pic,
         }
+    }
+
+    /// The display matrix's rotation (ffprobe turns legacy `rotate` tags into one).
+    fn rotation(&self) -> Option<u32> {
+        let degrees = self
+            .side_data_list
+            .iter()
+            .find(|d| d.side_data_type == "Display Matrix")
+            .and_then(|d| d.rotation)?;
+        if !degrees.is_finite() {
+            return None;
+        }
+        let normalised = degrees.round().rem_euclid(360.0) as u32;
+        (normalised != 0).then_some(normalised)
     }
 }
 
@@ -270,6 +338,8 @@ mod tests {
     const MP4: &str = include_str!("../tests/fixtures/ffprobe_5_1_mp4_h264_aac.json");
     const MP3: &str = include_str!("../tests/fixtures/ffprobe_5_1_mp3.json");
     const WEBM: &str = include_str!("../tests/fixtures/ffprobe_5_1_webm_vp8.json");
+    const ROTATED: &str = include_str!("../tests/fixtures/ffprobe_5_1_mp4_rotated.json");
+    const MP3_COVER: &str = include_str!("../tests/fixtures/ffprobe_5_1_mp3_cover.json");
 
     #[test]
     fn parses_mp4_with_h264_and_aac() {
@@ -309,6 +379,35 @@ mod tests {
         assert_eq!(video.duration, Some(1.0));
         assert_eq!(video.fps, Some(10.0));
         assert!(!info.has_audio());
+    }
+
+    #[test]
+    fn display_matrix_rotation_swaps_the_display_size() {
+        let info = parse_ffprobe_json(ROTATED.as_bytes()).unwrap();
+        let video = info.video().unwrap();
+        assert_eq!((video.width, video.height), (Some(64), Some(36)));
+        assert_eq!(video.rotation, Some(90));
+        assert!(video.is_rotated());
+        assert_eq!(video.display_size(), Some((36, 64)));
+        let plain = parse_ffprobe_json(MP4.as_bytes()).unwrap();
+        let video = plain.video().unwrap();
+        assert_eq!(video.rotation, None);
+        assert_eq!(video.display_size(), Some((320, 240)));
+    }
+
+    #[test]
+    fn cover_art_is_not_video() {
+        let info = parse_ffprobe_json(MP3_COVER.as_bytes()).unwrap();
+        assert!(!info.has_video(), "an mp3 with a cover is audio-only");
+        let cover = info.cover().unwrap();
+        assert_eq!((cover.index, cover.codec_name.as_str()), (1, "mjpeg"));
+        assert!(cover.attached_pic);
+        assert!(
+            parse_ffprobe_json(MP4.as_bytes())
+                .unwrap()
+                .cover()
+                .is_none()
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::limits::MediaTools;
 use crate::paths;
 use crate::probe::MediaInfo;
 use crate::process::RunControl;
+use crate::transcode::copied_video_args;
 
 /// HLS segment length when the spec gives none.
 const DEFAULT_HLS_SECS: f64 = 10.0;
@@ -123,6 +124,15 @@ fn check(spec: &SegmentSpec, info: &MediaInfo) -> Result<Format, MediaError> {
     Ok(f)
 }
 
+/// Where the output is cut (HLS segments, pieces): a rotated input whose video must be
+/// re-encoded to stay upright (see `transcode::compat`) gets key frames there.
+fn cut_secs(spec: &SegmentSpec, f: Format) -> Option<f64> {
+    match (f.hls, spec.duration) {
+        (true, d) => Some(d.unwrap_or(DEFAULT_HLS_SECS)),
+        (false, d) => d,
+    }
+}
+
 /// The ffmpeg arguments of a segment run writing `output` (or its pieces).
 pub fn segment_args(
     input: &Path,
@@ -141,6 +151,7 @@ pub fn segment_args(
         }
         None => {
             args.extend(["-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy"].map(String::from));
+            args.extend(copied_video_args(info, f.muxer, cut_secs(spec, f))?);
         }
     }
     args.extend(["-sn".into(), "-dn".into()]);

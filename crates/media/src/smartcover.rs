@@ -157,8 +157,9 @@ fn check(spec: &SmartCoverSpec, info: &MediaInfo) -> Result<(ImageFormat, f64), 
 /// with their partner frame (`with_partner`).
 fn sample_plan(info: &MediaInfo, times: Vec<f64>, with_partner: bool) -> SamplePlan {
     let video = info.video();
+    // Decoding autorotates: sample frames have the displayed shape.
     let (w, h) = video
-        .and_then(|v| Some((v.width?, v.height?)))
+        .and_then(crate::probe::StreamInfo::display_size)
         .unwrap_or((16, 9));
     let height =
         (f64::from(SAMPLE_WIDTH) * f64::from(h) / f64::from(w.max(1)) / 2.0).round() as u32 * 2;

@@ -16,9 +16,11 @@
 
 mod args;
 mod codec;
+mod compat;
 mod encoders;
 mod extras;
 mod fused;
+mod size;
 #[cfg(test)]
 mod tests;
 mod watermark;
@@ -27,14 +29,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use self::args::{Invocation, muxer_args, resolve};
+pub(crate) use self::args::{Invocation, VIDEO, muxer_args, resolve};
 use self::args::{Section, build, build_sections};
 pub(crate) use self::codec::{AudioCodec, Layout, VideoCodec, container};
+pub(crate) use self::compat::{copied_video_args, keeps_rotation, video_tag_args};
 pub(crate) use self::encoders::{audio_args, encode_args};
 pub use self::extras::{
-    AdjDarMethod, AdjMethod, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,
+    AdjDarMethod, AdjMethod, Delogo, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,
 };
 pub use self::fused::{JobFiles, OutputJob, fused_args, run_fused};
+pub(crate) use self::size::SizeRule;
 pub use self::watermark::{
     ImageWatermark, ImageWatermarkMode, LocMode, TextWatermark, Watermark, WatermarkKind,
     WatermarkPos, find_font,

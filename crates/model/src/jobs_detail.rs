@@ -19,10 +19,12 @@ pub fn jobs_detail(
         .and_then(|o| o.output.as_ref())
         .map(|o| o.region.clone())
         .unwrap_or_default();
-    let mut input = XmlElement::new("Input")
-        .with_leaf("BucketId", &task.input_bucket)
-        .with_leaf("Object", &task.input_key)
-        .with_leaf("Region", &region);
+    let mut input = XmlElement::new("Input").with_leaf("BucketId", &task.input_bucket);
+    match op.and_then(|o| o.input_url.as_deref()) {
+        Some(url) => input.push_leaf("Url", url),
+        None => input.push_leaf("Object", &task.input_key),
+    }
+    input.push_leaf("Region", &region);
     if !instance.workflow_id.is_empty() {
         for (k, v) in &instance.cos_headers {
             input.push(
@@ -74,6 +76,16 @@ fn operation(task: &Task, op: Option<&crate::workflow::Operation>, region: &str)
     if let Some(op) = op {
         for id in &op.watermark_template_ids {
             el.push_leaf("WatermarkTemplateId", id);
+        }
+        el.children.extend(op.watermarks.iter().cloned());
+        if let Some(r) = &op.remove_watermark {
+            el.push(
+                XmlElement::new("RemoveWatermark")
+                    .with_leaf("Dx", r.dx.to_string())
+                    .with_leaf("Dy", r.dy.to_string())
+                    .with_leaf("Width", r.width.to_string())
+                    .with_leaf("Height", r.height.to_string()),
+            );
         }
         if let Some(out) = &op.output {
             el.push(

@@ -1,5 +1,33 @@
 //! Trigger filters and output-name expansion: the pure rules that decide *whether* an object
 //! starts a workflow and *where* its results are written.
+//!
+//! # Naming the objects of a node that writes several
+//!
+//! A node's objects must never take a name that another run, or another node, can also
+//! write — unless the user's `Output` itself names them alike (then the user decides, and the
+//! later write wins). Every object is therefore named from the node's own expanded `Output`:
+//!
+//! - **The main object** (a file, a playlist, a manifest, a master playlist) is
+//!   `Output.Object` expanded ([`expand_output`]). This is the user's decision: a fixed name
+//!   such as `out/index.m3u8` is shared by every run on purpose, `${InputName}` or `${RunId}`
+//!   separate them.
+//! - **Numbered series** (Snapshot frames, SmartCover covers, Segment pieces) are
+//!   `Output.Object` with `${Number}` = 0, 1, …; when the Object has no `${Number}` and the
+//!   node wrote more than one file, `-<n>` is inserted before the extension
+//!   (`s.jpg` → `s-0.jpg`, `s-1.jpg`) so the series cannot overwrite itself ([`series_key`]).
+//! - **Sprite sheets** follow `Output.SpriteObject` by the same rule. Without one they take
+//!   the Object: as it is when the node writes only sprites, and otherwise with `sprite-`
+//!   before `${Number}` (`s-${Number}.jpg` → `s-sprite-0.jpg`) or, lacking it, `-sprite-<n>`
+//!   before the extension, so sprites never take a frame's name ([`sprite_key`]).
+//! - **Companions** — HLS segments, DASH init and media segments — sit beside the
+//!   playlist/manifest that references them and are named from *its* object name: for
+//!   `out/a.m3u8`, `out/a-00000.ts`, …; for `out/a.mpd`, `out/a-init-0.m4s` and
+//!   `out/a-chunk-0-00001.m4s`. The stem is the object's file name without its extension,
+//!   kept as it is when made only of `A–Z a–z 0–9 . _ -`; otherwise (or when empty or longer
+//!   than [`MAX_COMPANION_STEM`] bytes) other characters become `_` and `~` plus a 64-bit hash
+//!   of the whole name is appended ([`companion_stem`]). A plain stem never holds `~`, so
+//!   this is one-to-one: two playlists in one folder share segment names only if they are the
+//!   same object, i.e. only if the user's Outputs name them the same.
 
 use crate::workflow::{ExtFilter, StartInput};
 
@@ -110,6 +138,90 @@ pub fn expand_output(template: &str, vars: &OutputVars<'_>) -> String {
     out.trim_start_matches('/').to_owned()
 }
 
+/// Longest companion stem kept as written (a file name holds at most 255 bytes, and the
+/// segment suffix needs room).
+pub const MAX_COMPANION_STEM: usize = 160;
+
+/// The stem the companions (segments) of the object `key` are named from: see the
+/// [module documentation](self). `companion_stem("out/a.m3u8") == "a"`.
+pub fn companion_stem(key: &str) -> String {
+    let name = file_name(key);
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !stem.is_empty() && stem.len() <= MAX_COMPANION_STEM && stem.chars().all(plain) {
+        return stem.to_owned();
+    }
+    let mut safe: String = stem
+        .chars()
+        .map(|c| if plain(c) { c } else { '_' })
+        .take(MAX_COMPANION_STEM - 17)
+        .collect();
+    safe.push_str(&format!("~{:016x}", fnv1a(stem.as_bytes())));
+    safe
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across releases and platforms.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Whether an output template uses `${Number}` (any case).
+pub fn has_number(template: &str) -> bool {
+    template.to_ascii_lowercase().contains("${number}")
+}
+
+/// `key` with `tag` inserted before the extension of its file name (at the end without one).
+fn insert_before_ext(key: &str, tag: &str) -> String {
+    let dir_len = key.len() - file_name(key).len();
+    match key[dir_len..].rfind('.').filter(|&i| i > 0) {
+        Some(dot) => format!("{}{tag}{}", &key[..dir_len + dot], &key[dir_len + dot..]),
+        None => format!("{key}{tag}"),
+    }
+}
+
+/// The key of file `vars.number` of a numbered series written by `template`; `several` says
+/// whether the node wrote more than one. See the [module documentation](self).
+pub fn series_key(template: &str, vars: &OutputVars<'_>, several: bool) -> String {
+    let key = expand_output(template, vars);
+    match vars.number {
+        Some(n) if several && !has_number(template) => insert_before_ext(&key, &format!("-{n}")),
+        _ => key,
+    }
+}
+
+/// The key of sprite sheet `vars.number`: by `sprite_template` when given, else derived from
+/// the Object `template` so that it cannot take a frame's name (`with_frames`: the node also
+/// writes frames by `template`). See the [module documentation](self).
+pub fn sprite_key(
+    sprite_template: Option<&str>,
+    template: &str,
+    vars: &OutputVars<'_>,
+    several: bool,
+    with_frames: bool,
+) -> String {
+    match sprite_template {
+        Some(t) => series_key(t, vars, several),
+        None if !with_frames => series_key(template, vars, several),
+        None if has_number(template) => {
+            let mut marked = String::with_capacity(template.len() + 8);
+            let mut rest = template;
+            while let Some(at) = rest.to_ascii_lowercase().find("${number}") {
+                marked.push_str(&rest[..at]);
+                marked.push_str("sprite-${Number}");
+                rest = &rest[at + "${number}".len()..];
+            }
+            marked.push_str(rest);
+            expand_output(&marked, vars)
+        }
+        None => insert_before_ext(
+            &expand_output(template, vars),
+            &format!("-sprite-{}", vars.number.unwrap_or(0)),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +281,56 @@ mod tests {
         assert!(start_matches(&start, "in/a.bin", "video/mp4"));
         start.ext_filter.as_mut().unwrap().custom_exts = vec!["txt".into()];
         assert!(start_matches(&start, "in/a.txt", ""));
+    }
+
+    #[test]
+    fn companion_stems_are_the_plain_stem_or_marked() {
+        assert_eq!(companion_stem("out/hls/a.m3u8"), "a");
+        assert_eq!(companion_stem("a.b-c_d.mpd"), "a.b-c_d");
+        assert_eq!(companion_stem("out/play"), "play");
+        let spaced = companion_stem("out/my video.m3u8");
+        assert!(spaced.starts_with("my_video~"), "{spaced}");
+        assert_eq!(spaced.len(), "my_video~".len() + 16);
+        // One-to-one: the replaced form never equals a plain stem or another marked one.
+        assert_ne!(spaced, companion_stem("out/my_video.m3u8"));
+        assert_ne!(spaced, companion_stem("out/my#video.m3u8"));
+        assert_eq!(spaced, companion_stem("elsewhere/my video.m3u8"));
+        let cjk = companion_stem("视频.m3u8");
+        assert!(cjk.starts_with("__~"), "{cjk}");
+        assert!(companion_stem("d/.m3u8").starts_with('~'));
+        let long = companion_stem(&format!("{}.m3u8", "x".repeat(300)));
+        assert!(long.len() <= MAX_COMPANION_STEM, "{}", long.len());
+        assert_ne!(long, companion_stem(&format!("{}.m3u8", "x".repeat(301))));
+        for odd in ["a$b.mpd", "50%.m3u8", "a~b.m3u8"] {
+            let s = companion_stem(odd);
+            assert!(!s.contains(['$', '%', '/']), "{s}");
+        }
+    }
+
+    #[test]
+    fn series_keys_never_collide_within_a_node() {
+        let mut v = vars("in/a.mp4");
+        v.ext = "jpg";
+        v.number = Some(2);
+        assert_eq!(
+            series_key("s/${InputName}-${Number}.jpg", &v, true),
+            "s/a-2.jpg"
+        );
+        assert_eq!(series_key("s/${InputName}.${Ext}", &v, true), "s/a-2.jpg");
+        assert_eq!(series_key("s/${InputName}.${Ext}", &v, false), "s/a.jpg");
+        assert_eq!(series_key("s/x.y/${InputName}", &v, true), "s/x.y/a-2");
+        assert_eq!(
+            sprite_key(Some("sp/${Number}.jpg"), "s/${Number}.jpg", &v, true, true),
+            "sp/2.jpg"
+        );
+        assert_eq!(
+            sprite_key(None, "s/f-${number}.jpg", &v, true, true),
+            "s/f-sprite-2.jpg"
+        );
+        assert_eq!(
+            sprite_key(None, "s/f.jpg", &v, false, true),
+            "s/f-sprite-2.jpg"
+        );
+        assert_eq!(sprite_key(None, "s/f.jpg", &v, false, false), "s/f.jpg");
     }
 }

@@ -1,13 +1,14 @@
 //! Parsing the `Operation` of each node type, with an element schema per type so unknown or
-//! unsupported elements (e.g. `RemoveWatermark`, `DigitalWatermark`) are refused by name rather
-//! than silently ignored.
+//! unsupported elements (e.g. `DigitalWatermark`) are refused by name rather than silently
+//! ignored. Transcode operations may carry inline `Watermark`s (a `WatermarkTemplateId` wins
+//! over them) and a `RemoveWatermark` region.
 
 use crate::error::InvalidInput;
 use crate::fields::Fields;
 use crate::schema::Kind::{Bool, Group, Int, List, OneOf, Text};
 use crate::schema::{self, Field, opt, req};
-use crate::template::schemas::SMART_COVER;
-use crate::template::{SmartCoverParams, TemplateSpec};
+use crate::template::schemas::{SMART_COVER, WATERMARK};
+use crate::template::{SmartCoverParams, TemplateSpec, WatermarkParams};
 use crate::workflow::{
     NodeType, Operation, Output, SegmentConfig, StreamPackConfig, VideoStreamConfig,
 };
@@ -37,15 +38,42 @@ const VIDEO_STREAM_CONFIG: &[Field] = &[
     opt("BandWidth", Int(0, 2_000_000_000)),
 ];
 const STREAM_PACK_INFO: &[Field] = &[opt("VideoStreamConfig", List(VIDEO_STREAM_CONFIG, 10))];
+const REMOVE_WATERMARK: &[Field] = &[
+    req("Dx", Int(1, 4096)),
+    req("Dy", Int(1, 4096)),
+    req("Width", Int(1, 4096)),
+    req("Height", Int(1, 4096)),
+];
+/// Most inline `Watermark`s (or `WatermarkTemplateId`s) one operation takes.
+const MAX_WATERMARKS: usize = 3;
+
+/// `RemoveWatermark`: a rectangle in source pixels, top-left origin, blurred away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoveWatermark {
+    /// Left edge.
+    pub dx: u32,
+    /// Top edge.
+    pub dy: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
 
 fn schema_for(node_type: NodeType) -> Vec<Field> {
     // Required unless an InlineTemplate (standalone jobs) stands in: checked in `parse`.
     let template = opt("TemplateId", Text(64));
     let output = req("Output", Group(OUTPUT));
-    let watermarks = opt("WatermarkTemplateId", List(&[], 3));
+    let watermarks = opt("WatermarkTemplateId", List(&[], MAX_WATERMARKS));
     match node_type {
         NodeType::Start => vec![],
-        NodeType::Transcode | NodeType::VideoStream => vec![template, watermarks, output],
+        NodeType::Transcode | NodeType::VideoStream => vec![
+            template,
+            watermarks,
+            opt("Watermark", List(WATERMARK, MAX_WATERMARKS)),
+            opt("RemoveWatermark", Group(REMOVE_WATERMARK)),
+            output,
+        ],
         NodeType::Snapshot | NodeType::Animation | NodeType::Concat | NodeType::PicProcess => {
             vec![template, output]
         }
@@ -114,6 +142,22 @@ pub fn parse(
         .filter(|w| !w.text.is_empty())
         .map(|w| w.text.clone())
         .collect();
+    let mut watermarks = Vec::new();
+    for w in op.children_named("Watermark").filter(|w| !w.is_empty()) {
+        WatermarkParams::from_container(w)?;
+        watermarks.push(w.clone());
+    }
+    if !watermark_template_ids.is_empty() {
+        watermarks.clear(); // WatermarkTemplateId wins over inline watermarks
+    }
+    if let Some(user_data) = f.str("UserData")
+        && !user_data.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
+        return Err(InvalidInput::rule(
+            format!("{op_path}.UserData"),
+            "must be printable ASCII (at most 1024 characters)",
+        ));
+    }
     Ok(Operation {
         template_id: f.str("TemplateId").map(str::to_owned),
         watermark_template_ids,
@@ -138,6 +182,13 @@ pub fn parse(
         user_data: f.str("UserData").map(str::to_owned),
         job_level: f.str("JobLevel").map(str::to_owned),
         inline_template,
+        watermarks,
+        remove_watermark: op
+            .child("RemoveWatermark")
+            .filter(|r| !r.is_empty())
+            .map(|r| parse_remove_watermark(r, &op_path))
+            .transpose()?,
+        input_url: f.str("InputUrl").map(str::to_owned),
     })
 }
 
@@ -151,6 +202,7 @@ fn check_operation(
         opt("UserData", Text(1024)),
         opt("JobLevel", OneOf(&["0", "1", "2"])),
         opt("InlineTemplate", Text(0)),
+        opt("InputUrl", Text(crate::job::MAX_URL_LEN)),
     ]);
     for child in &op.children {
         if !fields.iter().any(|f| f.name == child.name) {
@@ -162,7 +214,8 @@ fn check_operation(
     }
     // WatermarkTemplateId repeats as plain text elements and InlineTemplate is validated as a
     // template; check both separately.
-    schema::check_count(op, op_path, "WatermarkTemplateId", 3)?;
+    schema::check_count(op, op_path, "WatermarkTemplateId", MAX_WATERMARKS)?;
+    schema::check_count(op, op_path, "Watermark", MAX_WATERMARKS)?;
     let skip = ["WatermarkTemplateId", "InlineTemplate"];
     let structured: Vec<Field> = fields
         .into_iter()
@@ -183,6 +236,21 @@ fn parse_output(o: &XmlElement) -> Output {
         object: f.str("Object").unwrap_or_default().to_owned(),
         sprite_object: f.str("SpriteObject").map(str::to_owned),
     }
+}
+
+fn parse_remove_watermark(r: &XmlElement, op_path: &str) -> Result<RemoveWatermark, InvalidInput> {
+    let path = format!("{op_path}.RemoveWatermark");
+    let f = Fields::new(r, &path);
+    let get = |name: &str| {
+        f.u32_in(name, 1, 4096)?
+            .ok_or_else(|| InvalidInput::rule(format!("{path}.{name}"), "is required"))
+    };
+    Ok(RemoveWatermark {
+        dx: get("Dx")?,
+        dy: get("Dy")?,
+        width: get("Width")?,
+        height: get("Height")?,
+    })
 }
 
 fn parse_segment(s: &XmlElement, op_path: &str) -> Result<SegmentConfig, InvalidInput> {

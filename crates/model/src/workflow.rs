@@ -282,6 +282,13 @@ pub struct Operation {
     pub job_level: Option<String>,
     /// Standalone jobs only: parameters given inline instead of a TemplateId.
     pub inline_template: Option<crate::template::TemplateSpec>,
+    /// Inline `Watermark` containers in effect (validated; empty when a WatermarkTemplateId is
+    /// given, which wins).
+    pub watermarks: Vec<XmlElement>,
+    /// `RemoveWatermark`: a region blurred away (ffmpeg `delogo`).
+    pub remove_watermark: Option<crate::operation::RemoveWatermark>,
+    /// Standalone jobs only: the `Input.Url` the job reads.
+    pub input_url: Option<String>,
 }
 
 /// `Segment` of a Segment node.

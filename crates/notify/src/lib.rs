@@ -234,9 +234,7 @@ impl NotifierHandle {
 }
 
 fn http_client(config: &NotifierConfig) -> Result<reqwest::Client, NotifyError> {
-    let resolver = Arc::new(ssrf::GuardedResolver {
-        policy: Arc::new(config.policy.clone()),
-    });
+    let resolver = Arc::new(ssrf::GuardedResolver::new(Arc::new(config.policy.clone())));
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.timeout)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use reelflow_engine::{FETCH_ALLOW_SETTING, FetchConfig};
 use reelflow_model::clock::DisplayOffset;
 use reelflow_notify::{AddressPolicy, RetrySchedule};
 use serde::Deserialize;
@@ -19,6 +20,8 @@ struct FileConfig {
     workers: Option<usize>,
     timezone: Option<String>,
     callback_allow_cidrs: Option<String>,
+    fetch_allow_cidrs: Option<String>,
+    fetch_max_size: Option<u64>,
     callback_retry_schedule: Option<String>,
     callback_timeout_secs: Option<u64>,
     callback_concurrency: Option<usize>,
@@ -29,6 +32,8 @@ struct FileConfig {
     domain: Option<String>,
     region: Option<String>,
     multipart_max_age_secs: Option<u64>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
 }
 
 /// The merged configuration.
@@ -44,6 +49,9 @@ pub struct Config {
     pub offset: DisplayOffset,
     /// Private networks callbacks may reach.
     pub callback_policy: AddressPolicy,
+    /// How jobs' `Input.Url`s are fetched: the private networks they may reach and the largest
+    /// download.
+    pub fetch: FetchConfig,
     /// Callback retry delays.
     pub retry_schedule: RetrySchedule,
     /// Callback request timeout.
@@ -64,6 +72,11 @@ pub struct Config {
     pub region: String,
     /// Age after which unfinished multipart uploads are aborted and their parts reclaimed.
     pub multipart_max_age: Duration,
+    /// `postgres://…` to share a PostgreSQL database with other processes; `None` for SQLite
+    /// in the data directory.
+    pub database_url: Option<String>,
+    /// PostgreSQL connections in this process's pool.
+    pub database_max_connections: u32,
 }
 
 /// Command-line overrides.
@@ -96,6 +109,18 @@ impl Config {
         let cidrs = env("REELFLOW_CALLBACK_ALLOW_CIDRS")
             .or(file.callback_allow_cidrs)
             .unwrap_or_default();
+        // URL inputs may reach what callbacks may reach, unless given their own list.
+        let fetch_cidrs = env(FETCH_ALLOW_SETTING)
+            .or(file.fetch_allow_cidrs)
+            .unwrap_or_else(|| cidrs.clone());
+        let max_object_size = file.max_object_size.unwrap_or(50 << 30);
+        let fetch_max_size = match env("REELFLOW_FETCH_MAX_SIZE") {
+            Some(n) => n
+                .trim()
+                .parse()
+                .context("REELFLOW_FETCH_MAX_SIZE must be a number of bytes")?,
+            None => file.fetch_max_size.unwrap_or(max_object_size),
+        };
         let schedule =
             match env("REELFLOW_CALLBACK_RETRY_SCHEDULE").or(file.callback_retry_schedule) {
                 Some(s) => RetrySchedule::parse(&s).context("REELFLOW_CALLBACK_RETRY_SCHEDULE")?,
@@ -104,6 +129,17 @@ impl Config {
         let workers = match env("REELFLOW_WORKERS") {
             Some(w) => w.parse().context("REELFLOW_WORKERS must be a number")?,
             None => file.workers.unwrap_or_else(default_workers),
+        };
+        let database_url = env("REELFLOW_DATABASE_URL").or(file.database_url);
+        let database_max_connections = match env("REELFLOW_DATABASE_MAX_CONNECTIONS") {
+            Some(n) => n
+                .trim()
+                .parse()
+                .context("REELFLOW_DATABASE_MAX_CONNECTIONS must be a number")?,
+            // Each worker holds one at a time, plus the API, notifier and sweepers.
+            None => file
+                .database_max_connections
+                .unwrap_or_else(|| u32::try_from(workers).unwrap_or(u32::MAX).saturating_add(8)),
         };
         let timeout = match env("REELFLOW_CALLBACK_TIMEOUT_SECS") {
             Some(t) => t
@@ -136,11 +172,18 @@ impl Config {
             offset,
             callback_policy: AddressPolicy::parse(&cidrs)
                 .context("REELFLOW_CALLBACK_ALLOW_CIDRS")?,
+            fetch: FetchConfig {
+                policy: AddressPolicy::parse(&fetch_cidrs)
+                    .context(FETCH_ALLOW_SETTING)?
+                    .named(FETCH_ALLOW_SETTING),
+                max_size: fetch_max_size,
+                ..FetchConfig::default()
+            },
             retry_schedule: schedule,
             callback_timeout: Duration::from_secs(timeout),
             callback_concurrency: callback_concurrency.max(1),
             callback_per_host: callback_per_host.max(1),
-            max_object_size: file.max_object_size.unwrap_or(50 << 30),
+            max_object_size,
             max_xml_body: file.max_xml_body.unwrap_or(1 << 20),
             fuse: match env("REELFLOW_FUSE") {
                 Some(v) => !matches!(v.as_str(), "0" | "false" | "off"),
@@ -160,6 +203,8 @@ impl Config {
                     .context("REELFLOW_MULTIPART_MAX_AGE_SECS must be a number of seconds")?,
                 None => file.multipart_max_age_secs.unwrap_or(7 * 24 * 3600),
             }),
+            database_url,
+            database_max_connections: database_max_connections.max(1),
         })
     }
 }

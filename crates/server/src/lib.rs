@@ -13,8 +13,7 @@ use reelflow_api::{ApiConfig, AppState};
 use reelflow_engine::{Engine, EngineConfig};
 use reelflow_notify::{Notifier, NotifierConfig};
 use reelflow_objects::LocalBlobStore;
-use reelflow_store::Store;
-use reelflow_store::sqlite::SqliteStore;
+use reelflow_store::{Backend, Store, WakeSignals};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -32,9 +31,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let (secret_id, secret_key) = secrets::credentials(&config.data)?;
     let node_id = secrets::node_id(&config.data)?;
 
-    tracing::info!("opening the database");
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&config.data.join("reelflow.db")).await?);
+    let backend = Backend::select(
+        config.database_url.as_deref(),
+        &config.data.join("reelflow.db"),
+        config.database_max_connections,
+    )?;
+    tracing::info!(database = %backend.describe(), "opening the database");
+    let store: Arc<dyn Store> = backend
+        .open()
+        .await
+        .with_context(|| format!("opening {}", backend.describe()))?;
     for template in reelflow_model::template::official_templates() {
         store.save_template(&template).await?;
     }
@@ -53,11 +59,17 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             poll_interval: Duration::from_secs(1),
             default_max_concurrent: config.workers as u32,
             fuse_siblings: config.fuse,
+            fetch: config.fetch.clone(),
         },
         callback_wake.clone(),
     );
     tracing::info!(workers = config.workers, "starting task workers");
     let mut workers = engine.spawn_workers(shutdown.clone()).await?;
+    match store.wake_signals().await {
+        Ok(Some(signals)) => relay_wakeups(signals, &engine, &callback_wake, &shutdown),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(?error, "no cross-process wake-ups; relying on polling"),
+    }
     let reclaimer = engine.spawn_upload_reclaimer(
         config.multipart_max_age,
         (config.multipart_max_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600)),
@@ -114,4 +126,33 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         tracing::warn!("workers did not stop in time; their tasks will be requeued at next start");
     }
     Ok(())
+}
+
+/// Forwards wake-ups from other processes sharing the database (PostgreSQL `NOTIFY`) to this
+/// process's task workers and callback notifier, until shutdown. Polling still covers lost ones.
+fn relay_wakeups(
+    signals: WakeSignals,
+    engine: &Engine,
+    callback_wake: &Arc<Notify>,
+    shutdown: &CancellationToken,
+) {
+    let WakeSignals { tasks, callbacks } = signals;
+    let (engine, stop) = (engine.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        while tokio::select! {
+            () = stop.cancelled() => false,
+            () = tasks.notified() => true,
+        } {
+            engine.wake();
+        }
+    });
+    let (callback_wake, stop) = (callback_wake.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        while tokio::select! {
+            () = stop.cancelled() => false,
+            () = callbacks.notified() => true,
+        } {
+            callback_wake.notify_one();
+        }
+    });
 }

@@ -10,6 +10,9 @@ pub enum StoreError {
     /// Schema migration failed at start-up.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database configuration is unusable (an unsupported URL, a bad schema name).
+    #[error("invalid database configuration: {0}")]
+    InvalidConfig(String),
     /// A stored value could not be decoded (hand-edited or corrupt database).
     #[error("corrupt stored value in {column}: {detail}")]
     Corrupt {
@@ -42,7 +45,7 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Database(_) | StoreError::Migrate(_) => "InternalError",
-            StoreError::Corrupt { .. } => "InternalError",
+            StoreError::Corrupt { .. } | StoreError::InvalidConfig(_) => "InternalError",
             StoreError::BucketNotEmpty(_) => "BucketNotEmpty",
             StoreError::NoSuchBucket(_) => "NoSuchBucket",
             StoreError::NoSuchUpload(_) => "NoSuchUpload",

@@ -7,13 +7,24 @@
 //! a single store call executed in one transaction. Domain decisions stay in the engine: the
 //! store calls a [`Decider`] inside the transaction rather than knowing DAG rules itself.
 //!
-//! [`Store`] is a trait so PostgreSQL can join SQLite ([`sqlite::SqliteStore`]) later.
+//! [`Store`] has two implementations: [`sqlite::SqliteStore`] (one process, the default) and
+//! [`postgres::PgStore`] (many processes on one database), chosen by [`Backend`]. The rules that
+//! must not differ between them are written once, in backend-neutral code: the steps of the
+//! task-finish and cancel transactions (`flow`), what an attempt's verdict does to its callback
+//! message (`outbox`), the part checks of a multipart completion and the row decoders (`rows`).
+//! One conformance suite (`tests/conformance`) runs against both.
 
 pub mod callbacks;
 mod error;
+mod flow;
 mod jobs;
 mod multipart;
+mod open;
+mod outbox;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+mod wake;
 
 use async_trait::async_trait;
 use reelflow_model::execution::{Instance, OutputObject, RunState, Task, TaskState};
@@ -29,6 +40,8 @@ pub use callbacks::{
 pub use error::StoreError;
 pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};
 pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart};
+pub use open::Backend;
+pub use wake::{WakeSignals, WakeStore};
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -102,7 +115,7 @@ pub type Decider = dyn Fn(&Instance, &[Task]) -> Decision + Send + Sync;
 pub type CallbackBuilder =
     dyn Fn(&Instance, &[Task], &str) -> Vec<(CallbackKind, NewCallback)> + Send + Sync;
 
-/// Result of [`Store::finish_task`].
+/// Result of [`RunStore::finish_task`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FinishResult {
     /// Applied; `run_ended` tells whether the run is now over.
@@ -237,6 +250,7 @@ pub trait Store:
     + CallbackStore
     + QueueStore
     + JobStore
+    + WakeStore
     + std::fmt::Debug
 {
 }
@@ -249,6 +263,7 @@ impl<T> Store for T where
         + CallbackStore
         + QueueStore
         + JobStore
+        + WakeStore
         + std::fmt::Debug
 {
 }

@@ -6,10 +6,12 @@
 //! [`MultipartStore::complete_upload`]) deletes those blobs after the call succeeded, so a crash
 //! can leak a blob but never lose one that a row still names.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use reelflow_model::object::ObjectRecord;
 
-use crate::{NewRun, StoreResult};
+use crate::{NewRun, StoreError, StoreResult};
 
 /// An initiated, not yet completed or aborted, multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,4 +134,28 @@ pub trait MultipartStore: Send + Sync {
         older_than_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<MultipartUpload>>;
+}
+
+/// Step 2 of [`MultipartStore::complete_upload`], the same on every backend: given the upload's
+/// stored parts (number → blob id), checks that each completed part is still the stored upload of
+/// its number, and returns the stored blobs the completion does not use (never the object's
+/// own blob).
+pub(crate) fn check_completion(
+    upload_id: &str,
+    mut stored: BTreeMap<u32, String>,
+    parts: &[UploadPart],
+    object_blob: &str,
+) -> StoreResult<Vec<String>> {
+    for part in parts {
+        if stored.remove(&part.part_number).as_deref() != Some(part.blob_id.as_str()) {
+            return Err(StoreError::InvalidPart {
+                upload_id: upload_id.to_owned(),
+                part_number: part.part_number,
+            });
+        }
+    }
+    Ok(stored
+        .into_values()
+        .filter(|blob| blob != object_blob)
+        .collect())
 }

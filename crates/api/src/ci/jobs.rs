@@ -8,7 +8,7 @@ use reelflow_engine::JobError;
 use reelflow_model::XmlElement;
 use reelflow_model::execution::{Instance, Task, TaskState};
 use reelflow_model::ids::is_job_id;
-use reelflow_model::job::parse_jobs;
+use reelflow_model::job::{JobRequestError, parse_jobs};
 use reelflow_model::jobs_detail::jobs_detail;
 use reelflow_model::workflow::Topology;
 use reelflow_store::{CancelOutcome, TaskQuery};
@@ -32,7 +32,19 @@ impl From<JobError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "NoSuchKey", e.to_string())
             }
             JobError::NotFound(_) => ApiError::not_found(e.to_string()),
+            JobError::InputUrl(_) => ApiError::invalid(e.to_string()),
             JobError::Engine(inner) => inner.into(),
+        }
+    }
+}
+
+impl From<JobRequestError> for ApiError {
+    fn from(e: JobRequestError) -> Self {
+        match e {
+            JobRequestError::Invalid(i) => i.into(),
+            JobRequestError::NotImplemented { .. } => {
+                ApiError::new(StatusCode::NOT_IMPLEMENTED, e.code(), e.to_string())
+            }
         }
     }
 }

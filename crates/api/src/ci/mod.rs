@@ -104,7 +104,7 @@ const AUDITING_KINDS: &[&str] = &[
 ];
 
 /// Whether `rest` is a CI resource reelflow does not serve (see [`UNSERVED_CI_RESOURCES`]).
-fn is_unserved_ci_path(rest: &str) -> bool {
+pub(crate) fn is_unserved_ci_path(rest: &str) -> bool {
     let segments: Vec<&str> = rest.split('/').collect();
     match segments.as_slice() {
         [name] | [name, _] if UNSERVED_CI_RESOURCES.contains(name) => true,
@@ -136,7 +136,7 @@ impl Route {
         if !CI_RESOURCES.contains(&resource) {
             return ci_host.then_some(Route::Unsupported);
         }
-        if !ci_host && !id.is_empty() && !id_shape_matches(resource, id) {
+        if !ci_host && !id.is_empty() && !id_shape_matches(resource, id) && !ci_id_like(id) {
             return None;
         }
         let has = |name: &str| query.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
@@ -171,6 +171,14 @@ impl Route {
         };
         Some(route)
     }
+}
+
+/// Whether `id` could be a CI id even without the shape reelflow gives its ids (a client may
+/// send another service's ids, e.g. the SDK demos' placeholders): one path segment without an
+/// extension. Such a request is answered by the CI API (404 for an unknown id), never stored
+/// as an object.
+fn ci_id_like(id: &str) -> bool {
+    !id.is_empty() && !id.contains('/') && !id.contains('.')
 }
 
 /// Whether `id` looks like an id of `resource` (comma lists for jobs).
@@ -279,9 +287,23 @@ mod tests {
             (Method::PUT, "video/in/a.mp4"),
             (Method::PUT, "workflow"),
             (Method::GET, "in/playKey"),
+            (Method::PUT, "queue/a/b"),
         ] {
             assert_eq!(parse(method.clone(), rest), None, "{method} {rest}");
         }
+    }
+
+    #[test]
+    fn foreign_ids_under_served_resources_are_ci_calls() {
+        assert_eq!(
+            parse(Method::PUT, "workflow/wd34ca394909xxxxxxxxxxxx4d"),
+            Some(Route::UpdateWorkflow("wd34ca394909xxxxxxxxxxxx4d".into()))
+        );
+        assert_eq!(
+            parse(Method::PUT, "queue/p-demo"),
+            Some(Route::UpdateQueue("p-demo".into()))
+        );
+        assert_eq!(parse(Method::PUT, "queue/demo.mp4"), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! [`handle`] dispatches on the method and on whether a key was addressed: bucket operations
 //! ([`bucket`]), listing ([`list`]), and object upload, download, metadata, deletion and copy
-//! ([`object`], [`copy`]). Shared helpers (bucket and key checks, time and ETag formats) live
-//! here.
+//! ([`object`], [`copy`]), and the synchronous media calls `GET /<key>?ci-process=…`
+//! ([`process`]). Shared helpers (bucket and key checks, time and ETag formats) live here.
 
 mod bucket;
 mod copy;
@@ -15,6 +15,7 @@ mod multipart;
 mod multipart_list;
 mod object;
 mod part_copy;
+mod process;
 #[cfg(test)]
 mod proptests;
 mod range;
@@ -37,7 +38,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "accelerate",
     "acl",
     "append",
-    "ci-process",
     "cors",
     "domain",
     "encryption",
@@ -78,6 +78,13 @@ pub async fn handle(
             "NotImplemented",
             format!("the {name:?} sub-resource or operation is not supported by reelflow"),
         ));
+    }
+    if has_param(ctx, process::PARAM) {
+        if key.is_empty() {
+            return Err(process::not_implemented("ci-process on a bucket"));
+        }
+        check_key(key)?;
+        return process::handle(state, ctx, key, request).await;
     }
     let method = request.method().clone();
     if has_param(ctx, "uploads") && key.is_empty() && method == Method::GET {

@@ -1,5 +1,7 @@
 //! Integration tests of the HTTP layer: one binary, one shared harness ([`harness`]).
 
+mod ci_pm3u8;
+mod ci_process;
 mod cos_api;
 mod garbage;
 mod harness;

@@ -7,7 +7,7 @@ use reelflow_model::template::{AnimationParams, ConcatParams, PicProcessParams, 
 
 use super::{NodeRun, Produced, Slot};
 use crate::Engine;
-use crate::execute::{Failure, Job, ScratchDir};
+use crate::execute::{Failure, Job, ScratchDir, main_file};
 
 fn template<'a>(
     job: &'a Job,
@@ -25,7 +25,8 @@ fn invalid(e: reelflow_model::InvalidInput) -> Failure {
     Failure::new("InvalidArgument", e.to_string())
 }
 
-/// One main file, or a main file and companions (playlists and their segments).
+/// One main file, or a main file and companions (playlists and their segments, named after
+/// the playlist's object by [`main_file`]).
 fn main_and_companions(files: Vec<std::path::PathBuf>, main: &Path, ext: &str) -> NodeRun {
     NodeRun::files(
         files
@@ -65,14 +66,8 @@ pub(super) async fn animation(
     };
     let ext = reelflow_media::animation_extension(&spec);
     let info = reelflow_media::probe(input, ctl).await?;
-    let path = reelflow_media::animation(
-        input,
-        &scratch.out().join(format!("output.{ext}")),
-        &spec,
-        &info,
-        ctl,
-    )
-    .await?;
+    let output = main_file(job, scratch, ext);
+    let path = reelflow_media::animation(input, &output, &spec, &info, ctl).await?;
     Ok(NodeRun::files(vec![Produced {
         path,
         slot: Slot::Main { number: None },
@@ -83,7 +78,7 @@ pub(super) async fn animation(
 pub(super) async fn concat(
     engine: &Engine,
     job: &Job,
-    input: &Path,
+    input: Option<&Path>,
     scratch: &ScratchDir,
     ctl: &RunControl,
 ) -> Result<NodeRun, Failure> {
@@ -103,7 +98,7 @@ pub(super) async fn concat(
     for (i, fragment) in p.fragments.iter().enumerate() {
         let key = fragment.object_key();
         let path = engine
-            .local_object(&job.instance.bucket, &key, &scratch.0)
+            .local_object(&job.instance.bucket, &key, scratch)
             .await
             .map_err(|f| {
                 Failure::new(
@@ -124,10 +119,22 @@ pub(super) async fn concat(
             after.push(part)
         }
     }
-    let main = ConcatInput::new(input, reelflow_media::probe(input, ctl).await?);
-    let inputs: Vec<ConcatInput> = before.into_iter().chain([main]).chain(after).collect();
+    let main = match input {
+        Some(input) => Some(ConcatInput::new(
+            input,
+            reelflow_media::probe(input, ctl).await?,
+        )),
+        None => None,
+    };
+    let inputs: Vec<ConcatInput> = before.into_iter().chain(main).chain(after).collect();
+    if inputs.is_empty() {
+        return Err(Failure::new(
+            "InvalidArgument",
+            "a Concat job without Input needs at least one ConcatFragment",
+        ));
+    }
     let ext = reelflow_media::output_extension(&spec.target);
-    let output = scratch.out().join(format!("output.{ext}"));
+    let output = main_file(job, scratch, ext);
     let files = reelflow_media::concat(&inputs, &output, &spec, ctl).await?;
     Ok(main_and_companions(files, &output, ext))
 }
@@ -147,7 +154,8 @@ pub(super) async fn segment(
     };
     let ext = reelflow_media::segment_extension(&spec);
     let info = reelflow_media::probe(input, ctl).await?;
-    let output = scratch.out().join(format!("output.{ext}"));
+    // HLS segments are named after the playlist's object; pieces are named by the Output.
+    let output = main_file(job, scratch, ext);
     let files = reelflow_media::segment(input, &output, &spec, &info, ctl).await?;
     if reelflow_media::segment_writes_pieces(&spec) {
         return Ok(NodeRun::files(

@@ -7,7 +7,7 @@
 //! ([`run_sections`], used alone or fused).
 
 mod media_ops;
-mod mediainfo;
+pub(crate) mod mediainfo;
 mod smartcover;
 mod snapshot;
 mod streampack;
@@ -72,9 +72,10 @@ pub(crate) async fn run(
     scratch: &ScratchDir,
     ctl: &RunControl,
 ) -> Result<NodeRun, Failure> {
-    let input = engine
-        .local_object(&job.task.input_bucket, &job.task.input_key, &scratch.0)
-        .await?;
+    let Some(input) = engine.job_input(job, scratch, ctl).await? else {
+        // Only a Concat job has no input of its own: its fragments are all it joins.
+        return media_ops::concat(engine, job, None, scratch, ctl).await;
+    };
     match job.node.node_type {
         NodeType::Transcode | NodeType::VideoStream | NodeType::Snapshot => {
             let mut runs = run_sections(engine, &[(job, scratch)], &input, ctl).await?;
@@ -83,7 +84,7 @@ pub(crate) async fn run(
         NodeType::SmartCover => smartcover::run(job, &input, scratch, ctl).await,
         NodeType::MediaInfo => mediainfo::run(&input, ctl).await,
         NodeType::Animation => media_ops::animation(job, &input, scratch, ctl).await,
-        NodeType::Concat => media_ops::concat(engine, job, &input, scratch, ctl).await,
+        NodeType::Concat => media_ops::concat(engine, job, Some(&input), scratch, ctl).await,
         NodeType::Segment => media_ops::segment(job, &input, scratch, ctl).await,
         NodeType::PicProcess => media_ops::pic_process(job, &input, scratch, ctl).await,
         NodeType::StreamPack => streampack::run(engine, job, scratch, ctl).await,
@@ -105,7 +106,7 @@ pub(crate) async fn run_sections(
         let (section, ext) = match job.node.node_type {
             NodeType::Snapshot => snapshot::output_job(job, &scratch.out())?,
             _ => {
-                let section = transcode::output_job(engine, job, &scratch.out()).await?;
+                let section = transcode::output_job(engine, job, scratch).await?;
                 let ext = match &section {
                     OutputJob::Transcode { spec, .. } => {
                         reelflow_media::output_extension(spec).to_owned()

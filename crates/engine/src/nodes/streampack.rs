@@ -1,8 +1,10 @@
 //! StreamPack nodes: pack the renditions produced by the VideoStream nodes into an adaptive
 //! stream — an HLS master playlist listing each rendition with its bandwidth, or a DASH
-//! manifest — written to the StreamPackConfig node's Output.
+//! manifest — written to the StreamPackConfig node's Output. A DASH manifest's segments are
+//! named after the manifest's object (`out/a.mpd` → `out/a-init-0.m4s`, …), so packages of
+//! different inputs in one folder never share a segment name.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reelflow_media::RunControl;
 use reelflow_model::execution::TaskState;
@@ -10,7 +12,7 @@ use reelflow_model::workflow::NodeType;
 
 use super::{NodeRun, Produced, Slot};
 use crate::Engine;
-use crate::execute::{Failure, Job, ScratchDir, parent};
+use crate::execute::{Failure, Job, ScratchDir, main_file, main_key, parent};
 
 /// A rendition staged locally: its playlist path and its key in the bucket.
 struct Staged {
@@ -41,12 +43,12 @@ pub(super) async fn run(
         .stream_pack
         .as_ref()
         .is_some_and(|p| p.dash);
-    let master_key = crate::execute::output_of(job)
-        .map(|o| o.object.clone())
-        .ok_or_else(|| {
-            Failure::new("InvalidArgument", "the StreamPackConfig node has no Output")
-        })?;
-    let staged = stage_variants(engine, job, &scratch.0).await?;
+    let ext = if dash { "mpd" } else { "m3u8" };
+    // Variant URIs are relative to where the master is written: the expanded key.
+    let master_key = main_key(job, ext).ok_or_else(|| {
+        Failure::new("InvalidArgument", "the StreamPackConfig node has no Output")
+    })?;
+    let staged = stage_variants(engine, job, scratch).await?;
     if staged.is_empty() {
         return Err(Failure::new(
             "NoVideoStream",
@@ -55,7 +57,7 @@ pub(super) async fn run(
     }
     if dash {
         let playlists: Vec<PathBuf> = staged.iter().map(|s| s.playlist.clone()).collect();
-        let output = scratch.out().join("manifest.mpd");
+        let output = main_file(job, scratch, ext);
         let files = reelflow_media::pack_dash(&playlists, &output, None, ctl).await?;
         return Ok(NodeRun::files(
             files
@@ -77,7 +79,7 @@ pub(super) async fn run(
         let uri = reelflow_media::relative_uri(&master_key, &s.key);
         variants.push(reelflow_media::hls_variant(&s.playlist, uri, Some(s.bandwidth), ctl).await?);
     }
-    let path = scratch.out().join("master.m3u8");
+    let path = main_file(job, scratch, ext);
     std::fs::write(&path, reelflow_media::master_playlist(&variants)).map_err(|e| {
         Failure::new(
             "InternalError",
@@ -96,7 +98,7 @@ pub(super) async fn run(
 async fn stage_variants(
     engine: &Engine,
     job: &Job,
-    scratch: &Path,
+    scratch: &ScratchDir,
 ) -> Result<Vec<Staged>, Failure> {
     let mut staged = Vec::new();
     for (i, config) in job.node.operation.video_streams.iter().enumerate() {
@@ -110,7 +112,7 @@ async fn stage_variants(
         let Some(main) = task.outputs.first() else {
             continue;
         };
-        let dir = scratch.join(format!("variant-{i}"));
+        let dir = scratch.root.join(format!("variant-{i}"));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::new("InternalError", format!("cannot stage a variant: {e}")))?;
         let main_dir = parent(&main.key);
@@ -125,10 +127,11 @@ async fn stage_variants(
                     Failure::new("InternalError", format!("cannot stage a variant: {e}"))
                 })?;
             }
-            let source = engine.local_object(&out.bucket, &out.key, &dir).await?;
+            let source = engine.local_object(&out.bucket, &out.key, scratch).await?;
             std::fs::copy(&source, &dest).map_err(|e| {
                 Failure::new("InternalError", format!("cannot stage a variant: {e}"))
             })?;
+            scratch.names.add(&dest, &out.key);
         }
         let playlist = dir.join(
             main.key

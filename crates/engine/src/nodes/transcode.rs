@@ -1,7 +1,7 @@
 //! Transcode and VideoStream nodes: the template's parameters plus up to three watermark
 //! templates, as one output section of an ffmpeg run (alone, or fused with siblings).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reelflow_media::{
     ImageWatermark, ImageWatermarkMode, LocMode, OutputJob, TextWatermark, Watermark,
@@ -10,14 +10,17 @@ use reelflow_media::{
 use reelflow_model::template::{TranscodeParams, WatermarkKind as TplKind, WatermarkParams};
 
 use crate::Engine;
-use crate::execute::{Failure, Job};
+use crate::execute::{Failure, Job, ScratchDir};
 
-/// The output section of a Transcode/VideoStream job, writing under `out_dir`.
+/// The output section of a Transcode/VideoStream job, writing into the scratch `out`
+/// directory under the name of its main object ([`crate::execute::main_file`]): HLS and DASH
+/// segments are named after it.
 pub(crate) async fn output_job(
     engine: &Engine,
     job: &Job,
-    out_dir: &Path,
+    scratch: &ScratchDir,
 ) -> Result<OutputJob, Failure> {
+    let out_dir = &scratch.out();
     let template = job
         .template
         .as_ref()
@@ -25,11 +28,21 @@ pub(crate) async fn output_job(
     let params = TranscodeParams::from_container(&template.params).map_err(invalid)?;
     let spec = crate::specs::transcode_spec(&params);
     let mut extras = crate::specs::transcode_extras(&params);
+    extras.delogo = job
+        .node
+        .operation
+        .remove_watermark
+        .map(|r| reelflow_media::Delogo {
+            x: r.dx,
+            y: r.dy,
+            w: r.width,
+            h: r.height,
+        });
     for (i, wm) in job.watermarks.iter().enumerate() {
         let params = WatermarkParams::from_container(&wm.params).map_err(invalid)?;
         extras
             .watermarks
-            .push(watermark(engine, job, &params, out_dir, i).await?);
+            .push(watermark(engine, job, &params, scratch, i).await?);
     }
     let ext = reelflow_media::output_extension(&spec);
     std::fs::create_dir_all(out_dir).map_err(|e| {
@@ -39,7 +52,7 @@ pub(crate) async fn output_job(
         )
     })?;
     Ok(OutputJob::Transcode {
-        path: out_dir.join(format!("output.{ext}")),
+        path: crate::execute::main_file(job, scratch, ext),
         spec,
         extras,
     })
@@ -53,7 +66,7 @@ async fn watermark(
     engine: &Engine,
     job: &Job,
     p: &WatermarkParams,
-    dir: &Path,
+    scratch: &ScratchDir,
     index: usize,
 ) -> Result<Watermark, Failure> {
     let kind = match &p.kind {
@@ -86,7 +99,7 @@ async fn watermark(
             }
             .object_key();
             let source = engine
-                .local_object(&job.instance.bucket, &key, dir)
+                .local_object(&job.instance.bucket, &key, scratch)
                 .await
                 .map_err(|f| {
                     Failure::new(
@@ -94,8 +107,14 @@ async fn watermark(
                         format!("watermark image {url}: {}", f.message),
                     )
                 })?;
-            let ext = key.rsplit_once('.').map_or("png", |(_, e)| e);
-            let path: PathBuf = dir.join(format!("watermark-{index}.{ext}"));
+            let name = key.rsplit('/').next().unwrap_or(&key);
+            let ext = name
+                .rsplit_once('.')
+                .map_or("png", |(_, e)| e)
+                .trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            let ext = if ext.is_empty() { "png" } else { ext };
+            let path: PathBuf = scratch.root.join(format!("watermark-{index}.{ext}"));
+            scratch.names.add(&path, &key);
             std::fs::copy(&source, &path).map_err(|e| {
                 Failure::new(
                     "InternalError",

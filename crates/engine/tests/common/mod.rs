@@ -2,6 +2,8 @@
 //! ffmpeg on generated media, no HTTP.
 #![allow(dead_code)]
 
+pub mod outputs;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -42,6 +44,11 @@ pub async fn harness() -> Harness {
 }
 
 pub async fn harness_with(fuse: bool) -> Harness {
+    harness_fetching(fuse, reelflow_engine::FetchConfig::default()).await
+}
+
+/// A harness whose jobs fetch `Input.Url`s with `fetch`.
+pub async fn harness_fetching(fuse: bool, fetch: reelflow_engine::FetchConfig) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -66,6 +73,7 @@ pub async fn harness_with(fuse: bool) -> Harness {
             poll_interval: Duration::from_millis(200),
             default_max_concurrent: 2,
             fuse_siblings: fuse,
+            fetch,
         },
         Arc::new(Notify::new()),
     );

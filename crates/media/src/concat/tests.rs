@@ -148,7 +148,7 @@ fn reencode_normalises_and_fills_gaps() {
     let args = concat_args(&inputs, Path::new("/o/out.mp4"), &s, Path::new("/o/.l")).unwrap();
     let g = graph(&args);
     assert!(
-        g.starts_with("[0:v:0]scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:"),
+        g.starts_with("[0:V:0]scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:"),
         "{g}"
     );
     assert!(

@@ -227,9 +227,11 @@ impl SnapshotExtras {
 }
 
 /// The snapshot size: the spec's (one side following the source aspect ratio, even),
-/// else the source's.
+/// else the source's as displayed (decoding autorotates).
 fn snapshot_size(spec: &SnapshotSpec, info: &MediaInfo) -> Option<(u32, u32)> {
-    let source = info.video().and_then(|v| Some((v.width?, v.height?)));
+    let source = info
+        .video()
+        .and_then(crate::probe::StreamInfo::display_size);
     let even = |v: f64| ((v / 2.0).round() * 2.0).max(2.0) as u32;
     match (spec.width, spec.height, source) {
         (Some(w), Some(h), _) => Some((w, h)),

@@ -13,21 +13,26 @@
 //!   SVT-AV1 preset 8;
 //! - audio AAC (Vorbis for WebM, PCM for WAV) at 44100 Hz (48000 Hz for Opus);
 //! - HLS/DASH segments of 5 s with key frames forced on segment boundaries;
-//! - `-movflags +faststart` for mp4/mov/m4a; GIF at 10 fps with a generated palette.
+//! - GIF at 10 fps with a generated palette;
+//! - frame sizes the encoder takes (`size.rs`), container and codec flags players need
+//!   and cover art (`compat.rs`).
 
 use std::path::Path;
 
 use super::codec::{AudioCodec, Container, Layout, VideoCodec, container};
+use super::compat;
 use super::encoders::{audio_args, encode_args, gif_fps};
 use super::extras::{TranscodeExtras, apply_checks, video_chain};
 use super::{AudioSpec, TranscodeSpec, VideoSpec};
 use crate::error::MediaError;
 use crate::ffmpeg::{num, prelude};
 use crate::paths;
-use crate::probe::MediaInfo;
+use crate::probe::{MediaInfo, StreamInfo};
 use crate::snapshot::{SnapshotExtras, SnapshotSpec};
 
 const DEFAULT_SEGMENT_SECS: f64 = 5.0;
+/// The input's first video stream that is not cover art.
+pub(crate) const VIDEO: &str = "0:V:0";
 
 /// The codec choices of a spec, before looking at the input.
 #[derive(Debug)]
@@ -177,11 +182,12 @@ impl Section<'_> {
     }
 }
 
-/// Extra inputs (watermark images) and complex filtergraphs of a run, collected while
-/// output sections are built and placed before them.
+/// Extra inputs (watermark images, an output's own seek) and complex filtergraphs of a
+/// run, collected while output sections are built and placed before them.
 #[derive(Debug, Default)]
 pub(crate) struct Graphs {
-    images: Vec<String>,
+    /// Each input's arguments, ending in `-i path`.
+    inputs: Vec<Vec<String>>,
     complex: Vec<String>,
 }
 
@@ -190,11 +196,14 @@ impl Graphs {
     fn add_images(&mut self, images: &[&Path]) -> Result<Vec<usize>, MediaError> {
         images
             .iter()
-            .map(|image| {
-                self.images.push(paths::arg(image)?);
-                Ok(self.images.len())
-            })
+            .map(|image| Ok(self.add_input(vec!["-i".into(), paths::arg(image)?])))
             .collect()
+    }
+
+    /// Adds an input given by its arguments; returns its index.
+    fn add_input(&mut self, args: Vec<String>) -> usize {
+        self.inputs.push(args);
+        self.inputs.len()
     }
 }
 
@@ -215,6 +224,7 @@ pub(crate) fn build(
             video_fps: None,
         },
         watermarks: Vec::new(),
+        delogo: None,
     };
     let sections: Vec<Section<'_>> = outputs
         .iter()
@@ -254,6 +264,7 @@ pub(crate) fn build_sections(
                 let ctx = OutputCtx {
                     index,
                     seek_here: shared_start.is_none(),
+                    input,
                 };
                 output_section(path, spec, extras, info, ctx, &mut graphs)?
             }
@@ -267,8 +278,8 @@ pub(crate) fn build_sections(
             _ => None,
         };
     }
-    for image in graphs.images {
-        args.extend(["-i".into(), image]);
+    for extra in graphs.inputs {
+        args.extend(extra);
     }
     for graph in graphs.complex {
         args.extend(["-filter_complex".into(), graph]);
@@ -282,11 +293,13 @@ pub(crate) fn build_sections(
 
 /// Where an output sits in its run.
 #[derive(Debug, Clone, Copy)]
-struct OutputCtx {
+struct OutputCtx<'a> {
     /// Position among the run's outputs (names its filtergraph labels).
     index: usize,
     /// The output seeks on its own (`-ss` after `-i`): starts differ.
     seek_here: bool,
+    /// The run's input.
+    input: &'a Path,
 }
 
 /// The arguments of one output, from `-map` to the path.
@@ -295,7 +308,7 @@ fn output_section(
     spec: &TranscodeSpec,
     extras: &TranscodeExtras,
     info: &MediaInfo,
-    ctx: OutputCtx,
+    ctx: OutputCtx<'_>,
     graphs: &mut Graphs,
 ) -> Result<Invocation, MediaError> {
     let spec = apply_checks(spec, extras, info)?;
@@ -313,14 +326,33 @@ fn output_section(
             resolved.container.name
         )));
     }
+    let muxer = resolved.container.muxer;
+    let keeps = compat::kept_cover(info, muxer, spec.delete_metadata);
+    let mut start = spec.start.filter(|s| ctx.seek_here && *s > 0.0);
+    // An output seek would drop the cover (its one packet comes before the start): such
+    // an output reads its own input, seeking there, instead of sharing the decode.
+    let from = match start.take_if(|_| keeps.is_some()) {
+        Some(s) => graphs.add_input(vec![
+            "-ss".into(),
+            num(s),
+            "-i".into(),
+            paths::arg(ctx.input)?,
+        ]),
+        None => 0,
+    };
+    let source_video = format!("{from}:V:0");
+    let videos = usize::from(video.is_some());
+    let cover = keeps.map_or_else(Vec::new, |c| compat::cover_args(c, from, videos));
     match video {
         Some((codec, v)) => {
-            let chain = video_chain(codec, v, extras, gif_fps(codec, v))?;
+            let source = info.video().and_then(StreamInfo::display_size);
+            let chain = video_chain(codec, v, extras, gif_fps(codec, v), source)?;
             let images = chain.images();
+            let mut encode = Vec::new();
             if images.is_empty() {
-                args.extend(["-map".into(), "0:v:0".into()]);
+                args.extend(["-map".into(), source_video]);
                 if let Some(vf) = chain.simple() {
-                    args.extend(["-vf".into(), vf]);
+                    encode.extend(["-vf".into(), vf]);
                 }
             } else {
                 let inputs = graphs.add_images(&images)?;
@@ -328,22 +360,31 @@ fn output_section(
                 let prefix = format!("o{}", ctx.index);
                 graphs
                     .complex
-                    .push(chain.complex("0:v:0", &inputs, &prefix, &label));
+                    .push(chain.complex(&source_video, &inputs, &prefix, &label));
                 args.extend(["-map".into(), format!("[{label}]")]);
             }
-            args.extend(encode_args(codec, v, segmented)?);
+            encode.extend(encode_args(codec, v, segmented)?);
+            encode.extend(compat::encoded_tag_args(muxer, codec));
+            if cover.is_empty() {
+                args.extend(encode);
+            } else {
+                args.extend(compat::first_video_only(&encode));
+            }
         }
-        None => args.push("-vn".into()),
+        // `-vn` would drop the cover's explicit map too.
+        None if cover.is_empty() => args.push("-vn".into()),
+        None => {}
     }
     match audio {
         Some((codec, a)) => {
-            args.extend(["-map".into(), "0:a:0".into()]);
+            args.extend(["-map".into(), format!("{from}:a:0")]);
             args.extend(audio_args(codec, a));
         }
         None => args.push("-an".into()),
     }
+    args.extend(cover);
     args.extend(["-sn".into(), "-dn".into()]);
-    if let Some(start) = spec.start.filter(|s| ctx.seek_here && *s > 0.0) {
+    if let Some(start) = start {
         args.extend(["-ss".into(), num(start)]);
     }
     if let Some(duration) = spec.duration {
@@ -407,9 +448,7 @@ pub(crate) fn muxer_args(
     segment: f64,
 ) -> Result<Vec<String>, MediaError> {
     let mut args = vec!["-f".to_owned(), c.muxer.to_owned()];
-    if c.faststart {
-        args.extend(["-movflags".into(), "+faststart".into()]);
-    }
+    args.extend(compat::muxer_flags(c.muxer));
     match c.layout {
         Layout::Single => {}
         Layout::Hls => {

@@ -56,8 +56,6 @@ pub(crate) struct Container {
     pub video: &'static [VideoCodec],
     /// Allowed audio codecs, the first being the default; empty for silent formats.
     pub audio: &'static [AudioCodec],
-    /// mp4-family: add `-movflags +faststart`.
-    pub faststart: bool,
 }
 
 use AudioCodec as A;
@@ -80,19 +78,12 @@ const fn single(
         layout: Layout::Single,
         video,
         audio,
-        faststart: false,
     }
 }
 
 static CONTAINERS: &[Container] = &[
-    Container {
-        faststart: true,
-        ..single("mp4", "mp4", "mp4", AV_MP4, AAC_MP3)
-    },
-    Container {
-        faststart: true,
-        ..single("mov", "mov", "mov", &[V::H264], AAC_MP3)
-    },
+    single("mp4", "mp4", "mp4", AV_MP4, AAC_MP3),
+    single("mov", "mov", "mov", &[V::H264], AAC_MP3),
     single("mkv", "matroska", "mkv", AV_MP4, AAC_MP3),
     single("flv", "flv", "flv", &[V::H264], AAC_MP3),
     single("ts", "mpegts", "ts", &[V::H264], AAC_MP3),
@@ -114,10 +105,7 @@ static CONTAINERS: &[Container] = &[
     ),
     single("aac", "adts", "aac", &[], &[A::Aac]),
     single("adts", "adts", "aac", &[], &[A::Aac]),
-    Container {
-        faststart: true,
-        ..single("m4a", "ipod", "m4a", &[], &[A::Aac])
-    },
+    single("m4a", "ipod", "m4a", &[], &[A::Aac]),
     single("mp3", "mp3", "mp3", &[], &[A::Mp3]),
     single("flac", "flac", "flac", &[], &[A::Flac]),
     single("wav", "wav", "wav", &[], &[A::PcmS16le]),

@@ -122,8 +122,8 @@ fn x26x_preset(preset: Option<&str>) -> Result<String, MediaError> {
     }
 }
 
-/// `None` means "let the encoder choose" (`auto`).
-fn pixel_format(
+/// The `-pix_fmt` of an encode; `None` means "let the encoder choose" (`auto`).
+pub(crate) fn pixel_format(
     codec: VideoCodec,
     requested: Option<&str>,
 ) -> Result<Option<&'static str>, MediaError> {

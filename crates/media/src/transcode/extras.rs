@@ -6,8 +6,12 @@
 //! [`run_fused`](super::run_fused) take both.
 //!
 //! The video filter chain of an output is, in order:
-//! `fps` (GIF only) → `crop` → rotation → size (`AdjDarMethod`) → watermarks in the order
-//! given → GIF palette. Text watermarks are plain `drawtext` filters; image watermarks
+//! `delogo` (`RemoveWatermark`) → `fps` (GIF only) → `crop` → rotation → size (`AdjDarMethod`) → watermarks in the order
+//! given → GIF palette. Sizes are ones the encoder takes (`size.rs`): explicit ones are
+//! rounded, and a frame keeping a size it refuses (odd source, crop or free rotation)
+//! gets the size guard in place of the size step. The input is decoded upright
+//! (autorotated), so crop, rotation and size apply to the picture as displayed.
+//! Text watermarks are plain `drawtext` filters; image watermarks
 //! need their image as an extra ffmpeg input, so an output with one gets a
 //! `-filter_complex` graph instead of `-vf` (see [`VideoChain`]).
 //!
@@ -23,6 +27,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::codec::VideoCodec;
+use super::size::SizeRule;
 use super::watermark::{self, Watermark, WatermarkKind};
 use super::{TranscodeSpec, VideoSpec};
 use crate::error::MediaError;
@@ -46,6 +51,9 @@ pub struct TranscodeExtras {
     pub checks: TransChecks,
     /// Watermarks (at most [`MAX_WATERMARKS`]), drawn in this order.
     pub watermarks: Vec<Watermark>,
+    /// CI `RemoveWatermark`: a source rectangle blurred away (`delogo`), before anything else.
+    #[serde(default)]
+    pub delogo: Option<Delogo>,
 }
 
 /// CI `AdjDarMethod`: what to do when both `Width` and `Height` are set and their
@@ -215,12 +223,20 @@ fn rotate_filters(degrees: Option<f64>) -> Vec<String> {
     }
 }
 
-/// The size filters for `Width`/`Height` under `AdjDarMethod`.
-fn size_filters(width: Option<u32>, height: Option<u32>, adj: AdjDarMethod) -> Vec<String> {
+/// The size filters for `Width`/`Height` under `AdjDarMethod`, with sizes the encoder
+/// accepts (`rule`): explicit sides rounded down to its step, derived sides made
+/// multiples of it.
+fn size_filters(
+    width: Option<u32>,
+    height: Option<u32>,
+    adj: AdjDarMethod,
+    rule: SizeRule,
+) -> Vec<String> {
+    let (width, height) = (width.map(|w| rule.width(w)), height.map(|h| rule.height(h)));
     match (width, height) {
         (None, None) => vec![],
-        (Some(w), None) => vec![format!("scale={w}:-2")],
-        (None, Some(h)) => vec![format!("scale=-2:{h}")],
+        (Some(w), None) => vec![format!("scale={w}:{}", rule.derived_height())],
+        (None, Some(h)) => vec![format!("scale={}:{h}", rule.derived_width())],
         (Some(w), Some(h)) => match adj {
             AdjDarMethod::None => vec![format!("scale={w}:{h}")],
             AdjDarMethod::Scale => vec![format!("scale={w}:{h}"), "setsar=1".into()],
@@ -381,14 +397,19 @@ fn chain_or_null(filters: &[String]) -> String {
 }
 
 /// Builds the video chain of an output encoding `codec` with `spec` and `extras`.
-/// `gif_fps` is the frame rate GIF output is sampled to.
+/// `gif_fps` is the frame rate GIF output is sampled to; `source` is the decoded
+/// (autorotated) frame size, when known.
 pub(crate) fn video_chain(
     codec: VideoCodec,
     spec: &VideoSpec,
     extras: &TranscodeExtras,
     gif_fps: Option<f64>,
+    source: Option<(u32, u32)>,
 ) -> Result<VideoChain, MediaError> {
     let mut chain = VideoChain::default();
+    if let Some(filter) = extras.delogo.and_then(|d| d.filter(source)) {
+        chain.push(filter);
+    }
     if let Some(fps) = gif_fps {
         chain.push(format!("fps={}", num(fps)));
     }
@@ -399,13 +420,23 @@ pub(crate) fn video_chain(
             c.width, c.height, c.left, c.top
         ));
     }
-    let rotate = rotate_filters(extras.rotate);
-    let any_angle = matches!(rotation(extras.rotate), Rotation::Any(_));
-    rotate.into_iter().for_each(|f| chain.push(f));
-    let size = size_filters(spec.width, spec.height, extras.adj_dar);
-    // Encoders of 4:2:0 video want even sizes; a crop or a free rotation may break that.
-    if size.is_empty() && (crop.is_some() || any_angle) && codec != VideoCodec::Gif {
-        chain.push("scale=trunc(iw/2)*2:trunc(ih/2)*2");
+    rotate_filters(extras.rotate)
+        .into_iter()
+        .for_each(|f| chain.push(f));
+    let rule = SizeRule::for_encode(codec, spec);
+    let size = size_filters(spec.width, spec.height, extras.adj_dar, rule);
+    if size.is_empty() {
+        // The frame keeps the size of the source (or crop, or rotation): make sure the
+        // encoder takes it.
+        let before = crop.map(|c| (c.width, c.height)).or(source);
+        let known = match rotation(extras.rotate) {
+            Rotation::None | Rotation::Half => before,
+            Rotation::Quarter | Rotation::ThreeQuarters => before.map(|(w, h)| (h, w)),
+            Rotation::Any(_) => None,
+        };
+        if !known.is_some_and(|s| rule.fits(s)) {
+            rule.guard().into_iter().for_each(|f| chain.push(f));
+        }
     }
     size.into_iter().for_each(|f| chain.push(f));
     for mark in &extras.watermarks {
@@ -421,6 +452,9 @@ pub(crate) fn video_chain(
 }
 
 mod checks;
+mod delogo;
+
+pub use delogo::Delogo;
 
 pub(crate) use checks::apply_checks;
 

@@ -320,7 +320,7 @@ mod tests {
         let graph_at = args.iter().position(|a| a == "-filter_complex").unwrap();
         assert!(image_input < graph_at, "inputs come before graphs");
         let graph = &args[graph_at + 1];
-        assert!(graph.starts_with("[0:v:0]scale=-2:180[o1base1]"), "{graph}");
+        assert!(graph.starts_with("[0:V:0]scale=-2:180[o1base1]"), "{graph}");
         assert!(
             graph.contains("[1:v]format=rgba,scale=32:-1[o1mark1]"),
             "{graph}"

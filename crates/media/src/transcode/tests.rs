@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::probe::StreamInfo;
 
+mod player;
+
 fn av_info() -> MediaInfo {
     MediaInfo {
         format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
@@ -155,7 +157,7 @@ fn remove_audio_and_remove_video() {
     });
     let args = args_for(&s, &av_info());
     assert!(has(&args, "-an") && !has(&args, "-c:a"));
-    assert_eq!(value(&args, "-map"), Some("0:v:0"));
+    assert_eq!(value(&args, "-map"), Some("0:V:0"));
 
     s.audio = None;
     s.video = Some(VideoSpec {

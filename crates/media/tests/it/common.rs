@@ -241,7 +241,9 @@ pub fn dims(path: &Path) -> (u32, u32) {
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
-    let (w, h) = line.trim().split_once(',').unwrap();
+    // A display matrix adds its side data after the size.
+    let mut fields = line.trim().split(',');
+    let (w, h) = (fields.next().unwrap(), fields.next().unwrap());
     (w.parse().unwrap(), h.parse().unwrap())
 }
 

@@ -6,10 +6,15 @@
 
 mod animation;
 mod common;
+mod compat;
 mod concat;
+mod cover_art;
+mod inspect;
+mod odd_sizes;
 mod picprocess;
 mod probe;
 mod process;
+mod rotation;
 mod segment;
 mod smartcover;
 mod snapshot;

@@ -11,7 +11,7 @@ use super::transcode::{AudioParams, VideoParams, parse_audio, parse_video};
 pub struct ConcatFragment {
     /// Object URL or key in the same bucket.
     pub url: String,
-    /// Placed before (`Start`) or after (`End`) the input.
+    /// Placed before (`Mode=Start`) or after (`Mode=End`, the default) the input.
     pub at_start: bool,
     /// Trim start (seconds).
     pub start_time: Option<f64>,
@@ -62,18 +62,27 @@ impl ConcatParams {
         let format = Fields::new(container, "Request.ConcatTemplate.Container")
             .required("Format")?
             .to_ascii_lowercase();
-        let fragments = c
+        // Fragments in FragmentIndex order (document order among equal or missing indexes).
+        let mut indexed = c
             .children_named("ConcatFragment")
             .map(|f| {
                 let fields = Fields::new(f, "Request.ConcatTemplate.ConcatFragment");
-                Ok(ConcatFragment {
+                let fragment = ConcatFragment {
                     url: fields.required("Url")?.to_owned(),
-                    at_start: fields.required("Mode")?.eq_ignore_ascii_case("Start"),
+                    at_start: fields
+                        .str("Mode")
+                        .is_some_and(|m| m.eq_ignore_ascii_case("Start")),
                     start_time: fields.f64_in("StartTime", 0.0, 86_400.0)?,
                     end_time: fields.f64_in("EndTime", 0.0, 86_400.0)?,
-                })
+                };
+                Ok((
+                    fields.u32_in("FragmentIndex", 0, 1000)?.unwrap_or(0),
+                    fragment,
+                ))
             })
             .collect::<Result<Vec<_>, InvalidInput>>()?;
+        indexed.sort_by_key(|(index, _)| *index);
+        let fragments = indexed.into_iter().map(|(_, f)| f).collect();
         let video = c
             .child("Video")
             .map(|v| parse_video(v, "Request.ConcatTemplate.Video"))

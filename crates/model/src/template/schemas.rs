@@ -209,7 +209,8 @@ pub const ANIMATION_TPL: &[Field] = &[
 
 const FRAGMENT: &[Field] = &[
     req("Url", Text(2048)),
-    req("Mode", OneOf(&["Start", "End"])),
+    // Optional: a Concat job without Input has no input to place fragments around.
+    opt("Mode", OneOf(&["Start", "End"])),
     opt("StartTime", Num(0.0, 86_400.0)),
     opt("EndTime", Num(0.0, 86_400.0)),
     opt("FragmentIndex", Int(0, 1000)),

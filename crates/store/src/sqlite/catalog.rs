@@ -5,8 +5,8 @@ use reelflow_model::object::ObjectRecord;
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use super::rows::{self, crc_to_sql, origin_str, pairs_to_json};
 use super::runs::insert_run;
+use crate::rows::{self, crc_to_sql, origin_str, pairs_to_json};
 use crate::{CatalogStore, NewRun, StoreError, StoreResult};
 
 #[async_trait]

@@ -5,7 +5,7 @@ use reelflow_model::template::{Template, TemplateTag};
 use reelflow_model::workflow::Workflow;
 
 use super::SqliteStore;
-use super::rows;
+use crate::rows;
 use crate::{DefinitionStore, StoreResult};
 
 #[async_trait]

@@ -1,15 +1,13 @@
 //! Tasks seen as jobs: lookups, listing with filters and seek paging, and cancellation.
 
 use async_trait::async_trait;
-use reelflow_model::execution::{Instance, Task, TaskState};
+use reelflow_model::execution::{Instance, Task};
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
-use super::rows;
-use super::runs::apply_after_end;
-use crate::{
-    CallbackBuilder, CancelOutcome, Decider, FinishResult, JobStore, StoreResult, TaskQuery,
-};
+use super::tx::SqliteRunTx;
+use crate::rows;
+use crate::{CallbackBuilder, CancelOutcome, Decider, JobStore, StoreResult, TaskQuery, flow};
 
 /// Columns of a task joined with its run; instance columns are prefixed `i_`.
 const JOINED: &str = "SELECT t.*, i.run_id AS i_run_id, i.workflow_id AS i_workflow_id, \
@@ -84,39 +82,8 @@ impl JobStore for SqliteStore {
         callbacks: &CallbackBuilder,
     ) -> StoreResult<CancelOutcome> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM tasks WHERE job_id = ?")
-            .bind(job_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = match state.as_deref().and_then(TaskState::parse) {
-            None => CancelOutcome::NotFound,
-            Some(TaskState::Running) => {
-                sqlx::query("UPDATE tasks SET cancel_requested = 1 WHERE job_id = ?")
-                    .bind(job_id)
-                    .execute(&mut *tx)
-                    .await?;
-                CancelOutcome::Signalled
-            }
-            Some(TaskState::Submitted | TaskState::Waiting) => {
-                sqlx::query(
-                    "UPDATE tasks SET state = 'Cancel', code = 'Cancelled', \
-                     message = 'cancelled by request', ended = ?, started = COALESCE(started, ?) \
-                     WHERE job_id = ?",
-                )
-                .bind(now)
-                .bind(now)
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
-                match apply_after_end(&mut tx, job_id, decide, callbacks).await? {
-                    FinishResult::Applied { run_ended, .. } => {
-                        CancelOutcome::Cancelled { run_ended }
-                    }
-                    FinishResult::LeaseLost => CancelOutcome::NotFound,
-                }
-            }
-            Some(_) => CancelOutcome::AlreadyFinished,
-        };
+        let mut run = SqliteRunTx { conn: &mut tx };
+        let outcome = flow::cancel_task(&mut run, job_id, now, decide, callbacks).await?;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -8,9 +8,9 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use super::catalog::upsert_object;
-use super::rows::{self, crc_to_sql, pairs_to_json};
 use super::runs::insert_run;
-use crate::error::corrupt;
+use crate::multipart::check_completion;
+use crate::rows::{self, crc_to_sql, pairs_to_json, part_number};
 use crate::{
     CompletedUpload, MultipartStore, MultipartUpload, NewRun, StoreError, StoreResult, UploadPart,
 };
@@ -153,16 +153,9 @@ impl MultipartStore for SqliteStore {
         if target != Some((record.bucket.clone(), record.key.clone())) {
             return Err(StoreError::NoSuchUpload(upload_id.to_owned()));
         }
-        let mut stored = delete_parts(&mut tx, upload_id).await?;
-        for part in parts {
-            if stored.remove(&part.part_number).as_ref() != Some(&part.blob_id) {
-                // Dropping the transaction rolls the deletion back.
-                return Err(StoreError::InvalidPart {
-                    upload_id: upload_id.to_owned(),
-                    part_number: part.part_number,
-                });
-            }
-        }
+        let stored = delete_parts(&mut tx, upload_id).await?;
+        // On InvalidPart, dropping the transaction rolls the deletion back.
+        let unused_part_blobs = check_completion(upload_id, stored, parts, &record.blob_id)?;
         delete_upload(&mut tx, upload_id).await?;
         let replaced_blob = upsert_object(&mut tx, record).await?;
         for run in runs {
@@ -171,10 +164,7 @@ impl MultipartStore for SqliteStore {
         tx.commit().await?;
         Ok(CompletedUpload {
             replaced_blob,
-            unused_part_blobs: stored
-                .into_values()
-                .filter(|blob| *blob != record.blob_id)
-                .collect(),
+            unused_part_blobs,
         })
     }
 
@@ -220,11 +210,7 @@ async fn delete_parts(
     .await?;
     deleted
         .into_iter()
-        .map(|(number, blob)| {
-            let number = u32::try_from(number)
-                .map_err(|_| corrupt("multipart_parts.part_number", number))?;
-            Ok((number, blob))
-        })
+        .map(|(number, blob)| Ok((part_number(number)?, blob)))
         .collect()
 }
 
@@ -235,6 +221,3 @@ async fn delete_upload(conn: &mut SqliteConnection, upload_id: &str) -> StoreRes
         .await?;
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;

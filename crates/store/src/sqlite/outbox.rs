@@ -1,13 +1,12 @@
 //! The callback outbox on SQLite (see [`crate::callbacks`] for the state machine).
 //!
-//! Every step of the delivery path is one statement, so the write lock is held only while
-//! SQLite executes it (a transaction spanning several round trips would hold it across task
-//! switches, and other writers would back off for milliseconds): claims lease a whole batch
-//! with one `UPDATE … RETURNING`, the node's heartbeat renews all its leases with one
-//! statement, and a batch of finished attempts is one multi-row `INSERT` whose trigger applies
-//! each verdict to its message (one fsync for hundreds of attempts).
+//! The delivery path holds the write lock briefly (a transaction spanning many round trips
+//! would hold it across task switches, and other writers would back off for milliseconds):
+//! claims lease a whole batch with one `UPDATE`, the node's heartbeat renews all its leases
+//! with one statement, and a batch of finished attempts is one multi-row `INSERT` plus one
+//! `UPDATE … FROM (VALUES …)` applying the verdicts ([`crate::outbox`]), in one transaction
+//! (one fsync for hundreds of attempts).
 
-mod rows;
 mod secrets;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,31 +19,29 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool};
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::callbacks::{
-    AttemptLog, AttemptVerdict, BIRTH_LEASE_MS, BucketSecret, CallbackMessage, CallbackOrigin,
-    CallbackQuery, CallbackState, CallbackStats, CallbackStore, ClaimRequest, NewCallback,
-    RecoverFilter, endpoint_of,
+    AttemptLog, BIRTH_LEASE_MS, BucketSecret, CallbackMessage, CallbackOrigin, CallbackQuery,
+    CallbackState, CallbackStats, CallbackStore, ClaimRequest, NewCallback, RecoverFilter,
+    endpoint_of,
 };
+use crate::outbox::{
+    ATTEMPT_COLUMNS, apply_effects_sql, bind_attempts, bind_effects, insert_attempts_sql,
+    verdict_effects,
+};
+use crate::rows::clean_text;
+use crate::rows::outbox as rows;
 
-/// Inserts a message inside the caller's transaction (the one that ends its subject); a
-/// message whose id exists is left alone, so replays of that transaction stay idempotent.
-pub(crate) async fn insert_callback(
+/// Inserts a message, `Pending`, or `Sending` and leased to `lease` (owner, expiry in Unix ms);
+/// a message whose id exists is left alone, so replays of a transaction stay idempotent. True
+/// when inserted. Positions of born-leased messages are rowids: writers are serialized and
+/// rowids only grow, so they follow commit order.
+pub(super) async fn insert_row(
     conn: &mut SqliteConnection,
     origin: &CallbackOrigin,
     message: &NewCallback,
     created_ms: i64,
+    lease: Option<(&str, i64)>,
 ) -> StoreResult<bool> {
-    insert_row(conn, origin, message, created_ms, None).await
-}
-
-/// Inserts a message, `Pending`, or `Sending` and leased to `leased_to`.
-async fn insert_row(
-    conn: &mut SqliteConnection,
-    origin: &CallbackOrigin,
-    message: &NewCallback,
-    created_ms: i64,
-    leased_to: Option<&str>,
-) -> StoreResult<bool> {
-    let state = if leased_to.is_some() {
+    let state = if lease.is_some() {
         CallbackState::Sending
     } else {
         CallbackState::Pending
@@ -57,9 +54,9 @@ async fn insert_row(
     .bind(&message.id)
     .bind(&origin.run_id)
     .bind(&origin.bucket)
-    .bind(&message.url)
+    .bind(clean_text(&message.url).as_ref())
     .bind(&message.content_type)
-    .bind(&message.body)
+    .bind(clean_text(&message.body).as_ref())
     .bind(state.as_str())
     .bind(created_ms)
     .bind(created_ms)
@@ -67,89 +64,40 @@ async fn insert_row(
     .bind(origin.job_id.as_deref())
     .bind(&origin.workflow_id)
     .bind(endpoint_of(&message.url))
-    .bind(leased_to)
-    .bind(leased_to.map(|_| created_ms + BIRTH_LEASE_MS))
+    .bind(lease.map(|(owner, _)| owner))
+    .bind(lease.map(|(_, until_ms)| until_ms))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// The outbox's high-water mark, read at the start of a task-finish transaction: the messages
-/// that transaction writes come after it (writers are serialized, and rowids only grow).
-pub(crate) async fn birth_mark(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    let mark: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM callbacks")
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(mark)
-}
-
-/// Leases the messages a task-finish transaction wrote (after `mark`) to the node that finished
-/// the task (`owner`, also its notifier's id), so that notifier sends them without a claiming
-/// write. Only this transaction's messages: an older message leased now would sit behind the
-/// notifier's read position.
-pub(crate) async fn lease_born_after(
-    conn: &mut SqliteConnection,
-    mark: i64,
-    owner: &str,
-    now_ms: i64,
-) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE callbacks SET state = 'Sending', lease_owner = ?1, lease_until_ms = ?2 \
-         WHERE rowid > ?3 AND state = 'Pending' AND attempts = 0 AND claim_token IS NULL",
-    )
-    .bind(owner)
-    .bind(now_ms + BIRTH_LEASE_MS)
-    .bind(mark)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// Claims made by this process, for unique claim tokens.
 static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
-/// Attempts per statement: 14 bound values each, well under SQLite's 32 766 variables.
+/// Attempts per chunk: 14 bound values each in the `INSERT` (7 in the `UPDATE`), well under
+/// SQLite's 32 766 variables per statement.
 const RECORD_CHUNK: usize = 256;
 
-/// Logs a chunk of attempts with one multi-row `INSERT`; the `callback_attempt_verdict` trigger
-/// (migration 0002) applies each verdict to its message within the same statement.
-async fn record_chunk(pool: &SqlitePool, owner: &str, chunk: &[AttemptLog]) -> StoreResult<()> {
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-    let sql = format!(
-        "INSERT INTO callback_attempts (message_id, number, round, triggered_by, started_ms, \
-         duration_ms, url, status, error_kind, error, response_body, verdict, next_attempt_ms, \
-         node) VALUES {rows}"
-    );
-    // Only placeholders are formatted in: no data reaches the SQL text.
-    let mut insert = sqlx::query(AssertSqlSafe(sql));
-    for a in chunk {
-        let (verdict, next_ms) = verdict_columns(a.verdict);
-        insert = insert
-            .bind(&a.message_id)
-            .bind(i64::from(a.number))
-            .bind(i64::from(a.round))
-            .bind(a.trigger.as_str())
-            .bind(a.started_ms)
-            .bind(a.duration_ms)
-            .bind(&a.url)
-            .bind(a.status.map(i64::from))
-            .bind(a.error_kind.as_deref())
-            .bind(&a.error)
-            .bind(&a.response_body)
-            .bind(verdict)
-            .bind(next_ms)
-            .bind(owner);
-    }
-    insert.execute(pool).await?;
-    Ok(())
+fn sqlite_placeholder(n: usize) -> String {
+    format!("?{n}")
 }
 
-fn verdict_columns(verdict: AttemptVerdict) -> (&'static str, Option<i64>) {
-    match verdict {
-        AttemptVerdict::Delivered => ("Delivered", None),
-        AttemptVerdict::Retry { at_ms } => ("Retry", Some(at_ms)),
-        AttemptVerdict::Exhausted => ("Exhausted", None),
-    }
+/// Logs a chunk of attempts and applies their verdicts ([`crate::outbox`]) in one transaction.
+async fn record_chunk(pool: &SqlitePool, owner: &str, chunk: &[AttemptLog]) -> StoreResult<()> {
+    let effects = verdict_effects(chunk);
+    let insert = insert_attempts_sql(chunk.len(), sqlite_placeholder);
+    let update = apply_effects_sql(effects.len(), 1, sqlite_placeholder);
+    debug_assert!(chunk.len() * ATTEMPT_COLUMNS < 32_766);
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    // Only placeholders are formatted in: no data reaches the SQL text.
+    bind_attempts(sqlx::query(AssertSqlSafe(insert)), owner, chunk)
+        .execute(&mut *tx)
+        .await?;
+    bind_effects(sqlx::query(AssertSqlSafe(update)), owner, &effects)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn fetch_messages(
@@ -177,7 +125,8 @@ impl CallbackStore for SqliteStore {
         leased_to: Option<&str>,
     ) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await?;
-        insert_row(&mut conn, origin, message, now_ms, leased_to).await
+        let lease = leased_to.map(|owner| (owner, now_ms + BIRTH_LEASE_MS));
+        insert_row(&mut conn, origin, message, now_ms, lease).await
     }
 
     async fn read_leased_callbacks(
@@ -407,6 +356,3 @@ impl CallbackStore for SqliteStore {
         .await
     }
 }
-
-#[cfg(test)]
-mod tests;

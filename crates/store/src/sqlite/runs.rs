@@ -1,15 +1,16 @@
-//! Runs and tasks: creation, leasing, and the task-finish transaction.
+//! Runs and tasks: creation, leasing, and the task-finish transaction (its steps in
+//! [`crate::flow`]).
 
 use async_trait::async_trait;
-use reelflow_model::execution::{Instance, RunState, Task, TaskState};
+use reelflow_model::execution::{Instance, Task};
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use super::outbox::insert_callback;
-use super::rows::{self, outputs_to_json, pairs_to_json};
+use super::tx::{SqliteRunTx, load_run};
+use crate::rows::{self, outputs_to_json, pairs_to_json};
 use crate::{
-    CallbackBuilder, CallbackKind, CallbackOrigin, Decider, FinishResult, NewRun, RunQuery,
-    RunStore, StoreResult, TaskOutcome,
+    CallbackBuilder, Decider, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskOutcome,
+    flow,
 };
 
 pub(crate) async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> StoreResult<()> {
@@ -64,132 +65,6 @@ async fn insert_task(conn: &mut SqliteConnection, t: &Task) -> StoreResult<()> {
     Ok(())
 }
 
-async fn load_run(
-    conn: &mut SqliteConnection,
-    run_id: &str,
-) -> StoreResult<Option<(Instance, Vec<Task>)>> {
-    let Some(row) = sqlx::query("SELECT * FROM instances WHERE run_id = ?")
-        .bind(run_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let instance = rows::instance(&row)?;
-    let tasks = sqlx::query("SELECT * FROM tasks WHERE run_id = ? ORDER BY job_id")
-        .bind(run_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(rows::task)
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Some((instance, tasks)))
-}
-
-async fn mark_finished(
-    conn: &mut SqliteConnection,
-    job_id: &str,
-    owner: &str,
-    outcome: &TaskOutcome,
-) -> StoreResult<bool> {
-    let progress: i64 = if outcome.state == TaskState::Success {
-        100
-    } else {
-        0
-    };
-    let done = sqlx::query(
-        "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, result = ?, ended = ?, \
-         progress = MAX(progress, ?), lease_owner = NULL, lease_until = NULL \
-         WHERE job_id = ? AND state = 'Running' AND lease_owner = ?",
-    )
-    .bind(outcome.state.as_str())
-    .bind(&outcome.code)
-    .bind(&outcome.message)
-    .bind(outputs_to_json(&outcome.outputs))
-    .bind(&outcome.result)
-    .bind(outcome.ended)
-    .bind(progress)
-    .bind(job_id)
-    .bind(owner)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// After `job_id` reached a final state inside `tx`: lets the engine decide what happens next,
-/// applies that, ends the run when decided, and enqueues the callbacks the builder asks for.
-pub(crate) async fn apply_after_end(
-    tx: &mut SqliteConnection,
-    job_id: &str,
-    decide: &Decider,
-    callbacks: &CallbackBuilder,
-) -> StoreResult<FinishResult> {
-    let run_id: String = sqlx::query_scalar("SELECT run_id FROM tasks WHERE job_id = ?")
-        .bind(job_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let Some((mut instance, mut tasks)) = load_run(tx, &run_id).await? else {
-        return Ok(FinishResult::LeaseLost);
-    };
-    let decision = decide(&instance, &tasks);
-    for update in &decision.task_updates {
-        sqlx::query(
-            "UPDATE tasks SET state = ?, created = ?, input_bucket = ?, input_key = ? \
-             WHERE job_id = ?",
-        )
-        .bind(update.state.as_str())
-        .bind(update.created)
-        .bind(&update.input_bucket)
-        .bind(&update.input_key)
-        .bind(&update.job_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(t) = tasks.iter_mut().find(|t| t.job_id == update.job_id) {
-            t.state = update.state;
-            t.created = update.created;
-        }
-    }
-    let submitted = decision
-        .task_updates
-        .iter()
-        .any(|u| u.state == TaskState::Submitted);
-    let ended_at = decision.run_end.as_ref().map(|e| e.ended);
-    if let Some(end) = &decision.run_end {
-        sqlx::query("UPDATE instances SET state = ?, ended = ? WHERE run_id = ? AND state = ?")
-            .bind(end.state.as_str())
-            .bind(end.ended)
-            .bind(&run_id)
-            .bind(RunState::Running.as_str())
-            .execute(&mut *tx)
-            .await?;
-        instance.state = end.state;
-        instance.ended = Some(end.ended);
-    }
-    let created_ms = ended_at
-        .or_else(|| {
-            tasks
-                .iter()
-                .find(|t| t.job_id == job_id)
-                .and_then(|t| t.ended)
-        })
-        .unwrap_or_default()
-        * 1000;
-    for (kind, message) in callbacks(&instance, &tasks, job_id) {
-        let origin = CallbackOrigin {
-            kind,
-            run_id: run_id.clone(),
-            job_id: (kind == CallbackKind::TaskFinish).then(|| job_id.to_owned()),
-            bucket: instance.bucket.clone(),
-            workflow_id: instance.workflow_id.clone(),
-        };
-        insert_callback(&mut *tx, &origin, &message, created_ms).await?;
-    }
-    Ok(FinishResult::Applied {
-        run_ended: decision.run_end.is_some(),
-        submitted,
-    })
-}
-
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: &NewRun) -> StoreResult<()> {
@@ -200,8 +75,11 @@ impl RunStore for SqliteStore {
     }
 
     async fn get_run(&self, run_id: &str) -> StoreResult<Option<(Instance, Vec<Task>)>> {
-        let mut conn = self.pool.acquire().await?;
-        load_run(&mut conn, run_id).await
+        // One read transaction: the instance and its tasks from one snapshot.
+        let mut tx = self.pool.begin().await?;
+        let run = load_run(&mut tx, run_id).await?;
+        tx.commit().await?;
+        Ok(run)
     }
 
     async fn list_runs(&self, q: &RunQuery) -> StoreResult<Vec<Instance>> {
@@ -290,14 +168,11 @@ impl RunStore for SqliteStore {
         callbacks: &CallbackBuilder,
     ) -> StoreResult<FinishResult> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !mark_finished(&mut tx, job_id, owner, outcome).await? {
-            return Ok(FinishResult::LeaseLost);
+        let mut run = SqliteRunTx { conn: &mut tx };
+        let result = flow::finish_task(&mut run, job_id, owner, outcome, decide, callbacks).await?;
+        if result != FinishResult::LeaseLost {
+            tx.commit().await?;
         }
-        let mark = super::outbox::birth_mark(&mut tx).await?;
-        let result = apply_after_end(&mut tx, job_id, decide, callbacks).await?;
-        let now_ms = outcome.ended.saturating_mul(1000);
-        super::outbox::lease_born_after(&mut tx, mark, owner, now_ms).await?;
-        tx.commit().await?;
         Ok(result)
     }
 

@@ -3,11 +3,12 @@
 
 #![allow(clippy::wildcard_imports)]
 use super::*;
+use crate::probe::StreamInfo;
 
-/// The source frame size after crop and rotation (what scaling starts from).
+/// The source frame size after crop and rotation (what scaling starts from). Decoding
+/// autorotates, so everything starts from the displayed size.
 pub(super) fn effective_source(extras: &TranscodeExtras, info: &MediaInfo) -> Option<(u32, u32)> {
-    let video = info.video()?;
-    let (mut w, mut h) = (video.width?, video.height?);
+    let (mut w, mut h) = info.video()?.display_size()?;
     if let Some(crop) = extras.crop.as_deref().and_then(|c| Crop::parse(c).ok()) {
         (w, h) = (crop.width, crop.height);
     }
@@ -170,7 +171,8 @@ pub(super) fn check_crop_bounds(
         return Ok(());
     };
     let crop = Crop::parse(crop)?;
-    let Some((w, h)) = info.video().and_then(|v| Some((v.width?, v.height?))) else {
+    // Crop works on the displayed (autorotated) picture.
+    let Some((w, h)) = info.video().and_then(StreamInfo::display_size) else {
         return Ok(());
     };
     let right = u64::from(crop.left) + u64::from(crop.width);

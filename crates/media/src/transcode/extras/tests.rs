@@ -1,5 +1,6 @@
 use super::*;
 use crate::probe::StreamInfo;
+use crate::transcode::SizeRule;
 
 fn info(w: u32, h: u32) -> MediaInfo {
     MediaInfo {
@@ -94,7 +95,8 @@ fn rotation_filters() {
 
 #[test]
 fn adj_dar_size_filters() {
-    let both = |m| size_filters(Some(640), Some(360), m).join(",");
+    let even = SizeRule::for_encode(VideoCodec::H264, &VideoSpec::default());
+    let both = |m| size_filters(Some(640), Some(360), m, even).join(",");
     assert_eq!(both(AdjDarMethod::None), "scale=640:360");
     assert_eq!(both(AdjDarMethod::Scale), "scale=640:360,setsar=1");
     assert_eq!(
@@ -103,8 +105,86 @@ fn adj_dar_size_filters() {
     );
     assert!(both(AdjDarMethod::Pad).contains("pad=640:360:(ow-iw)/2:(oh-ih)/2:black"));
     assert_eq!(
-        size_filters(Some(640), None, AdjDarMethod::Pad),
+        size_filters(Some(640), None, AdjDarMethod::Pad, even),
         ["scale=640:-2"]
+    );
+}
+
+#[test]
+fn explicit_sizes_are_rounded_to_what_the_encoder_takes() {
+    let even = SizeRule::for_encode(VideoCodec::H264, &VideoSpec::default());
+    assert_eq!(
+        size_filters(Some(1165), Some(767), AdjDarMethod::None, even),
+        ["scale=1164:766"]
+    );
+    assert_eq!(
+        size_filters(None, Some(767), AdjDarMethod::None, even),
+        ["scale=-2:766"]
+    );
+    let pad = size_filters(Some(641), Some(361), AdjDarMethod::Pad, even).join(",");
+    assert!(pad.contains("pad=640:360:"), "{pad}");
+    let full = VideoSpec {
+        pixfmt: Some("yuv444p".into()),
+        ..Default::default()
+    };
+    let any = SizeRule::for_encode(VideoCodec::H264, &full);
+    assert_eq!(
+        size_filters(Some(1165), None, AdjDarMethod::None, any),
+        ["scale=1165:-1"]
+    );
+}
+
+#[test]
+fn a_source_size_the_encoder_refuses_gets_the_guard() {
+    let none = TranscodeExtras::default();
+    let plain = VideoSpec::default();
+    let chain = |codec, spec: &VideoSpec, extras: &TranscodeExtras, source| {
+        video_chain(codec, spec, extras, None, source)
+            .unwrap()
+            .simple()
+    };
+    let guard = "scale=trunc(iw/2)*2:trunc(ih/2)*2";
+    for codec in [
+        VideoCodec::H264,
+        VideoCodec::H265,
+        VideoCodec::Vp8,
+        VideoCodec::Vp9,
+    ] {
+        assert_eq!(
+            chain(codec, &plain, &none, Some((1164, 767))).as_deref(),
+            Some(guard),
+            "{codec:?}"
+        );
+        assert_eq!(chain(codec, &plain, &none, Some((1164, 766))), None);
+        assert_eq!(chain(codec, &plain, &none, None).as_deref(), Some(guard));
+    }
+    let av1 = chain(VideoCodec::Av1, &plain, &none, Some((48, 36))).unwrap();
+    assert!(
+        av1.starts_with(guard) && av1.contains("pad=w='max(iw,64)'"),
+        "{av1}"
+    );
+    let gif = chain(VideoCodec::Gif, &plain, &none, Some((1165, 767))).unwrap();
+    assert!(!gif.contains("scale"), "GIF takes any size: {gif}");
+    let full = VideoSpec {
+        pixfmt: Some("yuv444p".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        chain(VideoCodec::H264, &full, &none, Some((1165, 767))),
+        None
+    );
+    // A quarter turn swaps the sides a 4:2:2 rule checks.
+    let half = VideoSpec {
+        pixfmt: Some("yuv422p".into()),
+        ..Default::default()
+    };
+    let turned = TranscodeExtras {
+        rotate: Some(90.0),
+        ..Default::default()
+    };
+    assert_eq!(
+        chain(VideoCodec::H264, &half, &turned, Some((1164, 767))).as_deref(),
+        Some("transpose=clock,scale=trunc(iw/2)*2:ih")
     );
 }
 
@@ -119,15 +199,23 @@ fn chain_order_crop_rotate_scale() {
         height: Some(120),
         ..Default::default()
     };
-    let chain = video_chain(VideoCodec::H264, &v, &extras, None).unwrap();
+    let source = Some((320, 240));
+    let chain = video_chain(VideoCodec::H264, &v, &extras, None, source).unwrap();
     assert_eq!(
         chain.simple().unwrap(),
         "crop=200:100:0:0,transpose=clock,scale=-2:120"
     );
-    let chain = video_chain(VideoCodec::H264, &VideoSpec::default(), &extras, None).unwrap();
+    let plain = VideoSpec::default();
+    let chain = video_chain(VideoCodec::H264, &plain, &extras, None, source).unwrap();
+    assert_eq!(chain.simple().unwrap(), "crop=200:100:0:0,transpose=clock");
+    let odd = TranscodeExtras {
+        crop: Some("201:100:0:0".into()),
+        ..extras
+    };
+    let chain = video_chain(VideoCodec::H264, &plain, &odd, None, source).unwrap();
     assert_eq!(
         chain.simple().unwrap(),
-        "crop=200:100:0:0,transpose=clock,scale=trunc(iw/2)*2:trunc(ih/2)*2"
+        "crop=201:100:0:0,transpose=clock,scale=trunc(iw/2)*2:trunc(ih/2)*2"
     );
 }
 
@@ -155,6 +243,22 @@ fn resolution_check_sees_the_rotated_source() {
     assert!(apply_checks(&spec, &extras, &info(320, 240)).is_ok());
     extras.rotate = None;
     assert!(apply_checks(&spec, &extras, &info(320, 240)).is_err());
+}
+
+#[test]
+fn checks_see_the_displayed_source() {
+    // A 640x360 picture shown a quarter turned is 360x640 once decoded.
+    let mut rotated = info(640, 360);
+    rotated.streams[0].rotation = Some(90);
+    let spec = video(Some(360), Some(640));
+    assert!(apply_checks(&spec, &checks(AdjMethod::Fail), &rotated).is_ok());
+    let crop = TranscodeExtras {
+        crop: Some("360:600:0:40".into()),
+        ..Default::default()
+    };
+    assert!(apply_checks(&video(None, None), &crop, &rotated).is_ok());
+    let err = apply_checks(&video(None, None), &crop, &info(640, 360)).unwrap_err();
+    assert_eq!(err.code(), "InvalidInput");
 }
 
 #[test]

@@ -1,19 +1,13 @@
 //! Per-bucket signing secrets.
 
+use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
 
 use crate::StoreResult;
 use crate::callbacks::BucketSecret;
 
 fn secret(row: &SqliteRow) -> StoreResult<BucketSecret> {
-    Ok(BucketSecret {
-        bucket: row.try_get("bucket")?,
-        secret: row.try_get("secret")?,
-        previous: row.try_get("previous")?,
-        previous_until_ms: row.try_get("previous_until_ms")?,
-        updated_ms: row.try_get("updated_ms")?,
-    })
+    crate::rows::outbox::secret(row)
 }
 
 pub(super) async fn get(pool: &SqlitePool, bucket: &str) -> StoreResult<Option<BucketSecret>> {

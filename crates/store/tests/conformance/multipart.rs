@@ -1,13 +1,13 @@
-use reelflow_model::XmlElement;
-use reelflow_model::execution::{Instance, RunState};
-use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+//! The multipart upload catalog.
 
-use super::super::SqliteStore;
-use crate::*;
+use std::sync::Arc;
 
-const B: &str = "b-1";
+use reelflow_model::execution::RunState;
+use reelflow_store::*;
 
-fn upload(id: &str, key: &str, initiated_ms: i64) -> MultipartUpload {
+use crate::support::{self, B, record};
+
+pub fn upload(id: &str, key: &str, initiated_ms: i64) -> MultipartUpload {
     MultipartUpload {
         upload_id: id.into(),
         bucket: B.into(),
@@ -21,7 +21,7 @@ fn upload(id: &str, key: &str, initiated_ms: i64) -> MultipartUpload {
     }
 }
 
-fn part(number: u32, blob: &str) -> UploadPart {
+pub fn part(number: u32, blob: &str) -> UploadPart {
     UploadPart {
         part_number: number,
         blob_id: blob.into(),
@@ -33,40 +33,14 @@ fn part(number: u32, blob: &str) -> UploadPart {
     }
 }
 
-fn record(key: &str, blob: &str) -> ObjectRecord {
-    ObjectRecord {
-        bucket: B.into(),
-        key: key.into(),
-        blob_id: blob.into(),
-        size: 7,
-        etag: "0123456789abcdef0123456789abcdef-2".into(),
-        crc64: Some(u64::MAX),
-        content_type: "video/mp4".into(),
-        last_modified_ms: 5,
-        user_meta: vec![("x-cos-meta-a".into(), "1".into())],
-        origin: ObjectOrigin::Upload,
-    }
-}
-
 fn run(run_id: &str) -> NewRun {
-    NewRun {
-        instance: Instance {
-            run_id: run_id.into(),
-            workflow_id: "w1".into(),
-            workflow_name: "wf".into(),
-            bucket: B.into(),
-            object: "in/a.mp4".into(),
-            cos_headers: vec![],
-            topology_xml: XmlElement::new("Topology"),
-            state: RunState::Running,
-            created: 1,
-            ended: None,
-        },
-        tasks: vec![],
-    }
+    let mut r = support::run(run_id, 1);
+    r.instance.state = RunState::Running;
+    r.tasks.clear();
+    r
 }
 
-async fn run_count(store: &SqliteStore) -> usize {
+async fn run_count(store: &Arc<dyn Store>) -> usize {
     let query = RunQuery {
         workflow_id: "w1".into(),
         limit: 100,
@@ -79,9 +53,7 @@ fn numbers(parts: &[UploadPart]) -> Vec<u32> {
     parts.iter().map(|p| p.part_number).collect()
 }
 
-#[tokio::test]
-async fn uploads_are_found_only_under_their_bucket_and_key() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn uploads_are_found_only_under_their_bucket_and_key(store: Arc<dyn Store>) {
     let u = upload("u1", "in/a.mp4", 10);
     store.create_upload(&u).await.unwrap();
     assert_eq!(
@@ -96,9 +68,7 @@ async fn uploads_are_found_only_under_their_bucket_and_key() {
     assert_eq!(store.get_upload(B, "in/a.mp4", "u2").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn parts_overwrite_and_list_in_number_order_with_paging() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn parts_overwrite_and_list_in_number_order_with_paging(store: Arc<dyn Store>) {
     store.create_upload(&upload("u1", "k", 10)).await.unwrap();
     for (n, blob) in [(3, "p3"), (1, "p1"), (2, "p2")] {
         assert_eq!(store.put_part("u1", &part(n, blob)).await.unwrap(), None);
@@ -131,9 +101,7 @@ async fn parts_overwrite_and_list_in_number_order_with_paging() {
     }
 }
 
-#[tokio::test]
-async fn uploads_list_in_key_then_id_byte_order_with_markers() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn uploads_list_in_key_then_id_byte_order_with_markers(store: Arc<dyn Store>) {
     for (id, key) in [("u2", "a/1"), ("u1", "a/1"), ("u3", "a%/x"), ("u4", "b")] {
         store.create_upload(&upload(id, key, 1)).await.unwrap();
     }
@@ -181,9 +149,7 @@ async fn uploads_list_in_key_then_id_byte_order_with_markers() {
     assert_eq!(seen, ["u3", "u1", "u2", "u4"]);
 }
 
-#[tokio::test]
-async fn complete_commits_the_object_and_runs_once_and_ends_the_upload() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn complete_commits_the_object_and_runs_once_and_ends_the_upload(store: Arc<dyn Store>) {
     store
         .put_object(&record("in/a.mp4", "old-blob"), &[])
         .await
@@ -235,9 +201,7 @@ async fn complete_commits_the_object_and_runs_once_and_ends_the_upload() {
     ));
 }
 
-#[tokio::test]
-async fn complete_of_a_new_key_replaces_nothing() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn complete_of_a_new_key_replaces_nothing(store: Arc<dyn Store>) {
     store.create_upload(&upload("u1", "k", 10)).await.unwrap();
     store.put_part("u1", &part(1, "p1")).await.unwrap();
     let done = store
@@ -247,9 +211,9 @@ async fn complete_of_a_new_key_replaces_nothing() {
     assert_eq!(done, CompletedUpload::default());
 }
 
-#[tokio::test]
-async fn complete_refuses_another_key_or_a_reuploaded_part_and_changes_nothing() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn complete_refuses_another_key_or_a_reuploaded_part_and_changes_nothing(
+    store: Arc<dyn Store>,
+) {
     store.create_upload(&upload("u1", "k", 10)).await.unwrap();
     store.put_part("u1", &part(1, "p1")).await.unwrap();
     store.put_part("u1", &part(2, "p2")).await.unwrap();
@@ -285,9 +249,7 @@ async fn complete_refuses_another_key_or_a_reuploaded_part_and_changes_nothing()
     assert_eq!(parts, [part(1, "p1"), part(2, "p2-new")]);
 }
 
-#[tokio::test]
-async fn abort_returns_every_part_blob_and_ends_the_upload() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn abort_returns_every_part_blob_and_ends_the_upload(store: Arc<dyn Store>) {
     store.create_upload(&upload("u1", "k", 10)).await.unwrap();
     store.create_upload(&upload("u2", "k", 11)).await.unwrap();
     for (n, blob) in [(2, "p2"), (1, "p1"), (10, "p10")] {
@@ -312,9 +274,7 @@ async fn abort_returns_every_part_blob_and_ends_the_upload() {
     assert!(store.abort_upload("u3").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn stale_uploads_are_the_oldest_before_the_cutoff() {
-    let store = SqliteStore::in_memory().await.unwrap();
+pub async fn stale_uploads_are_the_oldest_before_the_cutoff(store: Arc<dyn Store>) {
     for (id, ms) in [("u3", 30), ("u1", 10), ("u2", 20)] {
         store.create_upload(&upload(id, "k", ms)).await.unwrap();
     }
@@ -327,28 +287,4 @@ async fn stale_uploads_are_the_oldest_before_the_cutoff() {
     assert!(store.stale_uploads(10, 100).await.unwrap().is_empty());
     let stale = store.stale_uploads(11, 100).await.unwrap();
     assert_eq!((stale[0].bucket.as_str(), stale[0].key.as_str()), (B, "k"));
-}
-
-#[tokio::test]
-async fn object_crc_roundtrips_and_is_null_for_rows_written_before_it_existed() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    for crc in [Some(u64::MAX), Some(0), Some(1 << 63), None] {
-        let r = ObjectRecord {
-            crc64: crc,
-            ..record("k", "blob")
-        };
-        store.put_object(&r, &[]).await.unwrap();
-        assert_eq!(store.get_object(B, "k").await.unwrap(), Some(r));
-    }
-    // A row as the pre-CRC schema wrote it.
-    sqlx::query(
-        "INSERT INTO objects (bucket, key, blob_id, size, etag, content_type, last_modified_ms, \
-         user_meta, origin) VALUES (?, 'legacy', 'b', 1, 'e', 't', 0, '[]', 'Upload')",
-    )
-    .bind(B)
-    .execute(&store.pool)
-    .await
-    .unwrap();
-    let legacy = store.get_object(B, "legacy").await.unwrap().unwrap();
-    assert_eq!(legacy.crc64, None);
 }
