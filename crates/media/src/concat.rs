@@ -264,7 +264,8 @@ fn copy_args(
         args.extend(video_tag_args(resolved.container.muxer, &v.codec_name));
     }
     let segment = target.segment_duration.unwrap_or(DEFAULT_SEGMENT_SECS);
-    args.extend(muxer_args(resolved.container, output, segment)?);
+    let hevc = video.is_some_and(|v| v.codec_name == "hevc");
+    args.extend(muxer_args(resolved.container, output, segment, hevc)?);
     args.push(paths::arg(output)?);
     Ok(args)
 }
@@ -380,7 +381,8 @@ fn reencode_args(
     if target.delete_metadata {
         args.extend(["-map_metadata", "-1", "-map_chapters", "-1"].map(String::from));
     }
-    args.extend(muxer_args(resolved.container, output, segment)?);
+    let hevc = matches!(resolved.video, Some((VideoCodec::H265, _)));
+    args.extend(muxer_args(resolved.container, output, segment, hevc)?);
     args.push(paths::arg(output)?);
     Ok(args)
 }

@@ -25,7 +25,7 @@ use crate::limits::MediaTools;
 use crate::paths;
 use crate::probe::MediaInfo;
 use crate::process::RunControl;
-use crate::transcode::copied_video_args;
+use crate::transcode::{copied_video_args, hls_fmp4_args};
 
 /// HLS segment length when the spec gives none.
 const DEFAULT_HLS_SECS: f64 = 10.0;
@@ -158,8 +158,13 @@ pub fn segment_args(
     let dir = paths::parent(output)?;
     let stem = paths::escape_pattern(&paths::stem(output)?);
     if f.hls {
-        let pattern = paths::arg(&dir.join(format!("{stem}-%05d.ts")))?;
+        let copied_hevc = hls_fmp4(info, f);
+        let ext = hls_piece_ext(info, f);
+        let pattern = paths::arg(&dir.join(format!("{stem}-%05d.{ext}")))?;
         let secs = spec.duration.unwrap_or(DEFAULT_HLS_SECS);
+        if copied_hevc {
+            args.extend(hls_fmp4_args(&paths::stem(output)?));
+        }
         args.extend(["-f".into(), "hls".into(), "-hls_time".into(), num(secs)]);
         args.extend(["-hls_playlist_type", "vod", "-hls_list_size", "0"].map(String::from));
         args.extend(["-hls_segment_filename".into(), pattern, paths::arg(output)?]);
@@ -204,6 +209,21 @@ pub async fn segment(
         .await
 }
 
+/// Copied H.265 (not re-encoded upright) goes into fragmented-MP4 HLS segments, as in a
+/// Transcode to HLS (`transcode::compat::hls_fmp4_args`).
+fn hls_fmp4(info: &MediaInfo, f: Format) -> bool {
+    f.hls
+        && f.audio_only.is_none()
+        && info
+            .video()
+            .is_some_and(|v| v.codec_name == "hevc" && !v.is_rotated())
+}
+
+/// The extension of HLS segments: `m4s` (fragmented MP4) or `ts`.
+fn hls_piece_ext(info: &MediaInfo, f: Format) -> &'static str {
+    if hls_fmp4(info, f) { "m4s" } else { "ts" }
+}
+
 /// `stem-00042.ext`.
 fn is_piece(name: &str, stem: &str, ext: &str) -> bool {
     name.strip_prefix(stem)
@@ -226,7 +246,7 @@ impl MediaTools {
         let f = format(&spec.format)?;
         let dir = paths::parent(output)?;
         let stem = paths::stem(output)?;
-        let piece_ext = if f.hls { "ts" } else { f.ext };
+        let piece_ext = if f.hls { hls_piece_ext(info, f) } else { f.ext };
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(MediaError::io("could not create output directory", &dir))?;
@@ -251,6 +271,13 @@ impl MediaTools {
                 });
             }
             files.extend(pieces);
+        }
+        if hls_fmp4(info, f) {
+            let init = dir.join(format!("{stem}-init.mp4"));
+            if !tokio::fs::try_exists(&init).await.unwrap_or(false) {
+                return Err(MediaError::NoOutput { path: init });
+            }
+            files.push(init);
         }
         Ok(files)
     }

@@ -270,6 +270,7 @@ pub fn pack_dash_args(
         dash,
         output,
         segment.unwrap_or(DEFAULT_DASH_SECS),
+        false,
     )?);
     let mut sets = Vec::new();
     if video_count > 0 {

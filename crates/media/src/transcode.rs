@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use self::args::{Invocation, VIDEO, muxer_args, resolve};
 use self::args::{Section, build, build_sections};
 pub(crate) use self::codec::{AudioCodec, Layout, VideoCodec, container};
-pub(crate) use self::compat::{copied_video_args, keeps_rotation, video_tag_args};
+pub(crate) use self::compat::{copied_video_args, hls_fmp4_args, keeps_rotation, video_tag_args};
 pub(crate) use self::encoders::{audio_args, encode_args};
 pub use self::extras::{
     AdjDarMethod, AdjMethod, Delogo, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,
@@ -329,7 +329,8 @@ pub(crate) async fn remove_stale_segments(
     paths::remove_matching(&paths::parent(main)?, |n| is_segment_of(n, &stem, layout)).await
 }
 
-/// `stem-00001.ts` for HLS; `stem-init-0.m4s` and `stem-chunk-0-00001.m4s` for DASH.
+/// `stem-00001.ts` for HLS (`stem-init.mp4` and `stem-00001.m4s` for H.265 in fragmented
+/// MP4); `stem-init-0.m4s` and `stem-chunk-0-00001.m4s` for DASH.
 fn is_segment_of(name: &str, stem: &str, layout: Layout) -> bool {
     let Some(rest) = name.strip_prefix(stem).and_then(|r| r.strip_prefix('-')) else {
         return false;
@@ -337,7 +338,11 @@ fn is_segment_of(name: &str, stem: &str, layout: Layout) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match layout {
         Layout::Single => false,
-        Layout::Hls => rest.strip_suffix(".ts").is_some_and(digits),
+        Layout::Hls => {
+            rest == "init.mp4"
+                || rest.strip_suffix(".ts").is_some_and(digits)
+                || rest.strip_suffix(".m4s").is_some_and(digits)
+        }
         Layout::Dash => {
             let Some(body) = rest.strip_suffix(".m4s") else {
                 return false;

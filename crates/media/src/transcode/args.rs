@@ -393,7 +393,8 @@ fn output_section(
     if spec.delete_metadata {
         args.extend(["-map_metadata", "-1", "-map_chapters", "-1"].map(String::from));
     }
-    args.extend(muxer_args(resolved.container, path, segment)?);
+    let hevc = matches!(resolved.video, Some((VideoCodec::H265, _)));
+    args.extend(muxer_args(resolved.container, path, segment, hevc)?);
     args.push(paths::arg(path)?);
     Ok(Invocation {
         args,
@@ -441,11 +442,14 @@ fn expected_duration(spec: &TranscodeSpec, info: &MediaInfo) -> Result<Option<f6
     })
 }
 
-/// `-f muxer` and its options; segment names are derived from the output's name.
+/// `-f muxer` and its options; segment names are derived from the output's name. `hevc`: the
+/// video is H.265, which HLS carries in fragmented-MP4 segments (`<name>-init.mp4` +
+/// `<name>-NNNNN.m4s`, tagged `hvc1`; Apple's HLS authoring spec) instead of MPEG-TS.
 pub(crate) fn muxer_args(
     c: &Container,
     output: &Path,
     segment: f64,
+    hevc: bool,
 ) -> Result<Vec<String>, MediaError> {
     let mut args = vec!["-f".to_owned(), c.muxer.to_owned()];
     args.extend(compat::muxer_flags(c.muxer));
@@ -454,7 +458,11 @@ pub(crate) fn muxer_args(
         Layout::Hls => {
             let dir = paths::parent(output)?;
             let stem = paths::escape_pattern(&paths::stem(output)?);
-            let pattern = dir.join(format!("{stem}-%05d.ts"));
+            if hevc {
+                args.extend(compat::hls_fmp4_args(&paths::stem(output)?));
+            }
+            let ext = if hevc { "m4s" } else { "ts" };
+            let pattern = dir.join(format!("{stem}-%05d.{ext}"));
             let pattern = paths::arg(&pattern)?;
             args.extend([
                 "-hls_time".into(),

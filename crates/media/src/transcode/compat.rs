@@ -45,6 +45,19 @@ pub(crate) fn muxer_flags(muxer: &str) -> Vec<String> {
     }
 }
 
+/// HLS with fragmented-MP4 segments, for H.265 (Apple players refuse HEVC in MPEG-TS; the
+/// sample entry must be `hvc1`): the init segment is `<stem>-init.mp4` beside the segments.
+pub(crate) fn hls_fmp4_args(stem: &str) -> Vec<String> {
+    vec![
+        "-tag:v".into(),
+        "hvc1".into(),
+        "-hls_segment_type".into(),
+        "fmp4".into(),
+        "-hls_fmp4_init_filename".into(),
+        format!("{stem}-init.mp4"),
+    ]
+}
+
 /// `true` when the muxer stores a display matrix (rotation survives a stream copy).
 pub(crate) fn keeps_rotation(muxer: &str) -> bool {
     MP4_FAMILY.contains(&muxer)

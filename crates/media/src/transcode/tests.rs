@@ -429,6 +429,9 @@ fn segment_names_are_recognised() {
     use super::codec::Layout;
     assert!(is_segment_of("play-00001.ts", "play", Layout::Hls));
     assert!(!is_segment_of("play-x.ts", "play", Layout::Hls));
+    assert!(is_segment_of("play-00001.m4s", "play", Layout::Hls));
+    assert!(is_segment_of("play-init.mp4", "play", Layout::Hls));
+    assert!(!is_segment_of("play-init.mp4", "pla", Layout::Hls));
     assert!(!is_segment_of("player-00001.ts", "play", Layout::Hls));
     assert!(is_segment_of("m-init-0.m4s", "m", Layout::Dash));
     assert!(is_segment_of("m-chunk-1-00002.m4s", "m", Layout::Dash));

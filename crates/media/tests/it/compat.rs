@@ -191,3 +191,61 @@ async fn copied_hevc_is_hvc1_with_faststart() {
         assert_faststart(file);
     }
 }
+
+/// HEVC in HLS goes into fragmented-MP4 segments tagged `hvc1` (Apple players refuse HEVC in
+/// MPEG-TS): the playlist maps `<name>-init.mp4` and lists `<name>-NNNNN.m4s`, on the encode
+/// path (Transcode to HLS) and on the copy path (Segment to HLS); H.264 stays in `.ts`.
+#[tokio::test]
+async fn hevc_hls_uses_fmp4_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = make_sized(
+        dir.path(),
+        "in.mkv",
+        (320, 240),
+        2.0,
+        ("libx265", "yuv420p"),
+        Some("aac"),
+    );
+    let info = probed(&input).await;
+    let ctl = RunControl::new();
+    let hls_dir = dir.path().join("hls");
+    std::fs::create_dir_all(&hls_dir).unwrap();
+    let encoded = hls_dir.join("enc.m3u8");
+    let avc = hls_dir.join("avc.m3u8");
+    let jobs = [
+        job(encoded.clone(), spec("hls", Some("H.265"))),
+        job(avc.clone(), spec("hls", None)),
+    ];
+    run_fused(&input, &jobs, &info, &ctl).await.unwrap();
+    let copied = hls_dir.join("copy.m3u8");
+    let hls = SegmentSpec {
+        format: "hls".into(),
+        duration: Some(1.0),
+    };
+    segment(&input, &copied, &hls, &info, &ctl).await.unwrap();
+    for (playlist, stem) in [(&encoded, "enc"), (&copied, "copy")] {
+        let text = std::fs::read_to_string(playlist).unwrap();
+        assert!(
+            text.contains(&format!("#EXT-X-MAP:URI=\"{stem}-init.mp4\"")),
+            "{text}"
+        );
+        let segments: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(!segments.is_empty());
+        assert!(
+            segments
+                .iter()
+                .all(|s| s.starts_with(&format!("{stem}-")) && s.ends_with(".m4s")),
+            "{segments:?}"
+        );
+        assert!(hls_dir.join(format!("{stem}-init.mp4")).exists());
+        assert_eq!(field(playlist, "v:0", "codec_name"), "hevc");
+        assert_eq!(field(playlist, "v:0", "codec_tag_string"), "hvc1");
+    }
+    let text = std::fs::read_to_string(&avc).unwrap();
+    assert!(!text.contains("EXT-X-MAP"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("avc-") && l.ends_with(".ts")),
+        "{text}"
+    );
+}
