@@ -10,7 +10,9 @@
 #   postgresql                           apt, only when missing; a private test cluster is started
 #                                        (see "PostgreSQL" below) and its URL written to
 #                                        target/test-database-url for scripts/test.sh
-#   .venv                                requirements-test.txt (cos-python-sdk-v5, boto3, pytest, ...)
+#   .venv                                requirements-test.txt (cos-python-sdk-v5, boto3, pytest, moto, ...)
+#   moto S3 test server                  from .venv, started on 127.0.0.1 (see "S3 test server" below)
+#                                        and its URL written to target/test-s3-url for scripts/test.sh
 #   .venv-awscli                         tests/e2e/requirements-awscli.txt (AWS CLI v1, its own pins)
 #   tests/e2e/sdk_node/node_modules      `npm ci` of the lock file (cos-nodejs-sdk-v5); node/npm via apt if missing
 # A venv is rebuilt only when missing or broken; pip and npm run only when their requirement file
@@ -120,6 +122,60 @@ setup_postgres() {
     log "PostgreSQL: REELFLOW_TEST_DATABASE_URL in ${url_file#"$root"/}"
 }
 
+# --- S3 test server (the BlobStore conformance suite) ------------------------------------------
+# moto's S3 server (`moto_server`, installed into .venv from requirements-test.txt), in memory, on
+# 127.0.0.1:$REELFLOW_TEST_S3_PORT (default 59000); started unless an S3 server already answers
+# there, its log and pid in target/moto/. Tests make their own bucket and a prefix each, so one
+# server can be shared. With REELFLOW_TEST_S3_ENDPOINT already set, that server is used instead
+# and nothing is started.
+s3_answers() { # URL: any HTTP answer to a ListBuckets request
+    "$root/.venv/bin/python" - "$1" <<'PY' >/dev/null 2>&1
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1] + "/", timeout=2)
+except urllib.error.HTTPError:
+    pass
+PY
+}
+
+setup_s3() {
+    local url_file="$root/target/test-s3-url"
+    mkdir -p "$root/target"
+    if [ -n "${REELFLOW_TEST_S3_ENDPOINT:-}" ]; then
+        log "S3: using REELFLOW_TEST_S3_ENDPOINT from the environment"
+        printf '%s\n' "$REELFLOW_TEST_S3_ENDPOINT" >"$url_file"
+        return 0
+    fi
+    local port="${REELFLOW_TEST_S3_PORT:-59000}"
+    local url="http://127.0.0.1:$port"
+    local dir="$root/target/moto"
+    mkdir -p "$dir"
+    (
+        flock 9
+        if s3_answers "$url"; then
+            log "S3: test server running on $url"
+        else
+            log "S3: starting moto_server on $url"
+            # Detached (own session) so it outlives this script, like the PostgreSQL cluster.
+            setsid "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
+                </dev/null >"$dir/server.log" 2>&1 9>&- &
+            printf '%s\n' "$!" >"$dir/pid"
+            local i
+            for i in $(seq 1 100); do
+                s3_answers "$url" && break
+                if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null || [ "$i" -eq 100 ]; then
+                    echo "setup: moto_server did not start on $url" >&2
+                    tail -n 30 "$dir/server.log" >&2
+                    exit 1
+                fi
+                sleep 0.2
+            done
+        fi
+    ) 9>"$dir/lock" || return 1
+    printf '%s\n' "$url" >"$url_file"
+    log "S3: REELFLOW_TEST_S3_ENDPOINT in ${url_file#"$root"/}"
+}
+
 if [ "$postgres_only" -eq 1 ]; then
     setup_postgres
     exit 0
@@ -197,7 +253,7 @@ pip_sync() {
 
 make_venv "$root/.venv"
 pip_sync "$root/.venv" "$root/requirements-test.txt" \
-    "python -c 'import qcloud_cos, pytest, requests, boto3, crcmod'"
+    "python -c 'import qcloud_cos, pytest, requests, boto3, crcmod, moto, flask_cors'"
 
 # The AWS CLI v1 pins (and vendors) its own botocore: keep it out of .venv.
 make_venv "$root/.venv-awscli"
@@ -217,3 +273,4 @@ else
 fi
 
 setup_postgres
+setup_s3

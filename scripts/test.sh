@@ -55,6 +55,12 @@ if [ -z "${REELFLOW_TEST_DATABASE_URL:-}" ] && [ -s target/test-database-url ]; 
     export REELFLOW_TEST_DATABASE_URL
 fi
 
+# The S3 test server setup.sh started: the BlobStore conformance suite runs against it.
+if [ -z "${REELFLOW_TEST_S3_ENDPOINT:-}" ] && [ -s target/test-s3-url ]; then
+    REELFLOW_TEST_S3_ENDPOINT="$(cat target/test-s3-url)"
+    export REELFLOW_TEST_S3_ENDPOINT
+fi
+
 # --- build ----------------------------------------------------------------------------------
 banner "cargo build -p reelflow"
 cargo build -p reelflow

@@ -125,6 +125,7 @@ mod tests {
     use super::*;
     use reelflow_model::XmlElement;
     use reelflow_model::execution::OutputObject;
+    use reelflow_model::workflow::NodeType;
 
     fn instance(deps: &str) -> Instance {
         let topo = format!("<Topology><Dependencies>{deps}</Dependencies><Nodes><Start><Type>Start</Type><Input><ObjectPrefix>x</ObjectPrefix></Input></Start>{}</Nodes></Topology>",
@@ -148,7 +149,8 @@ mod tests {
             job_id: format!("j{node}"),
             run_id: "i1".into(),
             node_name: node.into(),
-            node_type: "Transcode".into(),
+            node_type: NodeType::Transcode,
+            tag: "Transcode".into(),
             template_id: "t".into(),
             template_name: "t".into(),
             queue_id: String::new(),
@@ -170,6 +172,8 @@ mod tests {
             created: 0,
             started: None,
             ended: None,
+            attempts: 0,
+            not_before: 0,
         }
     }
 

@@ -27,6 +27,10 @@ pub(crate) use redact::redact;
 pub(crate) struct Failure {
     pub code: String,
     pub message: String,
+    /// A later attempt may pass (a storage hiccup, ffmpeg killed by a signal, a timeout):
+    /// the worker retries the task with backoff instead of failing it. Bad input, a bad
+    /// spec and deterministic tool errors are not transient.
+    pub transient: bool,
 }
 
 impl Failure {
@@ -34,20 +38,59 @@ impl Failure {
         Self {
             code: code.to_owned(),
             message: message.into(),
+            transient: false,
         }
     }
 }
 
+/// Whether a media failure may pass on a later attempt: the media crate's classifier, plus
+/// a tool killed by a signal (OOM killer, an operator, a dying host), which says nothing
+/// about the input. A cancel through the run's token is not a failure to retry.
+pub(crate) fn media_transient(e: &MediaError) -> bool {
+    if e.is_cancelled() || e.is_client_error() {
+        return false;
+    }
+    e.is_retryable() || killed_by_signal(e)
+}
+
+fn killed_by_signal(e: &MediaError) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    matches!(
+        e,
+        MediaError::Process(reelflow_media::ProcessError::Failed { status, .. })
+            if status.signal().is_some()
+    )
+}
+
 impl From<MediaError> for Failure {
     fn from(e: MediaError) -> Self {
-        Failure::new(e.code(), e.to_string())
+        let transient = media_transient(&e);
+        Self {
+            transient,
+            ..Failure::new(e.code(), e.to_string())
+        }
     }
 }
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         tracing::error!(error = ?e, "internal error while running a task");
-        Failure::new("InternalError", format!("internal error: {e}"))
+        // The database or the blob store failing under a task is a hiccup of the service,
+        // not of the task: worth another attempt.
+        let transient = match &e {
+            EngineError::Store(_) => true,
+            EngineError::Blob(b) => matches!(
+                b,
+                reelflow_objects::BlobError::Io { .. }
+                    | reelflow_objects::BlobError::Remote { .. }
+                    | reelflow_objects::BlobError::BodyRead { .. }
+            ),
+            _ => false,
+        };
+        Self {
+            transient,
+            ..Failure::new("InternalError", format!("internal error: {e}"))
+        }
     }
 }
 

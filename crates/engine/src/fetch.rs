@@ -117,7 +117,13 @@ impl FetchError {
 
 impl From<FetchError> for Failure {
     fn from(e: FetchError) -> Self {
-        Failure::new(e.code(), e.to_string())
+        // A broken transfer or a local write error may pass on a later attempt; a refused,
+        // missing or oversized resource will not.
+        let transient = matches!(e, FetchError::Transfer { .. } | FetchError::Io { .. });
+        Failure {
+            transient,
+            ..Failure::new(e.code(), e.to_string())
+        }
     }
 }
 

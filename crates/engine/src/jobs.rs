@@ -178,7 +178,8 @@ impl Engine {
             job_id: new_job_id(),
             run_id: run_id.clone(),
             node_name: node.name.clone(),
-            node_type: job.tag.clone(),
+            node_type: job.node_type,
+            tag: job.tag.clone(),
             template_id: op.template_id.clone().unwrap_or_default(),
             template_name,
             queue_id,
@@ -193,6 +194,8 @@ impl Engine {
             created: now,
             started: None,
             ended: None,
+            attempts: 0,
+            not_before: 0,
         };
         let instance = Instance {
             run_id,

@@ -59,6 +59,40 @@ pub struct EngineConfig {
     pub fetch: FetchConfig,
 }
 
+/// How tasks that failed transiently (a storage hiccup, ffmpeg killed by a signal, a
+/// timeout) are retried; failures of the media or the request itself never are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1: never retry). After the last one the task
+    /// fails with the last error.
+    pub max_attempts: u32,
+    /// Delay before the second attempt; each later one waits twice as long as the previous.
+    pub base_delay: Duration,
+    /// Longest delay between attempts.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after the `failed`-th attempt failed (1 for the first):
+    /// `base_delay * 2^(failed - 1)`, at most `max_delay`.
+    pub fn delay_after(&self, failed: u32) -> Duration {
+        let doublings = failed.saturating_sub(1).min(30);
+        self.base_delay
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_delay)
+    }
+}
+
 /// Handle to the engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -70,6 +104,8 @@ struct Inner {
     store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
     config: EngineConfig,
+    /// Retries of transiently failed tasks.
+    retry: RetryPolicy,
     /// Signalled when tasks were submitted.
     task_wake: Notify,
     /// Signalled when callbacks were enqueued (the notifier listens).
@@ -91,11 +127,24 @@ impl Engine {
                 store,
                 blobs,
                 config,
+                retry: RetryPolicy::default(),
                 task_wake: Notify::new(),
                 callback_wake,
                 fused_runs: std::sync::atomic::AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The same engine with `policy` for retries of transient failures (default:
+    /// [`RetryPolicy::default`]). Call before [`Engine::spawn_workers`].
+    ///
+    /// # Panics
+    /// If the engine was cloned already.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_retry is called on a fresh engine")
+            .retry = policy;
+        self
     }
 
     /// The store.

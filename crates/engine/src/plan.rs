@@ -33,7 +33,8 @@ pub fn new_run(
                 job_id: ids::new_job_id(),
                 run_id: run_id.clone(),
                 node_name: node.name.clone(),
-                node_type: node.node_type.as_str().to_owned(),
+                node_type: node.node_type,
+                tag: node.node_type.as_str().to_owned(),
                 template_name: templates
                     .get(&template_id)
                     .map(|t| t.name.clone())
@@ -63,6 +64,8 @@ pub fn new_run(
                 created: now,
                 started: None,
                 ended: None,
+                attempts: 0,
+                not_before: 0,
             }
         })
         .collect();

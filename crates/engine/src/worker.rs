@@ -16,6 +16,9 @@ use crate::Engine;
 use crate::callbacks;
 use crate::dag::decide;
 
+/// Most sibling tasks claimed with a section task to share its ffmpeg process.
+const MAX_FUSED_SIBLINGS: u32 = 7;
+
 /// One worker: runs tasks until `shutdown`.
 pub(crate) async fn run(engine: Engine, index: usize, shutdown: CancellationToken) {
     tracing::debug!(worker = index, "worker started");
@@ -26,8 +29,8 @@ pub(crate) async fn run(engine: Engine, index: usize, shutdown: CancellationToke
         tokio::pin!(notified);
         notified.as_mut().enable();
         match engine.claim().await {
-            Ok(Some(task)) => engine.run_task(task, &shutdown).await,
-            Ok(None) => {
+            Ok(group) if !group.is_empty() => engine.run_claimed(group, &shutdown).await,
+            Ok(_) => {
                 tokio::select! {
                     () = &mut notified => {}
                     () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
@@ -63,48 +66,34 @@ pub(crate) async fn sweep_stale(engine: Engine, shutdown: CancellationToken) {
 }
 
 impl Engine {
-    async fn claim(&self) -> Result<Option<Task>, reelflow_store::StoreError> {
+    /// Claims the next task and, when fusion is on and it is a section, its fusable
+    /// siblings with it, in one store operation (so no other worker takes part of the group).
+    async fn claim(&self) -> Result<Vec<Task>, reelflow_store::StoreError> {
         let now = now_unix();
         let lease = self.inner.config.lease.as_secs() as i64;
+        let siblings = if self.inner.config.fuse_siblings {
+            MAX_FUSED_SIBLINGS
+        } else {
+            0
+        };
         self.store()
-            .claim_task(&self.inner.config.node_id, now, now + lease)
+            .claim_group(&self.inner.config.node_id, now, now + lease, siblings)
             .await
     }
 
-    async fn run_task(&self, task: Task, shutdown: &CancellationToken) {
-        let span = tracing::info_span!("task", job_id = %task.job_id, node = %task.node_name);
+    async fn run_claimed(&self, mut group: Vec<Task>, shutdown: &CancellationToken) {
+        let span =
+            tracing::info_span!("task", job_id = %group[0].job_id, node = %group[0].node_name);
         async {
-            let siblings = self.claim_siblings(&task).await;
-            if siblings.is_empty() {
+            if group.len() == 1 {
+                let task = group.remove(0);
                 self.run_single(task, shutdown).await;
             } else {
-                let mut group = vec![task];
-                group.extend(siblings);
                 self.run_group(group, shutdown).await;
             }
         }
         .instrument(span)
         .await;
-    }
-
-    /// Sibling section tasks to fuse with `task`, already claimed (none when fusion is off).
-    async fn claim_siblings(&self, task: &Task) -> Vec<Task> {
-        if !self.inner.config.fuse_siblings || !crate::nodes::is_section(&task.node_type) {
-            return Vec::new();
-        }
-        let until = now_unix() + self.inner.config.lease.as_secs() as i64;
-        let types = ["Transcode", "VideoStream", "Snapshot"];
-        match self
-            .store()
-            .claim_siblings(task, &types, &self.inner.config.node_id, until, 7)
-            .await
-        {
-            Ok(found) => found,
-            Err(error) => {
-                tracing::warn!(?error, "could not claim sibling tasks; running alone");
-                Vec::new()
-            }
-        }
     }
 
     async fn run_single(&self, task: Task, shutdown: &CancellationToken) {
@@ -118,8 +107,73 @@ impl Engine {
             // Interrupted by shutdown: leave it Running; the next start requeues it.
             return;
         }
-        let outcome = outcome_of(result, watch.user_cancel.load(Ordering::Relaxed));
+        let cancelled = watch.user_cancel.load(Ordering::Relaxed);
+        if let Err(failure) = &result
+            && failure.transient
+            && !cancelled
+            && self.retry_later(&task, failure).await
+        {
+            return;
+        }
+        let outcome = outcome_of(result, cancelled);
         self.finish(&task, outcome).await;
+    }
+
+    /// Puts `task` back for a later attempt after a transient `failure`, unless it used its
+    /// last attempt; true when it was put back (or is no longer ours), false when the caller
+    /// should fail it with `failure`.
+    async fn retry_later(&self, task: &Task, failure: &crate::execute::Failure) -> bool {
+        let policy = &self.inner.retry;
+        let attempt = task.attempts + 1; // the one that just failed
+        if attempt >= policy.max_attempts {
+            tracing::info!(attempt, code = %failure.code, "transient failure on the last attempt");
+            return false;
+        }
+        let delay = policy.delay_after(attempt);
+        let secs = (delay.as_secs_f64().ceil() as i64).max(1);
+        let not_before = now_unix() + secs;
+        tracing::warn!(
+            attempt,
+            code = %failure.code,
+            message = %failure.message,
+            retry_in = ?delay,
+            "transient failure; the task will be retried"
+        );
+        match self
+            .store()
+            .retry_task(
+                &task.job_id,
+                &self.inner.config.node_id,
+                not_before,
+                &failure.code,
+                &failure.message,
+            )
+            .await
+        {
+            Ok(true) => {
+                self.schedule_wake(Duration::from_secs(secs as u64));
+                true
+            }
+            Ok(false) => {
+                tracing::warn!("task was reclaimed before it could be retried");
+                true
+            }
+            Err(error) => {
+                // The lease runs out and the sweeper requeues it: still another attempt.
+                tracing::error!(?error, "could not put a task back for a retry");
+                true
+            }
+        }
+    }
+
+    /// Wakes idle workers when a retried task becomes claimable.
+    fn schedule_wake(&self, after: Duration) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            // `not_before` is in whole seconds: wake just after it has passed.
+            tokio::time::sleep(after + Duration::from_millis(1100)).await;
+            engine.wake_workers();
+        });
     }
 
     /// Runs a fused group; if the shared ffmpeg run fails, each task runs again on its own.
@@ -142,6 +196,23 @@ impl Engine {
             Ok(results) => {
                 for (task, done) in group.iter().zip(results) {
                     self.finish(task, outcome_of(Ok(done), false)).await;
+                }
+            }
+            Err(failure)
+                if failure.transient
+                    && group
+                        .iter()
+                        .all(|t| t.attempts + 1 < self.inner.retry.max_attempts) =>
+            {
+                // Put the whole group back: it is claimed again as one group later.
+                tracing::info!(code = %failure.code, "fused run failed transiently; retrying the group");
+                for task in &group {
+                    if matches!(self.store().cancel_requested(&task.job_id).await, Ok(true)) {
+                        self.finish(task, outcome_of(Err(failure.clone()), true))
+                            .await;
+                    } else {
+                        self.retry_later(task, &failure).await;
+                    }
                 }
             }
             Err(failure) => {

@@ -125,8 +125,11 @@ pub struct Task {
     pub run_id: String,
     /// Node name.
     pub node_name: String,
-    /// Node type (`Transcode`, `Snapshot`, …).
-    pub node_type: String,
+    /// Node type the task runs as.
+    pub node_type: crate::workflow::NodeType,
+    /// The CI type name shown for it (`Type` of workflow tasks, `Tag` of jobs): the node
+    /// type's name, or a job's Tag as sent (`HighSpeedHd` runs as Transcode).
+    pub tag: String,
     /// Template used.
     pub template_id: String,
     /// Template name at creation time.
@@ -155,6 +158,10 @@ pub struct Task {
     pub started: Option<i64>,
     /// Unix seconds, when terminal.
     pub ended: Option<i64>,
+    /// Earlier attempts that failed transiently and were put back (0 on the first run).
+    pub attempts: u32,
+    /// Unix seconds before which a retried task is not claimed (0: at once).
+    pub not_before: i64,
 }
 
 /// Builds the WorkflowFinish callback document exactly in the seed's shape and order.
@@ -182,7 +189,7 @@ pub fn workflow_finish_document(
     for task in tasks.iter().filter(|t| t.state.is_visible()) {
         exec.push(
             XmlElement::new("Tasks")
-                .with_leaf("Type", &task.node_type)
+                .with_leaf("Type", &task.tag)
                 .with_leaf("CreateTime", offset.callback_time(task.created))
                 .with_leaf(
                     "EndTime",
@@ -249,7 +256,8 @@ mod tests {
             job_id: job.into(),
             run_id: "ie4d9187d35dc11eb9cec525400860000".into(),
             node_name: name.into(),
-            node_type: "Transcode".into(),
+            node_type: crate::workflow::NodeType::Transcode,
+            tag: "Transcode".into(),
             template_id: template.into(),
             template_name: "example".into(),
             queue_id: String::new(),
@@ -264,6 +272,8 @@ mod tests {
             created: 1_606_791_642,
             started: Some(1_606_791_642),
             ended: Some(1_606_791_645),
+            attempts: 0,
+            not_before: 0,
         }
     }
 

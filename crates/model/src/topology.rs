@@ -9,43 +9,44 @@ use crate::workflow::{NodeType, Topology};
 /// The terminal pseudo-node.
 pub const END: &str = "End";
 
-/// Which node types may follow which (reference §3.4, restricted to the types reelflow runs).
-fn allowed_successors(type_name: &str) -> &'static [&'static str] {
-    match type_name {
-        "Start" => &[
-            "Snapshot",
-            "Animation",
-            "SmartCover",
-            "Transcode",
-            "Concat",
-            "StreamPackConfig",
-            "Segment",
-            "PicProcess",
-            "MediaInfo",
+/// Which node types may follow which (reference §3.4, restricted to the types reelflow runs);
+/// `None` is the End pseudo-node.
+fn allowed_successors(from: NodeType) -> &'static [Option<NodeType>] {
+    use NodeType::*;
+    match from {
+        Start => &[
+            Some(Snapshot),
+            Some(Animation),
+            Some(SmartCover),
+            Some(Transcode),
+            Some(Concat),
+            Some(StreamPackConfig),
+            Some(Segment),
+            Some(PicProcess),
+            Some(MediaInfo),
         ],
-        "Snapshot" | "SmartCover" => &["PicProcess", END],
-        "Transcode" => &[
-            "Snapshot",
-            "Animation",
-            "SmartCover",
-            "Concat",
-            "Segment",
-            "MediaInfo",
-            END,
+        Snapshot | SmartCover => &[Some(PicProcess), None],
+        Transcode => &[
+            Some(Snapshot),
+            Some(Animation),
+            Some(SmartCover),
+            Some(Concat),
+            Some(Segment),
+            Some(MediaInfo),
+            None,
         ],
-        "Concat" => &[
-            "Transcode",
-            "Snapshot",
-            "Animation",
-            "SmartCover",
-            "Segment",
-            "MediaInfo",
-            END,
+        Concat => &[
+            Some(Transcode),
+            Some(Snapshot),
+            Some(Animation),
+            Some(SmartCover),
+            Some(Segment),
+            Some(MediaInfo),
+            None,
         ],
-        "StreamPackConfig" => &["VideoStream"],
-        "VideoStream" => &["StreamPack"],
-        "Animation" | "StreamPack" | "Segment" | "PicProcess" | "MediaInfo" => &[END],
-        _ => &[],
+        StreamPackConfig => &[Some(VideoStream)],
+        VideoStream => &[Some(StreamPack)],
+        Animation | StreamPack | Segment | PicProcess | MediaInfo => &[None],
     }
 }
 
@@ -166,7 +167,9 @@ fn check_names(topology: &Topology) -> Result<(), InvalidInput> {
 
 fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
     for (name, successors) in &topology.dependencies {
-        let from = topology.node(name).map_or("", |n| n.node_type.as_str());
+        let Some(from) = topology.node(name).map(|n| n.node_type) else {
+            continue; // check_names refused undeclared names already
+        };
         if successors.is_empty() {
             return Err(InvalidInput::rule(
                 format!("Topology.Dependencies.{name}"),
@@ -175,23 +178,28 @@ fn check_edges(topology: &Topology) -> Result<(), InvalidInput> {
         }
         for succ in successors {
             let to = if succ == END {
-                END
+                None
             } else {
-                topology
-                    .node(succ)
-                    .ok_or_else(|| {
-                        InvalidInput::rule(
-                            format!("Topology.Dependencies.{name}"),
-                            format!("successor {succ:?} is not declared in Nodes"),
-                        )
-                    })?
-                    .node_type
-                    .as_str()
+                Some(
+                    topology
+                        .node(succ)
+                        .ok_or_else(|| {
+                            InvalidInput::rule(
+                                format!("Topology.Dependencies.{name}"),
+                                format!("successor {succ:?} is not declared in Nodes"),
+                            )
+                        })?
+                        .node_type,
+                )
             };
             if !allowed_successors(from).contains(&to) {
                 return Err(InvalidInput::rule(
                     format!("Topology.Dependencies.{name}"),
-                    format!("a {from} node may not be followed by {to} ({succ})"),
+                    format!(
+                        "a {} node may not be followed by {} ({succ})",
+                        from.as_str(),
+                        to.map_or(END, NodeType::as_str)
+                    ),
                 ));
             }
         }

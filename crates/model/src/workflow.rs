@@ -244,6 +244,29 @@ impl NodeType {
         }
     }
 
+    /// Whether nodes of this type run as output sections of an ffmpeg run, so that siblings
+    /// reading one input can share its decode (fused execution).
+    pub fn is_section(self) -> bool {
+        matches!(
+            self,
+            NodeType::Transcode | NodeType::VideoStream | NodeType::Snapshot
+        )
+    }
+
+    /// Every section type (see [`NodeType::is_section`]).
+    pub fn sections() -> impl Iterator<Item = NodeType> {
+        NODE_TYPES.into_iter().filter(|t| t.is_section())
+    }
+
+    /// The node type a task's stored type name runs as: a CI node type name, or a job Tag
+    /// (`HighSpeedHd` jobs run as Transcode).
+    pub fn of_task_type(text: &str) -> Option<Self> {
+        match text {
+            "HighSpeedHd" => Some(NodeType::Transcode),
+            other => Self::parse(other),
+        }
+    }
+
     /// Parses a CI type name.
     pub fn parse(text: &str) -> Option<Self> {
         NODE_TYPES.into_iter().find(|t| t.as_str() == text)
@@ -423,4 +446,37 @@ fn parse_node(node: &XmlElement) -> Result<Node, InvalidInput> {
         input,
         operation,
     })
+}
+
+#[cfg(test)]
+mod node_type_tests {
+    use super::NodeType;
+
+    #[test]
+    fn sections_are_the_types_that_share_a_decode() {
+        let sections: Vec<_> = NodeType::sections().collect();
+        assert_eq!(
+            sections,
+            [
+                NodeType::Transcode,
+                NodeType::Snapshot,
+                NodeType::VideoStream
+            ]
+        );
+        assert!(!NodeType::Animation.is_section());
+        assert!(!NodeType::MediaInfo.is_section());
+    }
+
+    #[test]
+    fn stored_task_types_include_job_tags() {
+        assert_eq!(
+            NodeType::of_task_type("HighSpeedHd"),
+            Some(NodeType::Transcode)
+        );
+        assert_eq!(
+            NodeType::of_task_type("VideoStream"),
+            Some(NodeType::VideoStream)
+        );
+        assert_eq!(NodeType::of_task_type("Tts"), None);
+    }
 }

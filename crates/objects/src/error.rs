@@ -71,6 +71,26 @@ pub enum BlobError {
         source: std::io::Error,
     },
 
+    /// A request to a remote object store (S3-compatible) failed.
+    #[error("object storage request failed: {op} {key}")]
+    Remote {
+        /// What the store was doing, e.g. "upload part".
+        op: &'static str,
+        /// The object key it was operating on.
+        key: String,
+        /// The underlying client error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// The blob store's configuration is unusable (e.g. a malformed
+    /// `s3://` URL); reported when the store is opened.
+    #[error("invalid blob store configuration: {reason}")]
+    Config {
+        /// What was wrong.
+        reason: String,
+    },
+
     /// A filesystem operation failed.
     #[error("blob storage I/O failed: {op} {}", path.display())]
     Io {
@@ -96,15 +116,20 @@ impl BlobError {
             Self::Corrupt { .. } => "StorageCorrupt",
             Self::BodyRead { .. } => "BodyReadFailed",
             Self::Io { .. } => "StorageIoError",
+            Self::Remote { .. } => "StorageBackendError",
+            Self::Config { .. } => "StorageConfigError",
         }
     }
 
     /// Whether the request, not the server, caused the failure.
     ///
-    /// `NotFound` counts as a client error (a missing object); `Io` and
-    /// `Corrupt` do not.
+    /// `NotFound` counts as a client error (a missing object); `Io`,
+    /// `Remote`, `Config` and `Corrupt` do not.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Io { .. } | Self::Corrupt { .. })
+        !matches!(
+            self,
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Remote { .. } | Self::Config { .. }
+        )
     }
 
     /// Maps an [`std::io::Error`] from `op` on `path`.

@@ -10,14 +10,18 @@
 //!
 //! * [`BlobStore`] is the backend seam, shaped like `object_store`: bodies
 //!   go in and come out as [`ByteStream`]s and are never buffered whole, so
-//!   multi-gigabyte videos cost a constant amount of memory. An S3-compatible
-//!   backend can implement the same trait later; code that runs ffmpeg asks
-//!   [`BlobStore::local_path`] first and falls back to
+//!   multi-gigabyte videos cost a constant amount of memory. Code that runs
+//!   ffmpeg asks [`BlobStore::local_path`] first and falls back to
 //!   [`BlobStore::download_to`].
 //! * [`LocalBlobStore`] keeps blobs on a local filesystem and writes them the
 //!   way garage writes blocks: temporary file, fsync, rename into place,
 //!   fsync of the directory, and a guard that deletes the temporary file if
 //!   anything fails or the writing future is dropped.
+//! * [`S3BlobStore`] keeps them in any S3-compatible bucket (through the
+//!   `object_store` crate): single `PUT`s or streamed multipart uploads, each
+//!   visible only once complete, ranged `GET`s, and composites as manifest
+//!   objects in the same format. Both backends pass one conformance suite
+//!   (`tests/conformance`).
 //! * Ids are validated ([`validate_id`]) before they touch a path, so a
 //!   hostile id cannot escape the store's root.
 //! * The MD5 (the COS ETag) and the CRC-64 (`x-cos-hash-crc64ecma`) are
@@ -33,6 +37,7 @@ mod error;
 mod guard;
 mod id;
 mod local;
+mod s3;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +47,7 @@ pub use crc::crc64;
 pub use error::BlobError;
 pub use id::{is_composite_id, new_blob_id, new_composite_id, validate_id};
 pub use local::LocalBlobStore;
+pub use s3::{PART_SIZE, PARTS_IN_FLIGHT, S3BlobStore, S3Config};
 
 /// A stream of body chunks, as produced by HTTP bodies and file readers.
 pub type ByteStream = futures::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;

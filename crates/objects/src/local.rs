@@ -249,7 +249,7 @@ async fn remove_if_exists(path: &Path) -> Result<(), BlobError> {
 
 /// Bytes in the inclusive range `start..=end` of a `size`-byte blob, with
 /// `end` clamped to the last byte.
-fn range_len(start: u64, end: u64, size: u64) -> Result<u64, BlobError> {
+pub(crate) fn range_len(start: u64, end: u64, size: u64) -> Result<u64, BlobError> {
     if start > end || start >= size {
         return Err(BlobError::InvalidRange { start, end, size });
     }

@@ -23,7 +23,7 @@ pub(crate) enum Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn read_error(self, source: std::io::Error) -> BlobError {
+    pub(crate) fn read_error(self, source: std::io::Error) -> BlobError {
         match self {
             Self::Body => BlobError::BodyRead { source },
             Self::File(path) => BlobError::io("read source file", path)(source),
@@ -75,27 +75,60 @@ async fn copy_hashing(
     origin: Origin<'_>,
     path: &Path,
 ) -> Result<Written, BlobError> {
-    let mut hasher = Md5::new();
-    let mut crc = Crc64::new();
-    let mut size = 0u64;
+    let mut hasher = BodyHasher::new(max_size);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| origin.read_error(e))?;
-        size += chunk.len() as u64;
-        if let Some(limit) = max_size
-            && size > limit
-        {
-            return Err(BlobError::TooLarge { limit });
-        }
-        hasher.update(&chunk);
-        crc.update(&chunk);
+        hasher.update(&chunk)?;
         writer
             .write_all(&chunk)
             .await
             .map_err(BlobError::io("write temporary file", path))?;
     }
-    Ok(Written {
-        size,
-        md5_hex: hex::encode(hasher.finalize()),
-        crc64: crc.finish(),
-    })
+    Ok(hasher.finish())
+}
+
+/// MD5, CRC-64 and size of a body, computed chunk by chunk as it streams
+/// past, enforcing the caller's size limit. Shared by every backend.
+pub(crate) struct BodyHasher {
+    md5: Md5,
+    crc: Crc64,
+    size: u64,
+    max_size: Option<u64>,
+}
+
+impl BodyHasher {
+    pub(crate) fn new(max_size: Option<u64>) -> Self {
+        Self {
+            md5: Md5::new(),
+            crc: Crc64::new(),
+            size: 0,
+            max_size,
+        }
+    }
+
+    /// Adds a chunk; [`BlobError::TooLarge`] as soon as the total crosses the limit.
+    pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        self.size += chunk.len() as u64;
+        if let Some(limit) = self.max_size
+            && self.size > limit
+        {
+            return Err(BlobError::TooLarge { limit });
+        }
+        self.md5.update(chunk);
+        self.crc.update(chunk);
+        Ok(())
+    }
+
+    /// Bytes seen so far.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn finish(self) -> Written {
+        Written {
+            size: self.size,
+            md5_hex: hex::encode(self.md5.finalize()),
+            crc64: self.crc.finish(),
+        }
+    }
 }

@@ -32,8 +32,16 @@ struct FileConfig {
     domain: Option<String>,
     region: Option<String>,
     multipart_max_age_secs: Option<u64>,
+    task_max_attempts: Option<u32>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
+    blob_url: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    s3_path_style: Option<bool>,
+    s3_allow_http: Option<bool>,
 }
 
 /// The merged configuration.
@@ -72,11 +80,16 @@ pub struct Config {
     pub region: String,
     /// Age after which unfinished multipart uploads are aborted and their parts reclaimed.
     pub multipart_max_age: Duration,
+    /// Attempts of a task that fails for a transient reason (the first included).
+    pub task_max_attempts: u32,
     /// `postgres://…` to share a PostgreSQL database with other processes; `None` for SQLite
     /// in the data directory.
     pub database_url: Option<String>,
     /// PostgreSQL connections in this process's pool.
     pub database_max_connections: u32,
+    /// `s3://bucket/prefix` (`REELFLOW_BLOB_URL`) and how to reach it, to keep object bodies in
+    /// an S3-compatible store shared by several processes; `None` for `DATA/blobs`.
+    pub s3: Option<reelflow_objects::S3Config>,
 }
 
 /// Command-line overrides.
@@ -101,6 +114,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
+        let s3 = s3_config(&file)?;
         let timezone = env("REELFLOW_TIMEZONE").or(file.timezone);
         let offset = match timezone {
             Some(tz) => DisplayOffset::parse(&tz).context("REELFLOW_TIMEZONE")?,
@@ -203,10 +217,54 @@ impl Config {
                     .context("REELFLOW_MULTIPART_MAX_AGE_SECS must be a number of seconds")?,
                 None => file.multipart_max_age_secs.unwrap_or(7 * 24 * 3600),
             }),
+            task_max_attempts: match env("REELFLOW_TASK_MAX_ATTEMPTS") {
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .context("REELFLOW_TASK_MAX_ATTEMPTS must be a number")?
+                    .max(1),
+                None => file.task_max_attempts.unwrap_or(3).max(1),
+            },
             database_url,
             database_max_connections: database_max_connections.max(1),
+            s3,
         })
     }
+}
+
+/// The S3 blob store settings: `REELFLOW_BLOB_URL` / `blob_url` selects it, the `REELFLOW_S3_*`
+/// variables / `s3_*` keys say how to reach it. With an endpoint (anything but AWS), path-style
+/// addressing is the default; plain HTTP is allowed when the endpoint is `http://`.
+fn s3_config(file: &FileConfig) -> Result<Option<reelflow_objects::S3Config>> {
+    let Some(url) = env("REELFLOW_BLOB_URL").or(file.blob_url.clone()) else {
+        return Ok(None);
+    };
+    let mut config =
+        reelflow_objects::S3Config::from_url(url.trim()).context("REELFLOW_BLOB_URL")?;
+    let flag = |name: &str, file_value: Option<bool>| -> Result<Option<bool>> {
+        match env(name) {
+            Some(v) => match v.trim() {
+                "1" | "true" | "on" | "yes" => Ok(Some(true)),
+                "0" | "false" | "off" | "no" => Ok(Some(false)),
+                other => anyhow::bail!("{name} must be true or false, not {other:?}"),
+            },
+            None => Ok(file_value),
+        }
+    };
+    config.endpoint = env("REELFLOW_S3_ENDPOINT").or(file.s3_endpoint.clone());
+    config.region = env("REELFLOW_S3_REGION").or(file.s3_region.clone());
+    config.access_key_id = env("REELFLOW_S3_ACCESS_KEY_ID").or(file.s3_access_key_id.clone());
+    config.secret_access_key =
+        env("REELFLOW_S3_SECRET_ACCESS_KEY").or(file.s3_secret_access_key.clone());
+    config.path_style =
+        flag("REELFLOW_S3_PATH_STYLE", file.s3_path_style)?.unwrap_or(config.endpoint.is_some());
+    config.allow_http = flag("REELFLOW_S3_ALLOW_HTTP", file.s3_allow_http)?.unwrap_or_else(|| {
+        config
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"))
+    });
+    Ok(Some(config))
 }
 
 /// `cos.example.internal, s3.example.internal` → lower-case names without dots at the ends.
@@ -228,4 +286,52 @@ fn read_file(path: &Path) -> Result<FileConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_blob_store_from_toml() {
+        let none: FileConfig = toml::from_str("").unwrap();
+        if env("REELFLOW_BLOB_URL").is_none() {
+            assert_eq!(s3_config(&none).unwrap(), None);
+        }
+        if std::env::vars().any(|(k, _)| k.starts_with("REELFLOW_S3_") || k == "REELFLOW_BLOB_URL")
+        {
+            return; // the environment would override the file
+        }
+        let file: FileConfig = toml::from_str(
+            r#"
+            blob_url = "s3://media/reelflow/blobs"
+            s3_endpoint = "http://127.0.0.1:9000"
+            s3_region = "ap-guangzhou"
+            s3_access_key_id = "AKID"
+            s3_secret_access_key = "secret"
+            "#,
+        )
+        .unwrap();
+        let s3 = s3_config(&file).unwrap().unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("media", "reelflow/blobs")
+        );
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region.as_deref(), Some("ap-guangzhou"));
+        assert_eq!(s3.access_key_id.as_deref(), Some("AKID"));
+        assert_eq!(s3.secret_access_key.as_deref(), Some("secret"));
+        assert!(
+            s3.path_style && s3.allow_http,
+            "defaults for an http endpoint"
+        );
+
+        let aws: FileConfig =
+            toml::from_str("blob_url = \"s3://b\"\ns3_allow_http = false\n").unwrap();
+        let s3 = s3_config(&aws).unwrap().unwrap();
+        assert!(!s3.path_style && !s3.allow_http && s3.endpoint.is_none());
+
+        let bad: FileConfig = toml::from_str("blob_url = \"/var/blobs\"").unwrap();
+        assert!(s3_config(&bad).is_err());
+    }
 }

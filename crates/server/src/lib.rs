@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::Extension;
 use reelflow_api::{ApiConfig, AppState};
-use reelflow_engine::{Engine, EngineConfig};
+use reelflow_engine::{Engine, EngineConfig, RetryPolicy};
 use reelflow_notify::{Notifier, NotifierConfig};
-use reelflow_objects::LocalBlobStore;
+use reelflow_objects::{BlobStore, LocalBlobStore, S3BlobStore};
 use reelflow_store::{Backend, Store, WakeSignals};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -44,7 +44,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     for template in reelflow_model::template::official_templates() {
         store.save_template(&template).await?;
     }
-    let blobs = Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?);
+    let blobs: Arc<dyn BlobStore> = match &config.s3 {
+        Some(s3) => {
+            tracing::info!(blobs = %s3.describe(), "object bodies in an S3-compatible store");
+            Arc::new(S3BlobStore::new(s3)?)
+        }
+        None => Arc::new(LocalBlobStore::open(&config.data.join("blobs")).await?),
+    };
 
     let callback_wake = Arc::new(Notify::new());
     let engine = Engine::new(
@@ -62,7 +68,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             fetch: config.fetch.clone(),
         },
         callback_wake.clone(),
-    );
+    )
+    .with_retry(RetryPolicy {
+        max_attempts: config.task_max_attempts,
+        ..RetryPolicy::default()
+    });
     tracing::info!(workers = config.workers, "starting task workers");
     let mut workers = engine.spawn_workers(shutdown.clone()).await?;
     match store.wake_signals().await {

@@ -85,15 +85,4 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<CancelOutcome>;
     /// Whether a running task was asked to stop.
     async fn cancel_requested(&self, job_id: &str) -> StoreResult<bool>;
-    /// Claims the other Submitted tasks of `task`'s run that read the same input, have one of
-    /// `node_types` and sit in the same queue, so one ffmpeg can serve them all (fused
-    /// execution). At most `limit` tasks are claimed.
-    async fn claim_siblings(
-        &self,
-        task: &Task,
-        node_types: &[&str],
-        owner: &str,
-        lease_until: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Task>>;
 }

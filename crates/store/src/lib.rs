@@ -216,13 +216,47 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, run_id: &str) -> StoreResult<Option<(Instance, Vec<Task>)>>;
     /// Runs of a workflow.
     async fn list_runs(&self, query: &RunQuery) -> StoreResult<Vec<Instance>>;
-    /// Claims the oldest submitted task for `owner` until `lease_until`.
+    /// Claims the oldest claimable Submitted task for `owner` until `lease_until` (its queue
+    /// Active and below MaxConcurrent, its `not_before` reached) and, when it is a section
+    /// ([`NodeType::is_section`](reelflow_model::workflow::NodeType::is_section)) and
+    /// `siblings > 0`, up to `siblings` other Submitted section tasks of its run that read
+    /// the same input and sit in the same queue (fused execution: they share one ffmpeg
+    /// process, so only the first counts against MaxConcurrent, as one process). All in one
+    /// transaction: concurrent claimers never split such a group. The first task comes
+    /// first, then its siblings by job id; empty when nothing is claimable.
+    async fn claim_group(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        siblings: u32,
+    ) -> StoreResult<Vec<Task>>;
+    /// Claims the oldest claimable Submitted task alone ([`RunStore::claim_group`] without
+    /// siblings).
     async fn claim_task(
         &self,
         owner: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<Task>>;
+    ) -> StoreResult<Option<Task>> {
+        Ok(self
+            .claim_group(owner, now, lease_until, 0)
+            .await?
+            .into_iter()
+            .next())
+    }
+    /// Puts a task `owner` runs back to Submitted after a transient failure: one more
+    /// attempt counted, not claimable before `not_before`, lease and progress cleared, its
+    /// outputs list emptied (the next attempt writes them again), `code`/`message` keeping
+    /// the failure. False when the task is no longer ours.
+    async fn retry_task(
+        &self,
+        job_id: &str,
+        owner: &str,
+        not_before: i64,
+        code: &str,
+        message: &str,
+    ) -> StoreResult<bool>;
     /// Extends a lease; false when the task is no longer ours.
     async fn renew_lease(&self, job_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool>;
     /// Records progress (0–100) of a running task.

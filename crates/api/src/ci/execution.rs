@@ -83,7 +83,7 @@ fn task_xml(t: &Task, offset: DisplayOffset) -> XmlElement {
         );
     }
     XmlElement::new("Tasks")
-        .with_leaf("Type", &t.node_type)
+        .with_leaf("Type", &t.tag)
         .with_leaf("JobId", &t.job_id)
         .with_leaf("Name", &t.node_name)
         .with_leaf("State", t.state.as_str())

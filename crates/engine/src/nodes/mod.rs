@@ -57,14 +57,6 @@ impl NodeRun {
     }
 }
 
-/// Node types that run as output sections and can share a decode.
-pub(crate) fn is_section(node_type: &str) -> bool {
-    matches!(
-        node_type,
-        "Transcode" | "VideoStream" | "Snapshot" | "HighSpeedHd"
-    )
-}
-
 /// Runs the job's node.
 pub(crate) async fn run(
     engine: &Engine,

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelflow_engine::{Engine, EngineConfig};
+use reelflow_engine::{Engine, EngineConfig, RetryPolicy};
 use reelflow_model::XmlElement;
 use reelflow_model::clock::DisplayOffset;
 use reelflow_model::execution::RunState;
@@ -49,6 +49,19 @@ pub async fn harness_with(fuse: bool) -> Harness {
 
 /// A harness whose jobs fetch `Input.Url`s with `fetch`.
 pub async fn harness_fetching(fuse: bool, fetch: reelflow_engine::FetchConfig) -> Harness {
+    harness_full(fuse, fetch, RetryPolicy::default()).await
+}
+
+/// A harness retrying transient failures by `retry`.
+pub async fn harness_retrying(retry: RetryPolicy) -> Harness {
+    harness_full(true, reelflow_engine::FetchConfig::default(), retry).await
+}
+
+async fn harness_full(
+    fuse: bool,
+    fetch: reelflow_engine::FetchConfig,
+    retry: RetryPolicy,
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -76,7 +89,8 @@ pub async fn harness_fetching(fuse: bool, fetch: reelflow_engine::FetchConfig) -
             fetch,
         },
         Arc::new(Notify::new()),
-    );
+    )
+    .with_retry(retry);
     let stop = CancellationToken::new();
     let mut workers = engine.spawn_workers(stop.clone()).await.unwrap();
     tokio::spawn(async move { while workers.join_next().await.is_some() {} });

@@ -112,40 +112,4 @@ impl JobStore for PgStore {
                 .await?;
         Ok(flag == Some(true))
     }
-
-    async fn claim_siblings(
-        &self,
-        task: &Task,
-        node_types: &[&str],
-        owner: &str,
-        lease_until: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Task>> {
-        let rows = sqlx::query(
-            "WITH picked AS (SELECT job_id FROM tasks WHERE run_id = $4 AND state = 'Submitted' \
-             AND input_bucket = $5 AND input_key = $6 AND queue_id = $7 AND node_type = ANY($8) \
-             AND job_id <> $9 ORDER BY job_id LIMIT $10 FOR UPDATE SKIP LOCKED) \
-             UPDATE tasks t SET state = 'Running', started = COALESCE(started, $1), \
-             lease_owner = $2, lease_until = $3 FROM picked WHERE t.job_id = picked.job_id \
-             RETURNING t.*",
-        )
-        .bind(task.started.unwrap_or(lease_until))
-        .bind(owner)
-        .bind(lease_until)
-        .bind(&task.run_id)
-        .bind(&task.input_bucket)
-        .bind(&task.input_key)
-        .bind(&task.queue_id)
-        .bind(node_types)
-        .bind(&task.job_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut tasks = rows
-            .iter()
-            .map(rows::task)
-            .collect::<StoreResult<Vec<_>>>()?;
-        tasks.sort_by(|a, b| a.job_id.cmp(&b.job_id));
-        Ok(tasks)
-    }
 }

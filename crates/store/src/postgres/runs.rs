@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use reelflow_model::execution::{Instance, Task, TaskState};
+use reelflow_model::workflow::NodeType;
 use sqlx::PgConnection;
 
 use super::tx::{PgRunTx, Woken, load_run};
@@ -48,7 +49,7 @@ async fn insert_task(conn: &mut PgConnection, t: &Task) -> StoreResult<()> {
     .bind(&t.job_id)
     .bind(&t.run_id)
     .bind(&t.node_name)
-    .bind(&t.node_type)
+    .bind(&t.tag)
     .bind(&t.template_id)
     .bind(&t.template_name)
     .bind(t.state.as_str())
@@ -68,10 +69,18 @@ async fn insert_task(conn: &mut PgConnection, t: &Task) -> StoreResult<()> {
 }
 
 /// Queues tried per claim before giving up until the next poll (each was found full).
-const CLAIM_QUEUE_TRIES: usize = 8;
+/// How many full queues or busy runs one claim steps over before it reports nothing.
+const CLAIM_SKIP_TRIES: usize = 8;
+
+/// Why one claim attempt took nothing although a task was found.
+enum Skip {
+    /// Its queue is at MaxConcurrent (or paused) under the queue's lock.
+    Queue(String),
+    /// Another claimer holds its run: it is claiming that run's section group.
+    Run(String),
+}
 
 impl PgStore {
-    /// Inserts runs in the caller's transaction and announces submitted tasks at its commit.
     pub(super) async fn insert_runs(
         &self,
         conn: &mut PgConnection,
@@ -89,29 +98,57 @@ impl PgStore {
 
     /// One claim attempt, skipping queues already found full. `Err(queue)`: the candidate's
     /// queue turned out full once locked.
+    /// One claim attempt in one transaction, stepping over `full` queues and `busy` runs.
+    ///
+    /// Section groups: every claimer that takes a section task with its siblings holds the
+    /// run's row (`FOR UPDATE SKIP LOCKED`, so a second claimer of the same run steps over it
+    /// instead of taking one of the group); the siblings are then locked without SKIP LOCKED,
+    /// waiting only for transactions that hold one of them briefly (a claimer about to step
+    /// over the run, a cancel), so none is left out.
     async fn claim_once(
         &self,
         owner: &str,
         now: i64,
         lease_until: i64,
+        siblings: u32,
         full: &[String],
-    ) -> StoreResult<Result<Option<Task>, String>> {
+        busy: &[String],
+    ) -> StoreResult<Result<Vec<Task>, Skip>> {
         let mut tx = self.pool.begin().await?;
-        let candidate: Option<(String, Option<String>)> = sqlx::query_as(
+        let candidate: Option<(String, Option<String>, String, String)> = sqlx::query_as(
             // The queue test here is a cheap filter on this statement's snapshot; the count
             // that decides is made below, under the queue's lock.
-            "SELECT t.job_id, q.id FROM tasks t LEFT JOIN queues q ON q.id = t.queue_id \
-             WHERE t.state = 'Submitted' AND t.queue_id <> ALL($1) \
+            "SELECT t.job_id, q.id, t.run_id, t.node_type FROM tasks t \
+             LEFT JOIN queues q ON q.id = t.queue_id \
+             WHERE t.state = 'Submitted' AND t.not_before <= $3 AND t.queue_id <> ALL($1) \
+             AND t.run_id <> ALL($2) \
              AND (q.id IS NULL OR (q.state = 'Active' AND q.max_concurrent > \
              (SELECT COUNT(*) FROM tasks r WHERE r.queue_id = t.queue_id AND r.state = 'Running'))) \
              ORDER BY t.created, t.job_id LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
         )
         .bind(full)
+        .bind(busy)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((job_id, queue)) = candidate else {
-            return Ok(Ok(None));
+        let Some((job_id, queue, run_id, node_type)) = candidate else {
+            return Ok(Ok(Vec::new()));
         };
+        let fuse =
+            siblings > 0 && NodeType::of_task_type(&node_type).is_some_and(NodeType::is_section);
+        if fuse {
+            let held: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM instances WHERE run_id = $1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(&run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if held.is_none() {
+                // Release the task at once: the run's holder may be waiting for it.
+                tx.rollback().await?;
+                return Ok(Err(Skip::Run(run_id)));
+            }
+        }
         if let Some(queue) = queue {
             // Claims of one queue serialize on its row; the count is a new statement, so it
             // sees every claim committed before the lock was granted.
@@ -127,7 +164,8 @@ impl PgStore {
             .fetch_optional(&mut *tx)
             .await?;
             if room != Some(true) {
-                return Ok(Err(queue));
+                tx.rollback().await?;
+                return Ok(Err(Skip::Queue(queue)));
             }
         }
         let row = sqlx::query(
@@ -140,9 +178,40 @@ impl PgStore {
         .bind(&job_id)
         .fetch_one(&mut *tx)
         .await?;
-        let task = rows::task(&row)?;
+        let head = rows::task(&row)?;
+        let mut group = Vec::new();
+        if fuse {
+            let types: Vec<&str> = NodeType::sections().map(NodeType::as_str).collect();
+            let rows = sqlx::query(
+                "WITH picked AS (SELECT job_id FROM tasks WHERE run_id = $4 \
+                 AND state = 'Submitted' AND not_before <= $1 AND input_bucket = $5 \
+                 AND input_key = $6 AND queue_id = $7 AND node_type = ANY($8) AND job_id <> $9 \
+                 ORDER BY job_id LIMIT $10 FOR UPDATE) \
+                 UPDATE tasks t SET state = 'Running', started = COALESCE(started, $1), \
+                 lease_owner = $2, lease_until = $3 FROM picked WHERE t.job_id = picked.job_id \
+                 RETURNING t.*",
+            )
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(&head.run_id)
+            .bind(&head.input_bucket)
+            .bind(&head.input_key)
+            .bind(&head.queue_id)
+            .bind(&types)
+            .bind(&head.job_id)
+            .bind(i64::from(siblings))
+            .fetch_all(&mut *tx)
+            .await?;
+            group = rows
+                .iter()
+                .map(rows::task)
+                .collect::<StoreResult<Vec<_>>>()?;
+            group.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        }
         tx.commit().await?;
-        Ok(Ok(Some(task)))
+        group.insert(0, head);
+        Ok(Ok(group))
     }
 }
 
@@ -195,20 +264,53 @@ impl RunStore for PgStore {
         rows.iter().map(rows::instance).collect()
     }
 
-    async fn claim_task(
+    async fn claim_group(
         &self,
         owner: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<Task>> {
-        let mut full = Vec::new();
-        while full.len() < CLAIM_QUEUE_TRIES {
-            match self.claim_once(owner, now, lease_until, &full).await? {
-                Ok(task) => return Ok(task),
-                Err(queue) => full.push(queue),
+        siblings: u32,
+    ) -> StoreResult<Vec<Task>> {
+        let (mut full, mut busy) = (Vec::new(), Vec::new());
+        let mut failed = 0;
+        while full.len() + busy.len() < CLAIM_SKIP_TRIES {
+            match self
+                .claim_once(owner, now, lease_until, siblings, &full, &busy)
+                .await
+            {
+                Ok(Ok(group)) => return Ok(group),
+                Ok(Err(Skip::Queue(queue))) => full.push(queue),
+                Ok(Err(Skip::Run(run))) => busy.push(run),
+                // A group claim waits for its siblings' row locks; a deadlock with a cancel
+                // of one of them aborts one side, which simply tries again.
+                Err(e) if retryable(&e) && failed < RETRIES => failed += 1,
+                Err(e) => return Err(e),
             }
         }
-        Ok(None)
+        Ok(Vec::new())
+    }
+
+    async fn retry_task(
+        &self,
+        job_id: &str,
+        owner: &str,
+        not_before: i64,
+        code: &str,
+        message: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET state = 'Submitted', lease_owner = NULL, lease_until = NULL, \
+             progress = 0, outputs = '[]', result = '', attempts = attempts + 1, not_before = $1, \
+             code = $2, message = $3 WHERE job_id = $4 AND lease_owner = $5 AND state = 'Running'",
+        )
+        .bind(not_before)
+        .bind(code)
+        .bind(message)
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn renew_lease(&self, job_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool> {

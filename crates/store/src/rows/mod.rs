@@ -11,7 +11,9 @@ use reelflow_model::execution::{Instance, OutputObject, RunState, Task, TaskStat
 use reelflow_model::object::{ObjectOrigin, ObjectRecord};
 use reelflow_model::queue::Queue;
 use reelflow_model::template::{Template, TemplateCategory, TemplateTag};
-use reelflow_model::workflow::{Workflow, WorkflowState};
+use reelflow_model::workflow::{NodeType, Workflow, WorkflowState};
+
+use crate::StoreError;
 
 use crate::error::corrupt;
 use crate::{MultipartUpload, StoreResult, UploadPart};
@@ -202,7 +204,14 @@ pub(crate) fn task(row: &impl Cols) -> StoreResult<Task> {
         job_id: row.text("job_id")?,
         run_id: row.text("run_id")?,
         node_name: row.text("node_name")?,
-        node_type: row.text("node_type")?,
+        node_type: {
+            let text = row.text("node_type")?;
+            NodeType::of_task_type(&text).ok_or_else(|| StoreError::Corrupt {
+                column: "tasks.node_type",
+                detail: format!("unknown node type {text:?}"),
+            })?
+        },
+        tag: row.text("node_type")?,
         template_id: row.text("template_id")?,
         template_name: row.text("template_name")?,
         queue_id: row.text("queue_id")?,
@@ -217,6 +226,8 @@ pub(crate) fn task(row: &impl Cols) -> StoreResult<Task> {
         created: row.int("created")?,
         started: row.opt_int("started")?,
         ended: row.opt_int("ended")?,
+        attempts: row.int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+        not_before: row.int("not_before")?,
     })
 }
 

@@ -88,42 +88,6 @@ impl JobStore for SqliteStore {
         Ok(outcome)
     }
 
-    async fn claim_siblings(
-        &self,
-        task: &Task,
-        node_types: &[&str],
-        owner: &str,
-        lease_until: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<Task>> {
-        let types = format!(",{},", node_types.join(","));
-        let rows = sqlx::query(
-            "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?1), lease_owner = ?2, \
-             lease_until = ?3 WHERE job_id IN (SELECT job_id FROM tasks WHERE run_id = ?4 \
-             AND state = 'Submitted' AND input_bucket = ?5 AND input_key = ?6 AND queue_id = ?7 \
-             AND instr(?8, ',' || node_type || ',') > 0 AND job_id != ?9 ORDER BY job_id LIMIT ?10) \
-             RETURNING *",
-        )
-        .bind(task.started.unwrap_or(lease_until))
-        .bind(owner)
-        .bind(lease_until)
-        .bind(&task.run_id)
-        .bind(&task.input_bucket)
-        .bind(&task.input_key)
-        .bind(&task.queue_id)
-        .bind(types)
-        .bind(&task.job_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut tasks = rows
-            .iter()
-            .map(rows::task)
-            .collect::<StoreResult<Vec<_>>>()?;
-        tasks.sort_by(|a, b| a.job_id.cmp(&b.job_id));
-        Ok(tasks)
-    }
-
     async fn cancel_requested(&self, job_id: &str) -> StoreResult<bool> {
         let flag: Option<i64> =
             sqlx::query_scalar("SELECT cancel_requested FROM tasks WHERE job_id = ?")

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use reelflow_model::execution::{Instance, Task};
+use reelflow_model::workflow::NodeType;
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
@@ -46,7 +47,7 @@ async fn insert_task(conn: &mut SqliteConnection, t: &Task) -> StoreResult<()> {
     .bind(&t.job_id)
     .bind(&t.run_id)
     .bind(&t.node_name)
-    .bind(&t.node_type)
+    .bind(&t.tag)
     .bind(&t.template_id)
     .bind(&t.template_name)
     .bind(t.state.as_str())
@@ -113,18 +114,22 @@ impl RunStore for SqliteStore {
         rows.iter().map(rows::instance).collect()
     }
 
-    async fn claim_task(
+    async fn claim_group(
         &self,
         owner: &str,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<Task>> {
+        siblings: u32,
+    ) -> StoreResult<Vec<Task>> {
+        // One writer at a time: the first task and its siblings are taken in one transaction.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
             // A task is claimable when its queue is Active and below MaxConcurrent (tasks
-            // without a queue are always claimable).
-            "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?), lease_owner = ?, \
-             lease_until = ? WHERE job_id = (SELECT t.job_id FROM tasks t \
+            // without a queue are always claimable) and its retry delay is over.
+            "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?1), lease_owner = ?2, \
+             lease_until = ?3 WHERE job_id = (SELECT t.job_id FROM tasks t \
              LEFT JOIN queues q ON q.id = t.queue_id WHERE t.state = 'Submitted' \
+             AND t.not_before <= ?1 \
              AND (q.id IS NULL OR (q.state = 'Active' AND q.max_concurrent > \
              (SELECT COUNT(*) FROM tasks r WHERE r.queue_id = t.queue_id AND r.state = 'Running'))) \
              ORDER BY t.created, t.job_id LIMIT 1) RETURNING *",
@@ -132,9 +137,73 @@ impl RunStore for SqliteStore {
         .bind(now)
         .bind(owner)
         .bind(lease_until)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(rows::task).transpose()
+        let Some(row) = row else {
+            return Ok(Vec::new());
+        };
+        let head = rows::task(&row)?;
+        let mut group = Vec::new();
+        if siblings > 0 && head.node_type.is_section() {
+            let types = format!(
+                ",{},",
+                NodeType::sections()
+                    .map(NodeType::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let rows = sqlx::query(
+                "UPDATE tasks SET state = 'Running', started = COALESCE(started, ?1), \
+                 lease_owner = ?2, lease_until = ?3 WHERE job_id IN (SELECT job_id FROM tasks \
+                 WHERE run_id = ?4 AND state = 'Submitted' AND not_before <= ?1 \
+                 AND input_bucket = ?5 AND input_key = ?6 AND queue_id = ?7 \
+                 AND instr(?8, ',' || node_type || ',') > 0 AND job_id != ?9 \
+                 ORDER BY job_id LIMIT ?10) RETURNING *",
+            )
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(&head.run_id)
+            .bind(&head.input_bucket)
+            .bind(&head.input_key)
+            .bind(&head.queue_id)
+            .bind(types)
+            .bind(&head.job_id)
+            .bind(i64::from(siblings))
+            .fetch_all(&mut *tx)
+            .await?;
+            group = rows
+                .iter()
+                .map(rows::task)
+                .collect::<StoreResult<Vec<_>>>()?;
+            group.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+        }
+        tx.commit().await?;
+        group.insert(0, head);
+        Ok(group)
+    }
+
+    async fn retry_task(
+        &self,
+        job_id: &str,
+        owner: &str,
+        not_before: i64,
+        code: &str,
+        message: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET state = 'Submitted', lease_owner = NULL, lease_until = NULL, \
+             progress = 0, outputs = '[]', result = '', attempts = attempts + 1, not_before = ?, \
+             code = ?, message = ? WHERE job_id = ? AND lease_owner = ? AND state = 'Running'",
+        )
+        .bind(not_before)
+        .bind(code)
+        .bind(message)
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn renew_lease(&self, job_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool> {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use reelflow_model::execution::{Instance, RunState, Task, TaskState};
+use reelflow_model::workflow::NodeType;
 use reelflow_store::*;
 
 use crate::support::*;
@@ -15,7 +16,7 @@ pub async fn tasks_are_listed_with_filters_and_paging(store: Arc<dyn Store>) {
     let mut r = parallel_run("r1", 3);
     r.tasks[0].state = TaskState::Waiting;
     r.tasks[1].queue_id = "q1".into();
-    r.tasks[2].node_type = "Snapshot".into();
+    set_type(&mut r.tasks[2], NodeType::Snapshot);
     r.tasks[2].input_key = "in/b.mp4".into();
     r.tasks[2].created = 20;
     store.create_run(&r).await.unwrap();
@@ -133,42 +134,78 @@ pub async fn a_cancel_of_a_running_task_signals_its_worker(store: Arc<dyn Store>
 }
 
 pub async fn siblings_reading_the_same_input_are_claimed_together(store: Arc<dyn Store>) {
-    let mut r = parallel_run("r1", 5);
-    r.tasks[3].node_type = "Snapshot".into();
+    let mut r = parallel_run("r1", 6);
+    set_type(&mut r.tasks[2], NodeType::Snapshot);
+    set_type(&mut r.tasks[3], NodeType::Animation);
     r.tasks[4].input_key = "other.mp4".into();
     store.create_run(&r).await.unwrap();
-    let first = store.claim_task("me", 11, 100).await.unwrap().unwrap();
-    assert_eq!(first.job_id, "jr1-0");
-    let siblings = store
-        .claim_siblings(&first, &["Transcode", "Animation"], "me", 100, 10)
-        .await
-        .unwrap();
-    // Not the Snapshot, nor the task reading another input.
-    assert_eq!(job_ids(&siblings), ["jr1-1", "jr1-2"]);
-    assert!(siblings.iter().all(|t| t.state == TaskState::Running));
-    assert!(siblings.iter().all(|t| t.started == Some(11)));
-    for t in &siblings {
+    let group = store.claim_group("me", 11, 100, 7).await.unwrap();
+    // Sections of any kind, not the Animation, nor the task reading another input.
+    assert_eq!(job_ids(&group), ["jr1-0", "jr1-1", "jr1-2", "jr1-5"]);
+    assert!(group.iter().all(|t| t.state == TaskState::Running));
+    assert!(group.iter().all(|t| t.started == Some(11)));
+    for t in &group {
         assert!(store.renew_lease(&t.job_id, "me", 120).await.unwrap());
     }
-    let more = store
-        .claim_siblings(&first, &["Transcode", "Snapshot"], "me", 100, 10)
-        .await
-        .unwrap();
+    // A task that is not a section is claimed alone, siblings asked for or not.
+    let alone = store.claim_group("me", 11, 100, 7).await.unwrap();
+    assert_eq!(job_ids(&alone), ["jr1-3"]);
+    let other_input = store.claim_group("me", 11, 100, 7).await.unwrap();
     assert_eq!(
-        job_ids(&more),
-        ["jr1-3"],
+        job_ids(&other_input),
+        ["jr1-4"],
         "claimed ones are not claimed twice"
     );
+    assert!(
+        store
+            .claim_group("me", 11, 100, 7)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     let mut limited = parallel_run("r2", 4);
     for t in &mut limited.tasks {
         t.created = 1;
     }
     store.create_run(&limited).await.unwrap();
-    let head = store.claim_task("me", 11, 100).await.unwrap().unwrap();
-    assert_eq!(head.job_id, "jr2-0");
-    let two = store
-        .claim_siblings(&head, &["Transcode"], "me", 100, 2)
-        .await
-        .unwrap();
-    assert_eq!(two.len(), 2);
+    let head_and_two = store.claim_group("me", 11, 100, 2).await.unwrap();
+    assert_eq!(job_ids(&head_and_two), ["jr2-0", "jr2-1", "jr2-2"]);
+    let without_siblings = store.claim_task("me", 11, 100).await.unwrap().unwrap();
+    assert_eq!(without_siblings.job_id, "jr2-3");
+}
+
+pub async fn a_retried_task_waits_its_turn_and_keeps_its_count(store: Arc<dyn Store>) {
+    let mut r = parallel_run("r1", 2);
+    r.tasks[1].created = 11;
+    store.create_run(&r).await.unwrap();
+    let a = store.claim_task("me", 20, 100).await.unwrap().unwrap();
+    assert_eq!(a.job_id, "jr1-0");
+    assert_eq!((a.attempts, a.not_before), (0, 0));
+    assert!(
+        !store
+            .retry_task(&a.job_id, "other", 50, "InternalError", "x")
+            .await
+            .unwrap(),
+        "only the lease owner puts a task back"
+    );
+    assert!(
+        store
+            .retry_task(&a.job_id, "me", 50, "TranscodeFailed", "ffmpeg was killed")
+            .await
+            .unwrap()
+    );
+    let (back, _) = store.get_task(&a.job_id).await.unwrap().unwrap();
+    assert_eq!(back.state, TaskState::Submitted);
+    assert_eq!((back.attempts, back.not_before), (1, 50));
+    assert_eq!(back.code, "TranscodeFailed");
+    assert!(back.outputs.is_empty());
+    // Before its time the younger task goes first, then nothing.
+    let b = store.claim_task("me", 30, 100).await.unwrap().unwrap();
+    assert_eq!(b.job_id, "jr1-1");
+    assert!(store.claim_task("me", 49, 100).await.unwrap().is_none());
+    let again = store.claim_task("me", 50, 200).await.unwrap().unwrap();
+    assert_eq!(again.job_id, "jr1-0");
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.started, Some(20), "the first start is kept");
 }

@@ -65,6 +65,7 @@ conformance! {
         a_cancel_before_start_ends_the_task_and_applies_the_decision,
         a_cancel_of_a_running_task_signals_its_worker,
         siblings_reading_the_same_input_are_claimed_together,
+        a_retried_task_waits_its_turn_and_keeps_its_count,
     ],
     queues: [
         queues_bound_concurrency_and_hold_work_while_paused,
@@ -98,6 +99,7 @@ conformance! {
         concurrent_claims_take_each_task_once,
         concurrent_sibling_finishes_end_each_run_once,
         a_queue_limit_holds_under_concurrent_claims,
+        concurrent_claimers_never_split_a_sibling_group,
         a_claim_racing_a_cancel_agree,
         concurrent_replacements_hand_back_each_blob_once,
         concurrent_part_uploads_hand_back_each_blob_once,

@@ -149,6 +149,43 @@ pub async fn a_queue_limit_holds_under_concurrent_claims(store: Arc<dyn Store>) 
     }
 }
 
+pub async fn concurrent_claimers_never_split_a_sibling_group(store: Arc<dyn Store>) {
+    for round in 0..12 {
+        let run_id = format!("r{round}");
+        store.create_run(&parallel_run(&run_id, 3)).await.unwrap();
+        let groups = together(2, |i| {
+            let store = store.clone();
+            async move {
+                store
+                    .claim_group(&format!("w{i}"), 1, 100, 7)
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+        let mut sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        sizes.sort_unstable();
+        assert_eq!(
+            sizes,
+            [0, 3],
+            "round {round}: one claimer takes the whole ladder"
+        );
+        let w = groups.iter().position(|g| !g.is_empty()).unwrap();
+        for t in &groups[w] {
+            assert_eq!(
+                (t.run_id.as_str(), t.state),
+                (run_id.as_str(), TaskState::Running)
+            );
+            assert!(
+                store
+                    .renew_lease(&t.job_id, &format!("w{w}"), 100)
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+}
+
 pub async fn a_claim_racing_a_cancel_agree(store: Arc<dyn Store>) {
     for r in 0..6 {
         let run_id = format!("r{r}");

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use reelflow_model::XmlElement;
 use reelflow_model::execution::{Instance, RunState, Task, TaskState};
 use reelflow_model::object::{ObjectOrigin, ObjectRecord};
+use reelflow_model::workflow::NodeType;
 use reelflow_store::postgres::{PgConfig, PgStore};
 use reelflow_store::sqlite::SqliteStore;
 use reelflow_store::*;
@@ -110,7 +111,8 @@ pub fn task(run: &str, job: &str, node: &str, state: TaskState) -> Task {
         job_id: job.into(),
         run_id: run.into(),
         node_name: node.into(),
-        node_type: "Transcode".into(),
+        node_type: NodeType::Transcode,
+        tag: "Transcode".into(),
         template_id: "t1".into(),
         template_name: "tn".into(),
         queue_id: String::new(),
@@ -125,6 +127,8 @@ pub fn task(run: &str, job: &str, node: &str, state: TaskState) -> Task {
         created: 10,
         started: None,
         ended: None,
+        attempts: 0,
+        not_before: 0,
     }
 }
 
@@ -155,6 +159,12 @@ pub fn run(run_id: &str, created: i64) -> NewRun {
 }
 
 /// A run of `n` parallel tasks `j<run>-<i>`, all Submitted.
+/// Makes `task` a task of `node_type` (its stored type name too).
+pub fn set_type(task: &mut Task, node_type: NodeType) {
+    task.node_type = node_type;
+    task.tag = node_type.as_str().to_owned();
+}
+
 pub fn parallel_run(run_id: &str, n: usize) -> NewRun {
     NewRun {
         instance: instance(run_id, 1),
