@@ -85,6 +85,7 @@ impl Engine {
         let span =
             tracing::info_span!("task", job_id = %group[0].job_id, node = %group[0].node_name);
         async {
+            tracing::info!(tasks = group.len(), "claimed");
             if group.len() == 1 {
                 let task = group.remove(0);
                 self.run_single(task, shutdown).await;

@@ -11,6 +11,33 @@ use reelflow_model::clock::DisplayOffset;
 use reelflow_notify::{AddressPolicy, RetrySchedule};
 use serde::Deserialize;
 
+/// What a process does (`reelflow serve --role`). Every role delivers callbacks (the outbox is
+/// claimed with leases, so several processes never send one message twice) and reclaims
+/// abandoned multipart uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The HTTP API and the task workers.
+    #[default]
+    All,
+    /// The HTTP API only: uploads, CI calls, triggers; tasks run on worker processes.
+    Api,
+    /// Task workers only; the listener answers `/_reelflow/health` and nothing else.
+    Worker,
+}
+
+impl Role {
+    /// Runs task workers.
+    pub fn runs_tasks(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+
+    /// Serves the API.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+}
+
 /// Settings read from the TOML file; every field optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +60,7 @@ struct FileConfig {
     region: Option<String>,
     multipart_max_age_secs: Option<u64>,
     task_max_attempts: Option<u32>,
+    role: Option<Role>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
     blob_url: Option<String>,
@@ -82,6 +110,8 @@ pub struct Config {
     pub multipart_max_age: Duration,
     /// Attempts of a task that fails for a transient reason (the first included).
     pub task_max_attempts: u32,
+    /// What this process does.
+    pub role: Role,
     /// `postgres://…` to share a PostgreSQL database with other processes; `None` for SQLite
     /// in the data directory.
     pub database_url: Option<String>,
@@ -101,6 +131,8 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     /// `--config`.
     pub config_file: Option<PathBuf>,
+    /// `--role`.
+    pub role: Option<Role>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -224,6 +256,12 @@ impl Config {
                     .context("REELFLOW_TASK_MAX_ATTEMPTS must be a number")?
                     .max(1),
                 None => file.task_max_attempts.unwrap_or(3).max(1),
+            },
+            role: match (overrides.role, env("REELFLOW_ROLE")) {
+                (Some(role), _) => role,
+                (None, Some(v)) => <Role as clap::ValueEnum>::from_str(v.trim(), true)
+                    .map_err(|_| anyhow::anyhow!("REELFLOW_ROLE must be all, api or worker"))?,
+                (None, None) => file.role.unwrap_or_default(),
             },
             database_url,
             database_max_connections: database_max_connections.max(1),

@@ -73,8 +73,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         max_attempts: config.task_max_attempts,
         ..RetryPolicy::default()
     });
-    tracing::info!(workers = config.workers, "starting task workers");
-    let mut workers = engine.spawn_workers(shutdown.clone()).await?;
+    let mut workers = if config.role.runs_tasks() {
+        tracing::info!(workers = config.workers, "starting task workers");
+        engine.spawn_workers(shutdown.clone()).await?
+    } else {
+        tracing::info!("role api: no task workers in this process");
+        tokio::task::JoinSet::new()
+    };
     match store.wake_signals().await {
         Ok(Some(signals)) => relay_wakeups(signals, &engine, &callback_wake, &shutdown),
         Ok(None) => {}
@@ -117,7 +122,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         }),
     })
     .layer(Extension(notifier_handle));
-    tracing::info!(listen = %listener.local_addr()?, "reelflow is ready");
+    // A worker answers health checks only; uploads and CI calls go to API processes.
+    let app = if config.role.serves_api() {
+        app
+    } else {
+        axum::Router::new().route("/_reelflow/health", axum::routing::get(|| async { "ok\n" }))
+    };
+    tracing::info!(listen = %listener.local_addr()?, role = ?config.role, "reelflow is ready");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;

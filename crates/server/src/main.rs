@@ -40,6 +40,10 @@ enum Command {
         /// TOML configuration file.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// What this process does: the API and task workers (`all`), the API only, or task
+        /// workers only [default: all].
+        #[arg(long, value_enum)]
+        role: Option<reelflow::config::Role>,
     },
     /// Print, as a JSON array, the exact ffmpeg arguments a Transcode template would run on an
     /// input (for debugging templates and for benchmarks against bare ffmpeg).
@@ -82,10 +86,12 @@ fn main() -> Result<()> {
             listen,
             data,
             config,
+            role,
         } => runtime.block_on(serve(Config::load(Overrides {
             listen,
             data,
             config_file: config,
+            role,
         })?)),
         Command::Callbacks {
             connection,
