@@ -56,6 +56,13 @@ def multipart_etag(path: Path, part_bytes: int) -> str:
     return f'"{hashlib.md5(digests).hexdigest()}-{count}"'
 
 
+def md5_rate(path: Path) -> float:
+    """MiB/s of `md5sum` over the file (single core): the floor of the ETag work."""
+    start = time.perf_counter()
+    subprocess.run(["md5sum", str(path)], check=True, stdout=subprocess.DEVNULL)
+    return path.stat().st_size / MIB / (time.perf_counter() - start)
+
+
 def time_cp(src: Path, dst: Path, durable: bool) -> float:
     """`cp`, or with `durable` `cp` then `sync` of the copy (fsync: on disk, as an upload is
     before reelflow acknowledges it)."""
@@ -68,6 +75,12 @@ def time_cp(src: Path, dst: Path, durable: bool) -> float:
     elapsed = time.perf_counter() - start
     dst.unlink()
     return elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -112,15 +125,18 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - server still starting
                 time.sleep(0.1)
         want_etag = multipart_etag(src, args.part_mib * MIB)
-        cp_times, sync_times, up_times = [], [], []
+        cp_times, sync_times, up_times, server_cpu, client_cpu = [], [], [], [], []
         for i in range(args.repeat):
             cp_times.append(time_cp(src, work / "copy.bin", durable=False))
             sync_times.append(time_cp(src, work / "copy.bin", durable=True))
             subprocess.run(["sync"], check=True)
+            cpu0, mine0 = cpu_seconds(server.pid), time.process_time()
             start = time.perf_counter()
             client.upload_file(Bucket=BUCKET, Key=f"big-{i}.bin", LocalFilePath=str(src),
                                PartSize=args.part_mib, MAXThread=args.threads)
             up_times.append(time.perf_counter() - start)
+            server_cpu.append(cpu_seconds(server.pid) - cpu0)
+            client_cpu.append(time.process_time() - mine0)
             head = client.head_object(Bucket=BUCKET, Key=f"big-{i}.bin")
             assert int(head["Content-Length"]) == size, head
             assert head["ETag"] == want_etag, (head["ETag"], want_etag)
@@ -140,6 +156,9 @@ def main() -> None:
         print(f"  ratio upload/cp          {cp / up:8.3f}   (goal >= 0.9)")
         print(f"  ratio upload/(cp + sync) {cp_sync / up:8.3f}   (same durability as an upload)")
         print(f"  server peak RSS   {rss:8.1f} MiB  (goal < 100)")
+        print(f"  CPU per upload    server {statistics.median(server_cpu):.2f} s, "
+              f"client {statistics.median(client_cpu):.2f} s (2 cores; MD5 alone is "
+              f"{size / MIB / md5_rate(src):.2f} s of one core)")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -61,6 +61,7 @@ struct FileConfig {
     multipart_max_age_secs: Option<u64>,
     task_max_attempts: Option<u32>,
     role: Option<Role>,
+    queue_max_concurrent: Option<u32>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
     blob_url: Option<String>,
@@ -112,6 +113,8 @@ pub struct Config {
     pub task_max_attempts: u32,
     /// What this process does.
     pub role: Role,
+    /// MaxConcurrent of a bucket's default queue when it is created (cluster-wide).
+    pub queue_max_concurrent: u32,
     /// `postgres://…` to share a PostgreSQL database with other processes; `None` for SQLite
     /// in the data directory.
     pub database_url: Option<String>,
@@ -205,7 +208,7 @@ impl Config {
                 .context("REELFLOW_CALLBACK_MAX_IN_FLIGHT_PER_HOST must be a number")?,
             None => file.callback_max_in_flight_per_host.unwrap_or(64),
         };
-        Ok(Config {
+        let mut config = Config {
             listen: overrides
                 .listen
                 .or(file.listen)
@@ -263,10 +266,25 @@ impl Config {
                     .map_err(|_| anyhow::anyhow!("REELFLOW_ROLE must be all, api or worker"))?,
                 (None, None) => file.role.unwrap_or_default(),
             },
+            queue_max_concurrent: 0, // from the role, below
             database_url,
             database_max_connections: database_max_connections.max(1),
             s3,
-        })
+        };
+        // One process: its own worker slots. Several (api/worker roles): the queue limit is
+        // cluster-wide, and the process creating a queue does not know the cluster's size.
+        config.queue_max_concurrent = match env("REELFLOW_QUEUE_MAX_CONCURRENT") {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .context("REELFLOW_QUEUE_MAX_CONCURRENT must be a number")?,
+            None => file.queue_max_concurrent.unwrap_or(match config.role {
+                Role::All => config.workers as u32,
+                Role::Api | Role::Worker => 64,
+            }),
+        }
+        .max(1);
+        Ok(config)
     }
 }
 

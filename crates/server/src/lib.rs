@@ -63,7 +63,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             workers: config.workers,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
-            default_max_concurrent: config.workers as u32,
+            default_max_concurrent: config.queue_max_concurrent,
             fuse_siblings: config.fuse,
             fetch: config.fetch.clone(),
         },
