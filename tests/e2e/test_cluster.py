@@ -104,3 +104,37 @@ def test_api_and_workers_share_postgres_and_s3(server_factory, shared_substrates
     assert "claimed" not in api.log_path.read_text(errors="replace")
     assert all(n > 0 for n in claimed[1:]), f"tasks claimed per worker: {claimed}"
     assert sum(claimed) >= UPLOADS, claimed
+
+
+def test_a_worker_stopping_gracefully_hands_back_its_task(server_factory, shared_substrates, receiver, tmp_path):
+    """SIGTERM of a worker holding a task: the task is interrupted and handed back at once
+    (not left to its lease), another worker runs it, and the run succeeds."""
+    from conftest import make_video
+
+    creds = {"secret_id": "AKID" + secrets.token_hex(16), "secret_key": secrets.token_hex(16)}
+
+    def start(role: str):
+        env = dict(shared_substrates, REELFLOW_ROLE=role, REELFLOW_WORKERS="1")
+        return server_factory(extra_env=env, **creds)
+
+    api = start("api")
+    first = start("worker")
+    client = api.client()
+    bucket = rf.create_bucket(client, "hb")
+    url = receiver.url("handback")
+    tpl = rf.create_transcode_template(client, bucket, "slow", 640, 480)
+    body = rf.workflow_body("handback", {"Transcode_1": rf.transcode_node(tpl, bucket, "out/${InputName}.${Ext}")},
+                            notify_url=url, prefix="in/")
+    rf.create_workflow(client, bucket, body)
+    clip = make_video(tmp_path / "long.mp4", seconds=8.0, size="1280x720")
+    rf.upload(client, bucket, "in/long.mp4", clip.read_bytes())
+    deadline = time.monotonic() + 60
+    while "claimed" not in first.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, "the worker never claimed the task"
+        time.sleep(0.02)
+    second = start("worker")
+    first.stop()  # SIGTERM
+    assert "handed back tasks" in first.log_path.read_text(errors="replace"), first.log_tail()
+    d = receiver.wait_for(lambda d: d.path == receiver.path_of(url), timeout=120, what="the run's callback")
+    assert rf.text_of(rf.callback_execution(d), "State") == "Success", d.body[:2000]
+    assert "claimed" in second.log_path.read_text(errors="replace")

@@ -226,3 +226,21 @@ impl Engine {
         self.wake_workers();
     }
 }
+
+impl Engine {
+    /// Graceful hand-back at shutdown, once this node's workers have stopped: the tasks it still
+    /// holds (interrupted by the shutdown) go back to Submitted at once, so other workers take
+    /// them now instead of after the lease expires. Returns how many.
+    pub async fn hand_back(&self) -> Result<u64, EngineError> {
+        let now = reelflow_model::clock::now_unix();
+        let tasks = self
+            .inner
+            .store
+            .requeue_stale(now, Some(&self.inner.config.node_id))
+            .await?;
+        if tasks > 0 {
+            tracing::info!(tasks, "handed back tasks interrupted by the shutdown");
+        }
+        Ok(tasks)
+    }
+}

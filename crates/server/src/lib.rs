@@ -108,6 +108,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let notifier_handle = notifier.handle();
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
 
+    let hand_back = engine.clone();
     let app = reelflow_api::router(AppState {
         store,
         blobs,
@@ -145,6 +146,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         .is_err()
     {
         tracing::warn!("workers did not stop in time; their tasks will be requeued at next start");
+    } else if config.role.runs_tasks()
+        && let Err(error) = hand_back.hand_back().await
+    {
+        tracing::warn!(%error, "could not hand back interrupted tasks; their leases will expire");
     }
     Ok(())
 }
