@@ -11,6 +11,40 @@ use reelflow_model::object::valid_bucket_name;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// How a request is signed, decided once by the outer middleware and kept in the request's
+/// extensions: AWS SigV4 (an S3 client, answered in S3's terms) or COS q-sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// COS q-sign (or unsigned).
+    #[default]
+    Cos,
+    /// AWS Signature V4.
+    S3,
+}
+
+impl Dialect {
+    /// The dialect of a request with these headers and raw query.
+    pub fn of(headers: &axum::http::HeaderMap, raw_query: Option<&str>) -> Self {
+        let authorization = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if reelflow_signature::is_sigv4(authorization, raw_query) {
+            Self::S3
+        } else {
+            Self::Cos
+        }
+    }
+
+    /// The dialect the outer middleware recorded on `request`.
+    pub fn recorded<B>(request: &axum::http::Request<B>) -> Self {
+        request
+            .extensions()
+            .get::<Self>()
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
 /// What a request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

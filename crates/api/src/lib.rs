@@ -116,13 +116,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
             .unwrap_or_default(),
         bucket: target.bucket.clone(),
         query: query_pairs(request.uri().query()),
-        s3: reelflow_signature::is_sigv4(
-            request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|h| h.to_str().ok()),
-            request.uri().query(),
-        ),
+        s3: context::Dialect::recorded(&request) == context::Dialect::S3,
     };
     let result = route(&state, &ctx, &target, request).await;
     result.unwrap_or_else(IntoResponse::into_response)

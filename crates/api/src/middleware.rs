@@ -11,7 +11,7 @@ use reelflow_model::clock::now_unix;
 use reelflow_model::ids::new_request_id;
 use reelflow_signature::{SignedRequest, verify};
 
-use crate::context::{RequestId, query_pairs};
+use crate::context::{Dialect, RequestId, query_pairs};
 use crate::error::{ApiError, ErrorInfo};
 use crate::state::AppState;
 
@@ -21,7 +21,8 @@ pub async fn request_id_and_errors(mut request: Request, next: Next) -> Response
     let id = new_request_id(now_unix());
     let resource = request.uri().path().to_owned();
     let is_head = request.method() == Method::HEAD;
-    let dialect = ErrorDialect::of(&request);
+    let dialect = Dialect::of(request.headers(), request.uri().query());
+    request.extensions_mut().insert(dialect);
     request.extensions_mut().insert(RequestId(id.clone()));
     let leftover = crate::drain::Leftover::default();
     let expects_continue = request
@@ -43,7 +44,7 @@ pub async fn request_id_and_errors(mut request: Request, next: Next) -> Response
         let headers = response.headers_mut();
         headers.insert("x-ci-request-id", value.clone());
         headers.insert("x-cos-request-id", value.clone());
-        if dialect == ErrorDialect::S3 {
+        if dialect == Dialect::S3 {
             headers.insert("x-amz-request-id", value);
         }
     }
@@ -54,35 +55,13 @@ pub async fn request_id_and_errors(mut request: Request, next: Next) -> Response
     response
 }
 
-/// Which error body a request gets: S3's for AWS-signed requests (S3 clients parse `HostId`),
-/// COS/CI's otherwise (the COS SDKs read `TraceId`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ErrorDialect {
-    Cos,
-    S3,
-}
-
-impl ErrorDialect {
-    fn of(request: &Request) -> Self {
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if reelflow_signature::is_sigv4(authorization, request.uri().query()) {
-            Self::S3
-        } else {
-            Self::Cos
-        }
-    }
-}
-
 fn render_error(
     response: Response,
     info: &ErrorInfo,
     resource: &str,
     id: &str,
     is_head: bool,
-    dialect: ErrorDialect,
+    dialect: Dialect,
 ) -> Response {
     let (mut parts, _) = response.into_parts();
     let doc = XmlElement::new("Error")
@@ -90,9 +69,10 @@ fn render_error(
         .with_leaf("Message", &info.message)
         .with_leaf("Resource", resource)
         .with_leaf("RequestId", id);
+    // S3 clients parse `HostId`, the COS SDKs `TraceId`.
     let doc = match dialect {
-        ErrorDialect::Cos => doc.with_leaf("TraceId", id),
-        ErrorDialect::S3 => doc.with_leaf("HostId", id),
+        Dialect::Cos => doc.with_leaf("TraceId", id),
+        Dialect::S3 => doc.with_leaf("HostId", id),
     };
     let body = if is_head {
         String::new()
@@ -118,11 +98,7 @@ fn render_error(
 /// body is wrapped so it is checked while it streams (payload hash, aws-chunked signatures and
 /// trailers, `x-amz-checksum-*`): a handler that stores it commits only after a clean end.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let checked = if reelflow_signature::is_sigv4(authorization, request.uri().query()) {
+    let checked = if Dialect::recorded(&request) == Dialect::S3 {
         check_sigv4(&state, request)
     } else {
         check_signature(&state, &request).map(|()| request)

@@ -9,11 +9,10 @@
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use base64::Engine as _;
 use md5::{Digest, Md5};
 use reelflow_model::XmlElement;
 
-use super::{check_key, header_text, local_name, require_bucket};
+use super::{check_key, local_name, require_bucket};
 use crate::state::AppState;
 use crate::xml::xml_response;
 use crate::{ApiError, Ctx};
@@ -116,21 +115,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<DeleteRequest, ApiError> {
     Ok(request)
 }
 
-/// Verifies `Content-MD5` when sent (`x-amz-checksum-*` is checked by the signature layer).
+/// Verifies `Content-MD5` when sent (`x-amz-checksum-*` is checked by the signature layer);
+/// the header is read as for PUT Object ([`super::object::content_md5`]).
 fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let Some(value) = header_text(headers, "content-md5") else {
+    let Some(sent) = super::object::content_md5(headers)? else {
         return Ok(());
     };
-    let sent = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidDigest",
-                format!("the Content-MD5 you specified ({value:?}) is not valid base64"),
-            )
-        })?;
-    if sent.as_slice() != Md5::digest(body).as_slice() {
+    if sent != hex::encode(Md5::digest(body)) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "BadDigest",

@@ -55,15 +55,7 @@ impl ListParams {
                 ))
             })?,
         };
-        let url_encoding = match query_value(query, "encoding-type").unwrap_or("") {
-            "" => false,
-            v if v.eq_ignore_ascii_case("url") => true,
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "encoding-type must be \"url\", got {other:?}"
-                )));
-            }
-        };
+        let url_encoding = url_encoding(query)?;
         Ok(Self {
             prefix: text("prefix"),
             marker: text("marker"),
@@ -250,6 +242,17 @@ pub(super) fn push_entries(
                 doc.push(XmlElement::new("CommonPrefixes").with_leaf("Prefix", enc(prefix)));
             }
         }
+    }
+}
+
+/// The `encoding-type` parameter: absent or empty → `false`, `url` → `true`, else 400.
+pub(super) fn url_encoding(query: &[(String, String)]) -> Result<bool, ApiError> {
+    match query_value(query, "encoding-type").unwrap_or("") {
+        "" => Ok(false),
+        v if v.eq_ignore_ascii_case("url") => Ok(true),
+        other => Err(ApiError::invalid(format!(
+            "encoding-type must be \"url\", got {other:?}"
+        ))),
     }
 }
 

@@ -156,7 +156,7 @@ pub(super) async fn record_part(
     }
 }
 
-/// `ETag` and `x-cos-hash-crc64ecma` of a stored part.
+/// `ETag` and `x-cos-hash-crc64ecma` of a stored blob (object, part or completed upload).
 pub(super) fn part_headers(out: &mut HeaderMap, written: &BlobWritten) {
     insert(out, header::ETAG, &quoted_etag(&written.md5_hex));
     insert(out, super::CRC64_HEADER.clone(), &written.crc64.to_string());

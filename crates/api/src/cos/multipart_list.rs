@@ -9,7 +9,7 @@ use axum::response::Response;
 use reelflow_model::XmlElement;
 use reelflow_store::MultipartUpload;
 
-use super::list::{common_prefix, encode_if};
+use super::list::{common_prefix, encode_if, url_encoding};
 use super::multipart::{MAX_PART_NUMBER, require_upload};
 use super::{iso8601_ms, quoted_etag, require_bucket};
 use crate::context::query_value;
@@ -30,16 +30,6 @@ fn bounded(ctx: &Ctx, name: &str, default: u32, max: u32) -> Result<u32, ApiErro
     }
 }
 
-fn url_encoding(ctx: &Ctx) -> Result<bool, ApiError> {
-    match query_value(&ctx.query, "encoding-type").unwrap_or("") {
-        "" => Ok(false),
-        v if v.eq_ignore_ascii_case("url") => Ok(true),
-        other => Err(ApiError::invalid(format!(
-            "encoding-type must be \"url\", got {other:?}"
-        ))),
-    }
-}
-
 /// The initiator and owner shown for every upload: this deployment has one account.
 fn account(name: &str) -> XmlElement {
     XmlElement::new(name)
@@ -55,7 +45,7 @@ pub(super) async fn list_parts(
 ) -> Result<Response, ApiError> {
     let max_parts = bounded(ctx, "max-parts", MAX_ENTRIES, MAX_ENTRIES)?;
     let marker = bounded(ctx, "part-number-marker", 0, MAX_PART_NUMBER)?;
-    let encode = url_encoding(ctx)?;
+    let encode = url_encoding(&ctx.query)?;
     let upload = require_upload(state, ctx, key).await?;
     let mut parts = state
         .store
@@ -114,7 +104,7 @@ pub(super) async fn list_uploads(state: &AppState, ctx: &Ctx) -> Result<Response
         key_marker: text("key-marker"),
         upload_id_marker: text("upload-id-marker"),
         max: bounded(ctx, "max-uploads", MAX_ENTRIES, MAX_ENTRIES)?,
-        encode: url_encoding(ctx)?,
+        encode: url_encoding(&ctx.query)?,
     };
     require_bucket(state, &ctx.bucket).await?;
     let (entries, truncated) = collect(state, ctx, &q).await?;

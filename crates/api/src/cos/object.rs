@@ -52,9 +52,7 @@ pub(super) async fn put(
     let written = store_body(state, request.into_body(), limit, expected_md5).await?;
     commit_upload(state, ctx, key, &written, content_type, user_meta).await?;
     let mut response = StatusCode::OK.into_response();
-    let out = response.headers_mut();
-    insert(out, header::ETAG, &quoted_etag(&written.md5_hex));
-    insert(out, super::CRC64_HEADER.clone(), &written.crc64.to_string());
+    super::multipart::part_headers(response.headers_mut(), &written);
     Ok(response)
 }
 
