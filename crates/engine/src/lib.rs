@@ -187,18 +187,8 @@ impl Engine {
                 "killed tool processes left by the previous run"
             );
         }
-        let now = reelflow_model::clock::now_unix();
-        let requeued = self
-            .inner
-            .store
-            .requeue_stale(now, Some(&self.inner.config.node_id))
+        self.requeue_own("requeued tasks interrupted by the previous stop")
             .await?;
-        if requeued > 0 {
-            tracing::info!(
-                tasks = requeued,
-                "requeued tasks interrupted by the previous stop"
-            );
-        }
         let mut set = JoinSet::new();
         for index in 0..self.inner.config.workers.max(1) {
             let engine = self.clone();
@@ -232,6 +222,12 @@ impl Engine {
     /// holds (interrupted by the shutdown) go back to Submitted at once, so other workers take
     /// them now instead of after the lease expires. Returns how many.
     pub async fn hand_back(&self) -> Result<u64, EngineError> {
+        self.requeue_own("handed back tasks interrupted by the shutdown")
+            .await
+    }
+
+    /// Puts every task this node holds back to Submitted, logging `what` when there were any.
+    async fn requeue_own(&self, what: &'static str) -> Result<u64, EngineError> {
         let now = reelflow_model::clock::now_unix();
         let tasks = self
             .inner
@@ -239,7 +235,7 @@ impl Engine {
             .requeue_stale(now, Some(&self.inner.config.node_id))
             .await?;
         if tasks > 0 {
-            tracing::info!(tasks, "handed back tasks interrupted by the shutdown");
+            tracing::info!(tasks, "{what}");
         }
         Ok(tasks)
     }
