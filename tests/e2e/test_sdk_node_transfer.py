@@ -76,3 +76,15 @@ def test_node_sdk_large_transfers(server, client, big_video, node_exe, tmp_path)
     assert s["multipartList"]["uploads"] == [], "completed uploads are still listed"
     # the server holds what was sent
     assert client.get_object(Bucket=bucket, Key="node/slice.mp4")["Body"].get_raw_stream().read() == data
+
+
+def test_node_sdk_as_the_readme_configures_it(server, client, big_video, node_exe, tmp_path):
+    """The README's Node SDK line, nothing added: uploadFile (multipart) and getObject work."""
+    bucket = rf.create_bucket(client, "nodereadme")
+    env = dict(os.environ, HOME=str(tmp_path), PORT=str(server.port), SECRET_ID=server.secret_id,
+               SECRET_KEY=server.secret_key, BUCKET=bucket, FILE=str(big_video))
+    out = subprocess.run([node_exe, "readme_config.js"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"readme_config.js exited {out.returncode}:\n{out.stderr[-3000:]}"
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["md5"] == ts.md5_hex(big_video.read_bytes()), report
+    assert report["etag"].strip('"').endswith(("-" + str(-(-big_video.stat().st_size // MiB)))), report
