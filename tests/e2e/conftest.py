@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
 
+import boto3
 import pytest
 import requests
 from qcloud_cos import CosConfig, CosS3Client
@@ -440,3 +441,38 @@ def big_video(tmp_path_factory) -> Path:
     from transfer_support import make_big_video
 
     return make_big_video(tmp_path_factory.mktemp("big-media") / "big.mp4")
+
+
+# --- shared substrates for multi-process tests --------------------------------------------
+def _setting(env_name: str, file_name: str) -> str:
+    value = os.environ.get(env_name) or ""
+    path = REPO / "target" / file_name
+    if not value and path.is_file():
+        value = path.read_text().strip()
+    if not value:
+        pytest.fail(f"{env_name} is not set and target/{file_name} is missing: run scripts/setup.sh", pytrace=False)
+    return value
+
+
+@pytest.fixture
+def shared_substrates():
+    """A fresh PostgreSQL database and a fresh S3 bucket: (database URL, blob settings)."""
+    base = _setting("REELFLOW_TEST_DATABASE_URL", "test-database-url")
+    name = "rf_cluster_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    database = base.rsplit("/", 1)[0] + "/" + name
+    endpoint = _setting("REELFLOW_TEST_S3_ENDPOINT", "test-s3-url")
+    bucket = "rf-cluster-" + uuid.uuid4().hex[:10]
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3.create_bucket(Bucket=bucket)
+    env = {
+        "REELFLOW_DATABASE_URL": database,
+        "REELFLOW_BLOB_URL": f"s3://{bucket}/blobs",
+        "REELFLOW_S3_ENDPOINT": endpoint,
+        "REELFLOW_S3_REGION": "us-east-1",
+        "REELFLOW_S3_ACCESS_KEY_ID": "test",
+        "REELFLOW_S3_SECRET_ACCESS_KEY": "test",
+    }
+    yield env
+    subprocess.run(["psql", base, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)

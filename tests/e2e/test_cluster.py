@@ -11,50 +11,29 @@ import re
 import secrets
 import subprocess
 import time
-import uuid
-from pathlib import Path
 
-import boto3
-import pytest
+import json
 
 import reelflow_e2e as rf
 
-REPO = Path(__file__).resolve().parents[2]
 UPLOADS = 30
 
 
-def _setting(env_name: str, file_name: str) -> str:
-    value = os.environ.get(env_name) or ""
-    path = REPO / "target" / file_name
-    if not value and path.is_file():
-        value = path.read_text().strip()
-    if not value:
-        pytest.fail(f"{env_name} is not set and target/{file_name} is missing: run scripts/setup.sh", pytrace=False)
-    return value
+def _cli(server, *args: str) -> str:
+    env = dict(os.environ, REELFLOW_SECRET_ID=server.secret_id, REELFLOW_SECRET_KEY=server.secret_key)
+    done = subprocess.run([str(server.binary), *args, "--server", server.base_url],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
-@pytest.fixture
-def shared_substrates():
-    """A fresh PostgreSQL database and a fresh S3 bucket: (database URL, blob settings)."""
-    base = _setting("REELFLOW_TEST_DATABASE_URL", "test-database-url")
-    name = "rf_cluster_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-    database = base.rsplit("/", 1)[0] + "/" + name
-    endpoint = _setting("REELFLOW_TEST_S3_ENDPOINT", "test-s3-url")
-    bucket = "rf-cluster-" + uuid.uuid4().hex[:10]
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test")
-    s3.create_bucket(Bucket=bucket)
-    env = {
-        "REELFLOW_DATABASE_URL": database,
-        "REELFLOW_BLOB_URL": f"s3://{bucket}/blobs",
-        "REELFLOW_S3_ENDPOINT": endpoint,
-        "REELFLOW_S3_REGION": "us-east-1",
-        "REELFLOW_S3_ACCESS_KEY_ID": "test",
-        "REELFLOW_S3_SECRET_ACCESS_KEY": "test",
-    }
-    yield env
-    subprocess.run(["psql", base, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False)
+def nodes(server) -> dict[str, dict]:
+    """`reelflow nodes --json` against `server`: the registry by node id."""
+    return {n["id"]: n for n in json.loads(_cli(server, "nodes", "--json"))["nodes"]}
+
+
+def node_of(server) -> str:
+    return (server.data_dir / "node-id").read_text().strip()
 
 
 def test_api_and_workers_share_postgres_and_s3(server_factory, shared_substrates, receiver, media):
@@ -132,9 +111,25 @@ def test_a_worker_stopping_gracefully_hands_back_its_task(server_factory, shared
     while "claimed" not in first.log_path.read_text(errors="replace"):
         assert time.monotonic() < deadline, "the worker never claimed the task"
         time.sleep(0.02)
+    # The registry shows both processes, and the task the worker holds.
+    listed = rf.eventually(lambda: (n := nodes(api)).get(node_of(first), {}).get("tasks_held") == 1 and n,
+                           timeout=30, what="the worker holding its task in /_reelflow/v1/nodes")
+    assert {k: (v["role"], v["state"]) for k, v in listed.items()} == {
+        node_of(api): ("api", "Alive"), node_of(first): ("worker", "Alive")}
+    assert listed[node_of(api)]["workers"] == 0 and listed[node_of(first)]["workers"] == 1
     second = start("worker")
     first.stop()  # SIGTERM
     assert "handed back tasks" in first.log_path.read_text(errors="replace"), first.log_tail()
+    gone = nodes(api)[node_of(first)]
+    assert (gone["state"], gone["tasks_held"]) == ("Stopped", 0), gone
+    assert gone["metrics"]["tasks_claimed"] >= 1 and gone["metrics"]["tasks_succeeded"] == 0, gone
+    # The same per node in the Prometheus exposition, and the table for people.
+    metrics = _cli(api, "callbacks", "metrics")
+    labels = f'node="{node_of(first)}",role="worker"'
+    assert f"reelflow_node_up{{{labels}}} 0" in metrics, metrics
+    assert f'reelflow_node_tasks_total{{{labels},event="claimed"}} ' in metrics, metrics
+    table = _cli(api, "nodes")
+    assert node_of(first) in table and "Stopped" in table, table
     d = receiver.wait_for(lambda d: d.path == receiver.path_of(url), timeout=120, what="the run's callback")
     assert rf.text_of(rf.callback_execution(d), "State") == "Success", d.body[:2000]
     assert "claimed" in second.log_path.read_text(errors="replace")

@@ -63,3 +63,40 @@ def test_a_run_interrupted_by_sigkill_completes_after_restart(server_factory, re
     assert keys == [f"out/{run_id}/t.mp4"]
     time.sleep(1.0)
     assert len(receiver.deliveries(url)) == 1, "one callback for one run"
+
+
+def test_a_task_that_keeps_killing_its_worker_fails_after_its_attempts(server_factory, receiver, tmp_path):
+    """A poison task: every process that runs it dies (SIGKILL while it runs). Each loss counts
+    as a failed attempt, so with REELFLOW_TASK_MAX_ATTEMPTS=2 the third process fails the task
+    without running it, naming the cause, and the run's callback reports Failed."""
+    data = tmp_path / "data"
+    env = {"REELFLOW_TASK_MAX_ATTEMPTS": "2", "REELFLOW_WORKERS": "1"}
+    server = server_factory(data_dir=data, extra_env=env)
+    client = server.client()
+    bucket = rf.create_bucket(client, "poison")
+    slow = client.ci_create_template(Bucket=bucket, Template={
+        "Tag": "Transcode", "Name": "slow", "Container": {"Format": "mp4"},
+        "Video": {"Codec": "H.265", "Preset": "slow", "Width": "640"},
+    })["Template"]["TemplateId"]
+    url = receiver.url("poison")
+    body = rf.workflow_body(name="poison", prefix="in/", notify_url=url,
+                            nodes={"T": rf.transcode_node(slow, bucket, "out/${RunId}.${Ext}")})
+    rf.create_workflow(client, bucket, body)
+    src = make_video(tmp_path / "long.mp4", seconds=20, size="640x360")
+    rf.upload(client, bucket, "in/long.mp4", src.read_bytes())
+    for life in range(2):
+        # Killed each time it holds the task (the log shows the claim of this life).
+        rf.eventually(lambda: server.log_path.read_text(errors="replace").count("claimed tasks=1") > life,
+                      60, 0.05, f"claim number {life + 1}")
+        server.kill()
+        server.start()
+    d = receiver.wait_for(lambda d: d.path == receiver.path_of(url), timeout=60, what="the run's callback")
+    execution = ET.fromstring(d.body).find("WorkflowExecution")
+    assert execution.findtext("State") == "Failed", d.body[:1500]
+    assert execution.find("Tasks").findtext("State") == "Failed", d.body[:1500]
+    # The job record says why (callbacks keep the seed's shape, without Code/Message).
+    job_id = execution.find("Tasks").findtext("JobId")
+    job = rf.as_list(server.client().ci_get_media_jobs(Bucket=bucket, JobIDs=job_id)["JobsDetail"])[0]
+    assert job["Code"] == "WorkerLost", job
+    assert "gave up after 2 attempts" in job["Message"], job
+    assert server.log_path.read_text(errors="replace").count("claimed tasks=1") == 3

@@ -69,7 +69,7 @@ fn wants(notify: &NotifyConfig, event: &str, default: bool) -> bool {
     notify.events.iter().any(|e| e.eq_ignore_ascii_case(event))
 }
 
-fn message(id: String, notify: &NotifyConfig, doc: &XmlElement) -> NewCallback {
+pub(crate) fn message(id: String, notify: &NotifyConfig, doc: &XmlElement) -> NewCallback {
     let (content_type, body) = match notify.format {
         ResultFormat::Xml => ("application/xml", doc.to_xml()),
         ResultFormat::Json => (

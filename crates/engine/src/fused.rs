@@ -7,6 +7,7 @@ use reelflow_media::RunControl;
 use reelflow_model::execution::Task;
 
 use crate::Engine;
+use crate::counters::Counters;
 use crate::execute::{Failure, Job, ScratchDir, TaskResult, redact_failure};
 use crate::nodes;
 
@@ -17,9 +18,7 @@ impl Engine {
         tasks: &[Task],
         ctl: &RunControl,
     ) -> Result<Vec<TaskResult>, Failure> {
-        self.inner
-            .fused_runs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counters::add(&self.inner.counters.fused_runs, 1);
         let scratches = tasks
             .iter()
             .map(|t| ScratchDir::create(self.inner.config.work_dir.join(&t.job_id)))

@@ -68,23 +68,9 @@ impl Engine {
         jobs: Vec<JobRequest>,
     ) -> Result<Vec<(Task, Instance)>, JobError> {
         let mut runs = Vec::with_capacity(jobs.len());
-        for mut job in jobs {
+        for job in jobs {
             self.check_input(bucket, &job.input).await?;
-            if let Some(q) = &job.queue_id
-                && self
-                    .store()
-                    .get_queue(q)
-                    .await?
-                    .is_none_or(|q| q.bucket != bucket)
-            {
-                return Err(JobError::NotFound(format!("queue {q} does not exist")));
-            }
-            if job.callback == JobCallback::Queue
-                && let Some(notify) = self.queue_notify(bucket, job.queue_id.as_deref()).await?
-            {
-                job.callback = JobCallback::Notify(notify);
-            }
-            runs.push(self.job_run(bucket, &job).await?);
+            runs.push(self.plan_job(bucket, job).await?);
         }
         for run in &runs {
             self.store().create_run(run).await?;
@@ -94,6 +80,30 @@ impl Engine {
             .into_iter()
             .map(|r| (r.tasks[0].clone(), r.instance))
             .collect())
+    }
+
+    /// The run of one job (not yet created): its queue checked, the queue's NotifyConfig as
+    /// its callback when it names none, its template and output bucket checked.
+    pub(crate) async fn plan_job(
+        &self,
+        bucket: &str,
+        mut job: JobRequest,
+    ) -> Result<NewRun, JobError> {
+        if let Some(q) = &job.queue_id
+            && self
+                .store()
+                .get_queue(q)
+                .await?
+                .is_none_or(|q| q.bucket != bucket)
+        {
+            return Err(JobError::NotFound(format!("queue {q} does not exist")));
+        }
+        if job.callback == JobCallback::Queue
+            && let Some(notify) = self.queue_notify(bucket, job.queue_id.as_deref()).await?
+        {
+            job.callback = JobCallback::Notify(notify);
+        }
+        self.job_run(bucket, &job).await
     }
 
     /// Refuses a job whose input object (or `Input.Url`) cannot be read.

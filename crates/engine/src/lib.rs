@@ -6,7 +6,9 @@
 //! run is over, enqueues its callbacks. In-process `Notify`s only shorten the wait between those
 //! steps; polling covers work created by other nodes.
 
+pub mod batch;
 pub mod callbacks;
+mod counters;
 pub mod dag;
 mod error;
 mod execute;
@@ -31,6 +33,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use batch::{BatchError, BatchLimits};
 pub use error::EngineError;
 pub use fetch::{FETCH_ALLOW_SETTING, FetchConfig, FetchError, check_input_url, fetch_to};
 pub use jobs::JobError;
@@ -57,6 +60,9 @@ pub struct EngineConfig {
     pub fuse_siblings: bool,
     /// How jobs' `Input.Url`s are fetched.
     pub fetch: FetchConfig,
+    /// Benchmarks only: every task succeeds at once without running media, so a benchmark
+    /// measures what the engine itself costs (claims, finishes, run ends) per task.
+    pub noop_tasks: bool,
 }
 
 /// How tasks that failed transiently (a storage hiccup, ffmpeg killed by a signal, a
@@ -106,12 +112,16 @@ struct Inner {
     config: EngineConfig,
     /// Retries of transiently failed tasks.
     retry: RetryPolicy,
+    /// Flood control of batch triggers.
+    batch_limits: BatchLimits,
+    /// Signalled when a batch may have become claimable (the batch driver listens).
+    batch_wake: Notify,
     /// Signalled when tasks were submitted.
     task_wake: Notify,
     /// Signalled when callbacks were enqueued (the notifier listens).
     callback_wake: Arc<Notify>,
-    /// How many fused ffmpeg runs this process started (a metric).
-    fused_runs: std::sync::atomic::AtomicU64,
+    /// What this process's workers did (reported with the node heartbeat).
+    counters: counters::Counters,
 }
 
 impl Engine {
@@ -128,9 +138,11 @@ impl Engine {
                 blobs,
                 config,
                 retry: RetryPolicy::default(),
+                batch_limits: BatchLimits::from_env(),
+                batch_wake: Notify::new(),
                 task_wake: Notify::new(),
                 callback_wake,
-                fused_runs: std::sync::atomic::AtomicU64::new(0),
+                counters: counters::Counters::default(),
             }),
         }
     }
@@ -144,6 +156,18 @@ impl Engine {
         Arc::get_mut(&mut self.inner)
             .expect("with_retry is called on a fresh engine")
             .retry = policy;
+        self
+    }
+
+    /// The same engine with `limits` for batch triggers (default: [`BatchLimits::from_env`]).
+    /// Call before [`Engine::spawn_workers`].
+    ///
+    /// # Panics
+    /// If the engine was cloned already.
+    pub fn with_batch_limits(mut self, limits: BatchLimits) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_batch_limits is called on a fresh engine")
+            .batch_limits = limits;
         self
     }
 
@@ -176,18 +200,8 @@ impl Engine {
         &self,
         shutdown: CancellationToken,
     ) -> Result<JoinSet<()>, EngineError> {
-        // A SIGKILLed predecessor leaves its ffmpeg children running in our work directory.
-        let work_dir = self.inner.config.work_dir.clone();
-        let orphans = tokio::task::spawn_blocking(move || reelflow_media::kill_orphans(&work_dir))
-            .await
-            .unwrap_or(0);
-        if orphans > 0 {
-            tracing::warn!(
-                processes = orphans,
-                "killed tool processes left by the previous run"
-            );
-        }
-        self.requeue_own("requeued tasks interrupted by the previous stop")
+        self.reclaim_work_dir().await;
+        self.requeue_own("requeued tasks interrupted by the previous stop", true)
             .await?;
         let mut set = JoinSet::new();
         for index in 0..self.inner.config.workers.max(1) {
@@ -195,25 +209,67 @@ impl Engine {
             let shutdown = shutdown.clone();
             set.spawn(async move { worker::run(engine, index, shutdown).await });
         }
+        // Batches this node drove before a crash are taken up again at once.
+        self.inner
+            .store
+            .release_batches(&self.inner.config.node_id)
+            .await?;
+        let engine = self.clone();
+        let driver_shutdown = shutdown.clone();
+        set.spawn(async move { batch::run_driver(engine, driver_shutdown).await });
         let engine = self.clone();
         set.spawn(async move { worker::sweep_stale(engine, shutdown).await });
         Ok(set)
     }
 
+    /// Clears what a SIGKILLed predecessor of this process left in the work directory: its
+    /// ffmpeg children (still running, found by the directory in their command line) and its
+    /// scratch files. Call once at start, before any task or synchronous media call runs.
+    pub async fn reclaim_work_dir(&self) {
+        let work_dir = self.inner.config.work_dir.clone();
+        let (orphans, removed) = tokio::task::spawn_blocking(move || {
+            let orphans = reelflow_media::kill_orphans(&work_dir);
+            (orphans, remove_entries(&work_dir))
+        })
+        .await
+        .unwrap_or((0, 0));
+        if orphans > 0 {
+            tracing::warn!(
+                processes = orphans,
+                "killed tool processes left by the previous run"
+            );
+        }
+        if removed > 0 {
+            tracing::info!(
+                entries = removed,
+                "removed scratch files left by the previous run"
+            );
+        }
+    }
+
+    /// Wakes one idle worker (or lets the next one to wait go straight on). A worker that
+    /// claims something wakes the next, so a burst of work spreads over every idle worker
+    /// while a single task does not send all of them to the database at once.
     fn wake_workers(&self) {
-        self.inner.task_wake.notify_waiters();
+        self.inner.task_wake.notify_one();
     }
 
     /// Fused ffmpeg runs started by this process.
     pub fn fused_runs(&self) -> u64 {
-        self.inner
-            .fused_runs
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.metrics().fused_runs
+    }
+
+    /// This process's task counters since it started (the callback fields are zero: the
+    /// notifier keeps those).
+    pub fn metrics(&self) -> reelflow_model::node::NodeMetrics {
+        self.inner.counters.snapshot()
     }
 
     /// Wakes idle workers, e.g. after a queue was resumed.
     pub fn wake(&self) {
         self.wake_workers();
+        // Cross-process wake-ups (a batch created on another node) reach the batch driver too.
+        self.inner.batch_wake.notify_one();
     }
 }
 
@@ -222,21 +278,46 @@ impl Engine {
     /// holds (interrupted by the shutdown) go back to Submitted at once, so other workers take
     /// them now instead of after the lease expires. Returns how many.
     pub async fn hand_back(&self) -> Result<u64, EngineError> {
-        self.requeue_own("handed back tasks interrupted by the shutdown")
+        self.requeue_own("handed back tasks interrupted by the shutdown", false)
             .await
     }
 
-    /// Puts every task this node holds back to Submitted, logging `what` when there were any.
-    async fn requeue_own(&self, what: &'static str) -> Result<u64, EngineError> {
+    /// Puts every task this node holds back to Submitted, logging `what` when there were any;
+    /// `lost`: the node died with them (each counts as a failed attempt), rather than handing
+    /// them back.
+    async fn requeue_own(&self, what: &'static str, lost: bool) -> Result<u64, EngineError> {
         let now = reelflow_model::clock::now_unix();
         let tasks = self
             .inner
             .store
-            .requeue_stale(now, Some(&self.inner.config.node_id))
+            .requeue_stale(now, Some(&self.inner.config.node_id), lost)
             .await?;
         if tasks > 0 {
             tracing::info!(tasks, "{what}");
         }
         Ok(tasks)
     }
+}
+
+/// Removes everything inside `dir` (not `dir` itself); returns how many entries went.
+fn remove_entries(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let gone = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match gone {
+            Ok(()) => removed += 1,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "could not remove scratch")
+            }
+        }
+    }
+    removed
 }

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::Engine;
 use crate::callbacks;
+use crate::counters::Counters;
 use crate::dag::decide;
 
 /// Most sibling tasks claimed with a section task to share its ffmpeg process.
@@ -23,27 +24,38 @@ const MAX_FUSED_SIBLINGS: u32 = 7;
 pub(crate) async fn run(engine: Engine, index: usize, shutdown: CancellationToken) {
     tracing::debug!(worker = index, "worker started");
     while !shutdown.is_cancelled() {
-        // Register for wake-ups before looking, so a submission between the look and the wait
-        // is not missed.
-        let notified = engine.inner.task_wake.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        match engine.claim().await {
-            Ok(group) if !group.is_empty() => engine.run_claimed(group, &shutdown).await,
-            Ok(_) => {
-                tokio::select! {
-                    () = &mut notified => {}
-                    () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
-                    () = shutdown.cancelled() => {}
-                }
-            }
-            Err(error) => {
-                tracing::error!(?error, "could not claim a task");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+        let Some(group) = claim_or_wait(&engine, &shutdown).await else {
+            continue;
+        };
+        // There may be more: pass the wake-up on to the next idle worker.
+        engine.wake_workers();
+        engine.run_claimed(group, &shutdown).await;
     }
     tracing::debug!(worker = index, "worker stopped");
+}
+
+/// Claims work, or waits for a wake-up, the poll interval or shutdown and returns `None`.
+async fn claim_or_wait(engine: &Engine, shutdown: &CancellationToken) -> Option<Vec<Task>> {
+    // Register for wake-ups before looking, so a submission between the look and the wait is
+    // not missed. Dropped before the caller wakes the next worker, so that is never us.
+    let notified = engine.inner.task_wake.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    match engine.claim().await {
+        Ok(group) if !group.is_empty() => return Some(group),
+        Ok(_) => {
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+        Err(error) => {
+            tracing::error!(?error, "could not claim a task");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    None
 }
 
 /// Periodically returns tasks whose lease expired (their node died) to the queue.
@@ -54,7 +66,7 @@ pub(crate) async fn sweep_stale(engine: Engine, shutdown: CancellationToken) {
             () = tokio::time::sleep(every) => {}
             () = shutdown.cancelled() => return,
         }
-        match engine.store().requeue_stale(now_unix(), None).await {
+        match engine.store().requeue_stale(now_unix(), None, false).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::warn!(tasks = n, "requeued tasks whose lease expired");
@@ -81,11 +93,16 @@ impl Engine {
             .await
     }
 
-    async fn run_claimed(&self, mut group: Vec<Task>, shutdown: &CancellationToken) {
+    async fn run_claimed(&self, group: Vec<Task>, shutdown: &CancellationToken) {
         let span =
             tracing::info_span!("task", job_id = %group[0].job_id, node = %group[0].node_name);
         async {
             tracing::info!(tasks = group.len(), "claimed");
+            Counters::add(&self.inner.counters.claimed, group.len() as u64);
+            let mut group = self.drop_exhausted(group).await;
+            if group.is_empty() {
+                return;
+            }
             if group.len() == 1 {
                 let task = group.remove(0);
                 self.run_single(task, shutdown).await;
@@ -120,6 +137,28 @@ impl Engine {
         self.finish(&task, outcome).await;
     }
 
+    /// Fails, without running them, the tasks of `group` that used up their attempts while
+    /// not running here (their workers were lost: requeued with a count, see
+    /// [`reelflow_store::RunStore::requeue_stale`]); returns the others.
+    async fn drop_exhausted(&self, group: Vec<Task>) -> Vec<Task> {
+        let max = self.inner.retry.max_attempts;
+        let (exhausted, runnable): (Vec<Task>, Vec<Task>) =
+            group.into_iter().partition(|t| t.attempts >= max);
+        for task in exhausted {
+            tracing::warn!(job_id = %task.job_id, attempts = task.attempts, code = %task.code, "giving up");
+            let outcome = TaskOutcome {
+                state: TaskState::Failed,
+                code: task.code.clone(),
+                message: format!("gave up after {} attempts: {}", task.attempts, task.message),
+                outputs: Vec::new(),
+                result: String::new(),
+                ended: now_unix(),
+            };
+            self.finish(&task, outcome).await;
+        }
+        runnable
+    }
+
     /// Puts `task` back for a later attempt after a transient `failure`, unless it used its
     /// last attempt; true when it was put back (or is no longer ours), false when the caller
     /// should fail it with `failure`.
@@ -152,6 +191,7 @@ impl Engine {
             .await
         {
             Ok(true) => {
+                Counters::add(&self.inner.counters.retried, 1);
                 self.schedule_wake(Duration::from_secs(secs as u64));
                 true
             }
@@ -272,6 +312,7 @@ impl Engine {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(job_id = %id, "lease lost; abandoning the task");
+                        Counters::add(&self.inner.counters.leases_lost, 1);
                         watch.cancel.cancel();
                         return;
                     }
@@ -300,6 +341,14 @@ impl Engine {
                 .await
             {
                 Ok(FinishResult::Applied { submitted, .. }) => {
+                    // One line per task end the store accepted (tests count them).
+                    tracing::info!(job_id = %task.job_id, state = ?outcome.state, "task finished");
+                    let counters = &self.inner.counters;
+                    match outcome.state {
+                        TaskState::Success => Counters::add(&counters.succeeded, 1),
+                        TaskState::Failed => Counters::add(&counters.failed, 1),
+                        _ => {}
+                    }
                     if submitted {
                         self.wake_workers();
                     }
@@ -308,6 +357,7 @@ impl Engine {
                 }
                 Ok(FinishResult::LeaseLost) => {
                     tracing::warn!("task was reclaimed before it finished; result dropped");
+                    Counters::add(&self.inner.counters.leases_lost, 1);
                     return;
                 }
                 Err(error) => {

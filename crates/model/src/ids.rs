@@ -31,6 +31,16 @@ pub fn new_job_id() -> String {
     format!("j{}", Uuid::now_v7().simple())
 }
 
+/// A new batch (inventory trigger job) id: `b` + 32 hex, time-ordered (api-reference-2.md §4).
+pub fn new_batch_id() -> String {
+    format!("b{}", Uuid::now_v7().simple())
+}
+
+/// True for a well-formed batch id.
+pub fn is_batch_id(id: &str) -> bool {
+    is_id(id, "b", 32)
+}
+
 /// A request id in the observed CI shape: base64 of `<8 hex unix time>_<8 hex>_<4 hex>_<counter>`.
 pub fn new_request_id(unix_secs: i64) -> String {
     let random = Uuid::new_v4();
@@ -104,6 +114,7 @@ mod tests {
         assert!(new_template_id().starts_with("t1"));
         assert!(is_run_id(&new_run_id()));
         assert!(is_job_id(&new_job_id()));
+        assert!(is_batch_id(&new_batch_id()));
         assert!(is_id(&new_queue_id(), "p", 32));
         assert!(!is_run_id("i123"));
         assert!(!is_run_id("iE4D9187D35DC11EB9CEC525400860000"));

@@ -2,6 +2,7 @@
 //! formats, and the CI XML/JSON codecs. No IO lives here, so every rule (topology validation,
 //! trigger matching, output naming, callback shape) is testable in isolation.
 
+pub mod batch;
 pub mod clock;
 pub mod error;
 pub mod execution;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod job;
 pub mod jobs_detail;
 pub mod naming;
+pub mod node;
 pub mod object;
 pub mod operation;
 pub mod queue;

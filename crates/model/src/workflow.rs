@@ -11,7 +11,7 @@ use crate::xml::XmlElement;
 mod start;
 
 use start::parse_start;
-pub use start::{ExtFilter, NotifyConfig, ResultFormat, StartInput};
+pub use start::{ExtFilter, NotifyConfig, ResultFormat, StartInput, parse_notify_config};
 
 /// Whether uploads start the workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -250,10 +250,4 @@ fn http_client(config: &NotifierConfig) -> Result<reqwest::Client, NotifyError> 
         .map_err(NotifyError::Client)
 }
 
-/// Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
+pub(crate) use reelflow_model::clock::now_ms;

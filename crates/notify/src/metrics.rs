@@ -56,6 +56,11 @@ impl Metrics {
         self.verdicts[0].load(Ordering::Relaxed)
     }
 
+    /// Attempts that failed (to be retried, or the last one).
+    pub fn failed(&self) -> u64 {
+        self.verdicts[1].load(Ordering::Relaxed) + self.verdicts[2].load(Ordering::Relaxed)
+    }
+
     /// The exposition text, with outbox gauges from `stats` at `now_ms`.
     pub fn render(&self, stats: &CallbackStats, now_ms: i64) -> String {
         let mut out = String::new();

@@ -103,6 +103,8 @@ pub struct Config {
     pub max_xml_body: usize,
     /// Fuse sibling tasks reading the same input into one ffmpeg process.
     pub fuse: bool,
+    /// Benchmarks only (`REELFLOW_BENCH_NOOP_TASKS=1`): tasks succeed without running media.
+    pub bench_noop_tasks: bool,
     /// Host names under which buckets are addressed virtual-host style (`<bucket>.<domain>`).
     pub domains: Vec<String>,
     /// Region name reported in bucket listings and accepted in signatures.
@@ -238,6 +240,7 @@ impl Config {
                 Some(v) => !matches!(v.as_str(), "0" | "false" | "off"),
                 None => file.fuse.unwrap_or(true),
             },
+            bench_noop_tasks: env("REELFLOW_BENCH_NOOP_TASKS").is_some_and(|v| v.trim() == "1"),
             domains: env("REELFLOW_DOMAIN")
                 .or(file.domain)
                 .map(|list| parse_domains(&list))

@@ -1,7 +1,9 @@
 //! The reelflow service as a library: [`run`] starts everything on one listener (what
 //! `reelflow serve` does, and what in-process tests start), from a [`config::Config`].
 
+pub mod cli;
 pub mod config;
+mod node;
 pub mod secrets;
 
 use std::sync::Arc;
@@ -65,6 +67,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             poll_interval: Duration::from_secs(1),
             default_max_concurrent: config.queue_max_concurrent,
             fuse_siblings: config.fuse,
+            noop_tasks: config.bench_noop_tasks,
             fetch: config.fetch.clone(),
         },
         callback_wake.clone(),
@@ -78,6 +81,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         engine.spawn_workers(shutdown.clone()).await?
     } else {
         tracing::info!("role api: no task workers in this process");
+        engine.reclaim_work_dir().await;
         tokio::task::JoinSet::new()
     };
     match store.wake_signals().await {
@@ -98,7 +102,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             timeout: config.callback_timeout,
             policy: config.callback_policy.clone(),
             default_secret: secrets::callback_secret(&config.data)?,
-            node_id,
+            node_id: node_id.clone(),
             concurrency: config.callback_concurrency,
             per_host: config.callback_per_host,
             ..NotifierConfig::default()
@@ -107,6 +111,21 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     )?;
     let notifier_handle = notifier.handle();
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
+    let info = node::describe(
+        &node_id,
+        config.role,
+        listener.local_addr()?.to_string(),
+        config.workers,
+    );
+    let this_node = node::Node::register(
+        store.clone(),
+        engine.clone(),
+        notifier_handle.clone(),
+        info.clone(),
+    )
+    .await
+    .context("registering this process in the node registry")?;
+    this_node.spawn_heartbeat(info, shutdown.clone());
 
     let hand_back = engine.clone();
     let app = reelflow_api::router(AppState {
@@ -151,6 +170,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     {
         tracing::warn!(%error, "could not hand back interrupted tasks; their leases will expire");
     }
+    this_node.stopped().await;
     Ok(())
 }
 

@@ -8,7 +8,6 @@
 //! shutdown runs it backwards: stop accepting, stop claiming tasks, let the notifier finish its
 //! batch.
 
-mod cli;
 mod tools;
 
 use std::path::PathBuf;
@@ -17,6 +16,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use reelflow::cli;
 use reelflow::config::{Config, Overrides};
 
 /// Self-hosted, Tencent CI-compatible media workflow service.
@@ -58,6 +58,11 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
+    /// List the processes sharing the server's database: role, liveness, what each holds.
+    Nodes {
+        #[command(flatten)]
+        connection: cli::Connection,
+    },
     /// Inspect and control callback delivery on a running server.
     Callbacks {
         #[command(flatten)]
@@ -96,14 +101,8 @@ fn main() -> Result<()> {
         Command::Callbacks {
             connection,
             command,
-        } => {
-            if let Err(error) = runtime.block_on(cli::run(&connection, command)) {
-                // A command-line error, not a crash: the message, without a backtrace.
-                eprintln!("error: {error:#}");
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        } => client_command(runtime.block_on(cli::run(&connection, command))),
+        Command::Nodes { connection } => client_command(runtime.block_on(cli::nodes(&connection))),
     }
 }
 
@@ -139,4 +138,14 @@ async fn stop_signal(shutdown: CancellationToken) {
         () = shutdown.cancelled() => {}
     }
     shutdown.cancel();
+}
+
+/// Ends a client command: an error is a command-line error, not a crash — its message,
+/// without a backtrace, and exit status 1.
+fn client_command(result: Result<()>) -> Result<()> {
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }

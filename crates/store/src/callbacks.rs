@@ -39,6 +39,9 @@ pub enum CallbackKind {
     WorkflowFinish,
     /// One task of an instance ended (`<Response><JobsDetail>`).
     TaskFinish,
+    /// A batch (inventory trigger job) ended (`<Response><EventName>InventoryTriggerJobFinish`
+    /// `</EventName><JobsDetail>` with the batch's detail); `run_id` is the batch id.
+    BatchFinish,
 }
 
 impl CallbackKind {
@@ -47,14 +50,19 @@ impl CallbackKind {
         match self {
             CallbackKind::WorkflowFinish => "WorkflowFinish",
             CallbackKind::TaskFinish => "TaskFinish",
+            CallbackKind::BatchFinish => "InventoryTriggerJobFinish",
         }
     }
 
     /// Parses an event name (case-insensitive).
     pub fn parse(text: &str) -> Option<Self> {
-        [CallbackKind::WorkflowFinish, CallbackKind::TaskFinish]
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(text))
+        [
+            CallbackKind::WorkflowFinish,
+            CallbackKind::TaskFinish,
+            CallbackKind::BatchFinish,
+        ]
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(text))
     }
 }
 

@@ -29,6 +29,8 @@ pub struct TaskQuery {
     pub descending: bool,
     /// Resume after this JobId (exclusive).
     pub after_job_id: Option<String>,
+    /// Only jobs started by this batch (`inventoryTriggerJobId=b…`).
+    pub batch_id: Option<String>,
     /// Page size.
     pub limit: u32,
 }

@@ -14,11 +14,13 @@
 //! message (`outbox`), the part checks of a multipart completion and the row decoders (`rows`).
 //! One conformance suite (`tests/conformance`) runs against both.
 
+pub mod batch;
 pub mod callbacks;
 mod error;
 mod flow;
 mod jobs;
 mod multipart;
+mod nodes;
 mod open;
 mod outbox;
 pub mod postgres;
@@ -32,6 +34,9 @@ use reelflow_model::object::ObjectRecord;
 use reelflow_model::template::{Template, TemplateTag};
 use reelflow_model::workflow::Workflow;
 
+pub use batch::{
+    BatchCancel, BatchEnd, BatchItem, BatchPage, BatchProgress, BatchQuery, BatchRecord, BatchStore,
+};
 pub use callbacks::{
     AttemptLog, AttemptTrigger, AttemptVerdict, BIRTH_LEASE_MS, BucketSecret, CallbackKind,
     CallbackMessage, CallbackOrigin, CallbackQuery, CallbackState, CallbackStats, CallbackStore,
@@ -40,8 +45,22 @@ pub use callbacks::{
 pub use error::StoreError;
 pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};
 pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart};
+pub use nodes::{NodeInfo, NodeRecord, NodeStore};
 pub use open::Backend;
 pub use wake::{WakeSignals, WakeStore};
+
+/// The code a task keeps after its worker was lost while running it.
+pub const WORKER_LOST: &str = "WorkerLost";
+
+/// The `UPDATE` of [`RunStore::requeue_stale`], the same on both backends with `$1` = now,
+/// `$2` = dead owner (or NULL), `$3` = lost (as 0/1).
+pub(crate) const REQUEUE_STALE: &str = "UPDATE tasks SET state = 'Submitted', lease_owner = NULL, \
+     lease_until = NULL, progress = 0, \
+     attempts = attempts + CASE WHEN lease_until < $1 OR $3 = 1 THEN 1 ELSE 0 END, \
+     code = CASE WHEN lease_until < $1 OR $3 = 1 THEN 'WorkerLost' ELSE code END, \
+     message = CASE WHEN lease_until < $1 OR $3 = 1 \
+     THEN 'the process running this task stopped before it finished' ELSE message END \
+     WHERE state = 'Running' AND (lease_until < $1 OR lease_owner = $2)";
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -146,6 +165,8 @@ pub struct RunQuery {
     pub descending: bool,
     /// Resume after this RunId (exclusive).
     pub after_run_id: Option<String>,
+    /// Only instances started by this batch (inventory trigger job `b…`).
+    pub batch_id: Option<String>,
     /// Page size.
     pub limit: u32,
 }
@@ -272,7 +293,15 @@ pub trait RunStore: Send + Sync {
         callbacks: &CallbackBuilder,
     ) -> StoreResult<FinishResult>;
     /// Puts running tasks whose lease expired, or that `dead_owner` held, back to Submitted.
-    async fn requeue_stale(&self, now: i64, dead_owner: Option<&str>) -> StoreResult<u64>;
+    /// An expired lease, or `dead_owner`'s tasks when `lost` (it crashed, as opposed to handing
+    /// them back at a graceful stop), counts as a failed attempt: `attempts` + 1, code
+    /// [`WORKER_LOST`], so a task that keeps killing its workers stops being retried.
+    async fn requeue_stale(
+        &self,
+        now: i64,
+        dead_owner: Option<&str>,
+        lost: bool,
+    ) -> StoreResult<u64>;
 }
 
 /// Everything the service needs from its database.
@@ -284,7 +313,9 @@ pub trait Store:
     + CallbackStore
     + QueueStore
     + JobStore
+    + NodeStore
     + WakeStore
+    + BatchStore
     + std::fmt::Debug
 {
 }
@@ -297,7 +328,9 @@ impl<T> Store for T where
         + CallbackStore
         + QueueStore
         + JobStore
+        + NodeStore
         + WakeStore
+        + BatchStore
         + std::fmt::Debug
 {
 }

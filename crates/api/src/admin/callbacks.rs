@@ -148,7 +148,4 @@ pub(crate) async fn recover(
     ))
 }
 
-fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
-}
+use reelflow_model::clock::now_ms;

@@ -9,6 +9,7 @@
 
 mod callbacks;
 mod error;
+mod nodes;
 mod secrets;
 mod views;
 
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
             post(secrets::rotate),
         )
         .route("/metrics", get(metrics))
+        .route("/nodes", get(nodes::list))
         .fallback(not_found)
 }
 
@@ -48,8 +50,12 @@ pub(crate) fn worker(worker: Worker) -> Result<NotifierHandle, AdminError> {
         .ok_or_else(AdminError::no_worker)
 }
 
-async fn metrics(handle: Worker) -> Result<Response, AdminError> {
-    let text = worker(handle)?.metrics_text().await?;
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    handle: Worker,
+) -> Result<Response, AdminError> {
+    let mut text = worker(handle)?.metrics_text().await?;
+    text.push_str(&nodes::metrics_text(&state).await?);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }

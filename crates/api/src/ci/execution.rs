@@ -149,6 +149,8 @@ fn run_query(ctx: &Ctx, workflow_id: &str) -> Result<RunQuery, ApiError> {
         created_to: listing::time(ctx, "endCreationTime")?,
         descending: listing::descending(ctx)?,
         after_run_id: listing::next_token(ctx, reelflow_model::ids::is_run_id)?,
+        // `jobId=b…` (the Python SDK's BatchJobId): only this batch's instances.
+        batch_id: listing::value(ctx, "jobId").map(str::to_owned),
         limit: listing::bounded(ctx, "size", 10, 100)?,
     })
 }

@@ -156,6 +156,7 @@ fn task_query(ctx: &Ctx) -> Result<TaskQuery, ApiError> {
         created_to: listing::time(ctx, "endCreationTime")?,
         descending: listing::descending(ctx)?,
         after_job_id: listing::next_token(ctx, is_job_id)?,
+        batch_id: listing::value(ctx, "inventoryTriggerJobId").map(str::to_owned),
         limit: listing::bounded(ctx, "size", 10, 100)?,
     })
 }

@@ -5,6 +5,7 @@
 //! object whose key's first segment is `workflow`, `template`, … is reachable path-style only.
 
 mod execution;
+mod inventory;
 mod jobs;
 mod listing;
 mod queue;
@@ -55,6 +56,14 @@ pub enum Route {
     ListQueues,
     /// `PUT /queue/<id>`
     UpdateQueue(String),
+    /// `POST /inventorytriggerjob`
+    CreateBatch,
+    /// `GET /inventorytriggerjob`
+    ListBatches,
+    /// `GET /inventorytriggerjob/<id>`
+    DescribeBatch(String),
+    /// `PUT /inventorytriggerjob/<id>?cancel` (the Go SDK sends no `?cancel`: any PUT cancels)
+    CancelBatch(String),
     /// A CI path with a method it does not support.
     Unsupported,
 }
@@ -159,7 +168,10 @@ impl Route {
             (Method::PUT, "jobs", false) if has("cancel") => Route::CancelJob(id),
             (Method::GET, "queue", true) => Route::ListQueues,
             (Method::PUT, "queue", false) => Route::UpdateQueue(id),
-            // Batch (inventory) triggers are CI calls reelflow does not offer.
+            (Method::POST, "inventorytriggerjob", true) => Route::CreateBatch,
+            (Method::GET, "inventorytriggerjob", true) => Route::ListBatches,
+            (Method::GET, "inventorytriggerjob", false) => Route::DescribeBatch(id),
+            (Method::PUT, "inventorytriggerjob", false) => Route::CancelBatch(id),
             (_, "inventorytriggerjob", _) => Route::Unsupported,
             // A CI id with a method that resource does not support: a CI error, never an
             // object write.
@@ -223,6 +235,10 @@ pub async fn handle(
         Route::CancelJob(id) => jobs::cancel(state, ctx, &id).await,
         Route::ListQueues => queue::list(state, ctx).await,
         Route::UpdateQueue(id) => queue::update(state, ctx, &id, body, limit).await,
+        Route::CreateBatch => inventory::create(state, ctx, body, limit).await,
+        Route::ListBatches => inventory::list(state, ctx).await,
+        Route::DescribeBatch(id) => inventory::describe(state, ctx, &id).await,
+        Route::CancelBatch(id) => inventory::cancel(state, ctx, &id).await,
         Route::Unsupported => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "NotImplemented",
@@ -268,7 +284,7 @@ mod tests {
             (Method::POST, "video/cancel_auditing/av123"),
             (Method::POST, "virus/detect"),
             (Method::POST, "report/badcase"),
-            (Method::PUT, "inventorytriggerjob/b123"),
+            (Method::DELETE, "inventorytriggerjob/b123"),
         ] {
             assert_eq!(
                 parse(method.clone(), rest),
@@ -304,6 +320,25 @@ mod tests {
             Some(Route::UpdateQueue("p-demo".into()))
         );
         assert_eq!(parse(Method::PUT, "queue/demo.mp4"), None);
+    }
+
+    #[test]
+    fn batch_triggers_are_routed_and_a_bare_put_cancels() {
+        let id = format!("b{}", "0".repeat(32));
+        let path = format!("inventorytriggerjob/{id}");
+        assert_eq!(
+            parse(Method::POST, "inventorytriggerjob"),
+            Some(Route::CreateBatch)
+        );
+        assert_eq!(
+            parse(Method::GET, "inventorytriggerjob"),
+            Some(Route::ListBatches)
+        );
+        assert_eq!(
+            parse(Method::GET, &path),
+            Some(Route::DescribeBatch(id.clone()))
+        );
+        assert_eq!(parse(Method::PUT, &path), Some(Route::CancelBatch(id)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod proptests;
 mod range;
 pub mod service;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -224,12 +224,7 @@ fn local_name(name: &str) -> &str {
     name.rsplit_once(':').map_or(name, |(_, local)| local)
 }
 
-/// The current time in Unix milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+use reelflow_model::clock::now_ms;
 
 /// `2026-11-27T12:00:00.000Z`: the listing and copy-result time format.
 fn iso8601_ms(unix_ms: i64) -> String {

@@ -119,6 +119,7 @@ impl Server {
                 poll_interval: Duration::from_secs(1),
                 default_max_concurrent: 1,
                 fuse_siblings: true,
+                noop_tasks: false,
                 fetch: reelflow_engine::FetchConfig::default(),
             },
             Arc::new(Notify::new()),

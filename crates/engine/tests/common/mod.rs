@@ -39,29 +39,53 @@ impl Drop for Harness {
     }
 }
 
+/// How a test's engine differs from the default one.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Fuse sibling sections (on unless `no_fuse`).
+    pub no_fuse: bool,
+    /// How `Input.Url`s are fetched.
+    pub fetch: reelflow_engine::FetchConfig,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// How hard batches push.
+    pub batch_limits: reelflow_engine::BatchLimits,
+}
+
 pub async fn harness() -> Harness {
-    harness_with(true).await
+    harness_setup(Setup::default()).await
 }
 
 pub async fn harness_with(fuse: bool) -> Harness {
-    harness_fetching(fuse, reelflow_engine::FetchConfig::default()).await
+    harness_setup(Setup {
+        no_fuse: !fuse,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// A harness whose jobs fetch `Input.Url`s with `fetch`.
 pub async fn harness_fetching(fuse: bool, fetch: reelflow_engine::FetchConfig) -> Harness {
-    harness_full(fuse, fetch, RetryPolicy::default()).await
+    harness_setup(Setup {
+        no_fuse: !fuse,
+        fetch,
+        ..Setup::default()
+    })
+    .await
 }
 
 /// A harness retrying transient failures by `retry`.
 pub async fn harness_retrying(retry: RetryPolicy) -> Harness {
-    harness_full(true, reelflow_engine::FetchConfig::default(), retry).await
+    harness_setup(Setup {
+        retry,
+        ..Setup::default()
+    })
+    .await
 }
 
-async fn harness_full(
-    fuse: bool,
-    fetch: reelflow_engine::FetchConfig,
-    retry: RetryPolicy,
-) -> Harness {
+/// The harness every engine test starts from: SQLite and local blobs in a temporary
+/// directory, bucket [`BUCKET`], the engine's workers running until the harness drops.
+pub async fn harness_setup(setup: Setup) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -85,12 +109,14 @@ async fn harness_full(
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(200),
             default_max_concurrent: 2,
-            fuse_siblings: fuse,
-            fetch,
+            fuse_siblings: !setup.no_fuse,
+            noop_tasks: false,
+            fetch: setup.fetch,
         },
         Arc::new(Notify::new()),
     )
-    .with_retry(retry);
+    .with_retry(setup.retry)
+    .with_batch_limits(setup.batch_limits);
     let stop = CancellationToken::new();
     let mut workers = engine.spawn_workers(stop.clone()).await.unwrap();
     tokio::spawn(async move { while workers.join_next().await.is_some() {} });

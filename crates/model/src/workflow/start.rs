@@ -133,6 +133,11 @@ fn on_off(fields: &Fields<'_>, name: &str, default: bool) -> Result<bool, Invali
         .map_or(default, |v| v == "On"))
 }
 
+/// Parses a `NotifyConfig` element found at `path` (e.g. `Request.NotifyConfig`).
+pub fn parse_notify_config(notify: &XmlElement, path: &str) -> Result<NotifyConfig, InvalidInput> {
+    parse_notify(notify, path)
+}
+
 fn parse_notify(notify: &XmlElement, path: &str) -> Result<NotifyConfig, InvalidInput> {
     let f = Fields::new(notify, path);
     let url = f.str("Url").unwrap_or_default().to_owned();

@@ -6,6 +6,7 @@
 
 mod callbacks;
 mod client;
+mod nodes;
 
 use std::path::PathBuf;
 
@@ -61,4 +62,10 @@ pub enum CallbacksCommand {
 pub async fn run(connection: &Connection, command: CallbacksCommand) -> Result<()> {
     let client = AdminClient::from_env(&connection.server, &connection.data)?;
     callbacks::run(&client, command, connection.json).await
+}
+
+/// Runs `reelflow nodes`.
+pub async fn nodes(connection: &Connection) -> Result<()> {
+    let client = AdminClient::from_env(&connection.server, &connection.data)?;
+    nodes::run(&client, connection.json).await
 }

@@ -56,6 +56,8 @@ impl JobStore for PgStore {
              AND ($7::bigint IS NULL OR t.created >= $7) \
              AND ($8::bigint IS NULL OR t.created <= $8) \
              AND ($9::text IS NULL OR t.job_id {cmp} $9) \
+             AND ($11::text IS NULL OR t.run_id IN \
+             (SELECT run_id FROM batch_items WHERE batch_id = $11)) \
              ORDER BY t.job_id {order} LIMIT $10"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -69,6 +71,7 @@ impl JobStore for PgStore {
             .bind(q.created_to)
             .bind(q.after_job_id.as_deref())
             .bind(i64::from(q.limit))
+            .bind(q.batch_id.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(joined).collect()

@@ -19,6 +19,7 @@
 //!
 //! A transaction aborted by a deadlock or serialization failure is retried a few times.
 
+mod batch;
 mod catalog;
 mod definitions;
 mod jobs;
@@ -87,7 +88,7 @@ pub(crate) struct Channels {
 /// The PostgreSQL-backed store.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     options: PgConnectOptions,
     channels: Arc<Channels>,
     listening: Arc<tokio::sync::OnceCell<listen::Listening>>,

@@ -56,6 +56,7 @@ impl JobStore for SqliteStore {
              AND (?4 IS NULL OR t.queue_id = ?4) AND (?5 IS NULL OR i.workflow_id = ?5) \
              AND (?6 IS NULL OR t.input_key = ?6) AND (?7 IS NULL OR t.created >= ?7) \
              AND (?8 IS NULL OR t.created <= ?8) AND (?9 IS NULL OR t.job_id {cmp} ?9) \
+             AND (?11 IS NULL OR t.run_id IN (SELECT run_id FROM batch_items WHERE batch_id = ?11)) \
              ORDER BY t.job_id {order} LIMIT ?10"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -69,6 +70,7 @@ impl JobStore for SqliteStore {
             .bind(q.created_to)
             .bind(q.after_job_id.as_deref())
             .bind(i64::from(q.limit))
+            .bind(q.batch_id.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(joined).collect()

@@ -6,6 +6,7 @@
 //! One writer at a time is also what makes the rules the PostgreSQL backend enforces with row
 //! locks hold here; both are checked by the conformance suite (`tests/conformance`).
 
+mod batch;
 mod catalog;
 mod definitions;
 mod jobs;
@@ -28,7 +29,7 @@ use crate::{StoreResult, WakeSignals, WakeStore};
 /// The SQLite-backed store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {

@@ -93,13 +93,17 @@ impl RunStore for SqliteStore {
              AND (?2 IS NULL OR instr(?2, ',' || state || ',') > 0) \
              AND (?3 IS NULL OR instr(object, ?3) > 0) \
              AND (?4 IS NULL OR created >= ?4) AND (?5 IS NULL OR created <= ?5) \
-             AND (?6 IS NULL OR run_id < ?6) ORDER BY run_id DESC LIMIT ?7"
+             AND (?6 IS NULL OR run_id < ?6) AND (?8 IS NULL OR run_id IN \
+             (SELECT run_id FROM batch_items WHERE batch_id = ?8)) \
+             ORDER BY run_id DESC LIMIT ?7"
         } else {
             "SELECT * FROM instances WHERE workflow_id = ? \
              AND (?2 IS NULL OR instr(?2, ',' || state || ',') > 0) \
              AND (?3 IS NULL OR instr(object, ?3) > 0) \
              AND (?4 IS NULL OR created >= ?4) AND (?5 IS NULL OR created <= ?5) \
-             AND (?6 IS NULL OR run_id > ?6) ORDER BY run_id ASC LIMIT ?7"
+             AND (?6 IS NULL OR run_id > ?6) AND (?8 IS NULL OR run_id IN \
+             (SELECT run_id FROM batch_items WHERE batch_id = ?8)) \
+             ORDER BY run_id ASC LIMIT ?7"
         };
         let rows = sqlx::query(sql)
             .bind(&q.workflow_id)
@@ -109,6 +113,7 @@ impl RunStore for SqliteStore {
             .bind(q.created_to)
             .bind(q.after_run_id.as_deref())
             .bind(i64::from(q.limit))
+            .bind(q.batch_id.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(rows::instance).collect()
@@ -245,15 +250,21 @@ impl RunStore for SqliteStore {
         Ok(result)
     }
 
-    async fn requeue_stale(&self, now: i64, dead_owner: Option<&str>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE tasks SET state = 'Submitted', lease_owner = NULL, lease_until = NULL, \
-             progress = 0 WHERE state = 'Running' AND (lease_until < ? OR lease_owner = ?)",
-        )
-        .bind(now)
-        .bind(dead_owner)
-        .execute(&self.pool)
-        .await?;
+    async fn requeue_stale(
+        &self,
+        now: i64,
+        dead_owner: Option<&str>,
+        lost: bool,
+    ) -> StoreResult<u64> {
+        // SQLite numbers `?N` parameters; `$N` would be named, by first appearance.
+        static REQUEUE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| crate::REQUEUE_STALE.replace('$', "?"));
+        let done = sqlx::query(sqlx::AssertSqlSafe(REQUEUE.as_str()))
+            .bind(now)
+            .bind(dead_owner)
+            .bind(i64::from(lost))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -8,10 +8,12 @@
 //! when it is unset in CI). Backend-specific checks (rows written by old schemas, URL parsing)
 //! stay unit tests of their backend.
 
+mod batch;
 mod catalog;
 mod definitions;
 mod jobs;
 mod multipart;
+mod nodes;
 mod outbox;
 mod queues;
 mod races;
@@ -42,6 +44,13 @@ macro_rules! conformance {
 }
 
 conformance! {
+    batch: [
+        batches_are_created_read_and_listed_with_filters_and_paging,
+        one_driver_holds_a_batch_until_its_lease_expires_or_it_releases_it,
+        a_page_commits_runs_items_and_cursor_together_only_under_the_lease,
+        cancel_stops_the_driver_and_returns_unstarted_tasks,
+        the_end_is_written_with_its_callback_by_the_owner_only,
+    ],
     catalog: [
         buckets_are_created_once_listed_by_name_and_deleted_when_empty,
         object_listing_is_byte_ordered_and_prefix_exact,
@@ -57,6 +66,7 @@ conformance! {
         a_finish_records_the_outcome_and_task_callbacks,
         leases_renew_and_progress_only_while_running,
         stale_leases_are_requeued,
+        lost_workers_count_as_attempts_and_hand_backs_do_not,
         claims_take_the_oldest_submitted_task,
         runs_list_in_both_orders_with_filters_and_paging,
     ],
@@ -66,6 +76,10 @@ conformance! {
         a_cancel_of_a_running_task_signals_its_worker,
         siblings_reading_the_same_input_are_claimed_together,
         a_retried_task_waits_its_turn_and_keeps_its_count,
+    ],
+    nodes: [
+        nodes_register_beat_stop_and_restart,
+        nodes_show_the_tasks_they_hold,
     ],
     queues: [
         queues_bound_concurrency_and_hold_work_while_paused,

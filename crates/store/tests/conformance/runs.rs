@@ -198,7 +198,7 @@ pub async fn leases_renew_and_progress_only_while_running(store: Arc<dyn Store>)
     assert!(store.renew_lease(&a.job_id, "me", 80).await.unwrap());
     assert!(!store.renew_lease(&a.job_id, "other", 90).await.unwrap());
     assert_eq!(
-        store.requeue_stale(70, None).await.unwrap(),
+        store.requeue_stale(70, None, false).await.unwrap(),
         0,
         "renewed to 80"
     );
@@ -226,8 +226,8 @@ pub async fn stale_leases_are_requeued(store: Arc<dyn Store>) {
     store.create_run(&run("r2", 5)).await.unwrap();
     let a = store.claim_task("dead", 11, 50).await.unwrap().unwrap();
     store.set_progress(&a.job_id, 30).await.unwrap();
-    assert_eq!(store.requeue_stale(40, None).await.unwrap(), 0);
-    assert_eq!(store.requeue_stale(60, None).await.unwrap(), 1);
+    assert_eq!(store.requeue_stale(40, None, false).await.unwrap(), 0);
+    assert_eq!(store.requeue_stale(60, None, false).await.unwrap(), 1);
     let (requeued, _) = store.get_task(&a.job_id).await.unwrap().unwrap();
     assert_eq!(
         (requeued.state, requeued.progress),
@@ -248,7 +248,42 @@ pub async fn stale_leases_are_requeued(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(late, FinishResult::LeaseLost);
-    assert_eq!(store.requeue_stale(62, Some("alive")).await.unwrap(), 1);
+    assert_eq!(
+        store.requeue_stale(62, Some("alive"), false).await.unwrap(),
+        1
+    );
+}
+
+pub async fn lost_workers_count_as_attempts_and_hand_backs_do_not(store: Arc<dyn Store>) {
+    store.create_run(&parallel_run("r3", 1)).await.unwrap();
+    let attempts = |s: Arc<dyn Store>| async move {
+        let (t, _) = s.get_task("jr3-0").await.unwrap().unwrap();
+        (t.state, t.attempts, t.code)
+    };
+    // Expired lease: lost.
+    store.claim_task("a", 10, 20).await.unwrap().unwrap();
+    assert_eq!(store.requeue_stale(30, None, false).await.unwrap(), 1);
+    assert_eq!(
+        attempts(store.clone()).await,
+        (TaskState::Submitted, 1, WORKER_LOST.to_owned())
+    );
+    // Graceful hand-back: not counted.
+    store.claim_task("b", 31, 100).await.unwrap().unwrap();
+    assert_eq!(store.requeue_stale(32, Some("b"), false).await.unwrap(), 1);
+    assert_eq!(attempts(store.clone()).await.1, 1);
+    // Its node restarted after a crash: counted.
+    store.claim_task("b", 33, 100).await.unwrap().unwrap();
+    assert_eq!(store.requeue_stale(34, Some("b"), true).await.unwrap(), 1);
+    assert_eq!(attempts(store.clone()).await.1, 2);
+    let (t, _) = store.get_task("jr3-0").await.unwrap().unwrap();
+    assert!(
+        t.message.contains("stopped before it finished"),
+        "{}",
+        t.message
+    );
+    // A crash restart never touches other nodes' live tasks.
+    store.claim_task("c", 35, 100).await.unwrap().unwrap();
+    assert_eq!(store.requeue_stale(36, Some("b"), true).await.unwrap(), 0);
 }
 
 pub async fn claims_take_the_oldest_submitted_task(store: Arc<dyn Store>) {
