@@ -202,10 +202,16 @@ impl TemplateSpec {
         })?;
         let name = validate_name(fields.required("Name")?)?;
         let params = gather_container(request, tag)?;
-        schema::check(&params, "Request", tag.schema())?;
+        // Errors name the element as the client wrote it: Transcode parts sit directly under
+        // Request, other tags' fields under their container (Request.Snapshot.Width).
+        let at = match tag.container() {
+            "TransTpl" => "Request".to_owned(),
+            container => format!("Request.{container}"),
+        };
+        schema::check(&params, &at, tag.schema())?;
         for list in ["AudioMixArray", "ConcatFragment"] {
             let max = if list == "AudioMixArray" { 2 } else { 20 };
-            schema::check_count(&params, "Request", list, max)?;
+            schema::check_count(&params, &at, list, max)?;
         }
         validate_typed(tag, &params)?;
         Ok(TemplateSpec { tag, name, params })

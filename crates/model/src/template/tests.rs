@@ -91,7 +91,10 @@ fn one_range_violation_per_numeric_family() {
         assert!(msg.contains(needle), "{body}: {msg}");
     }
     assert!(err("<Request><Tag>Transcode</Tag><Name>x</Name><Container><Format>avi2</Format></Container></Request>").contains("Request.Container.Format"));
-    assert!(err("<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Count>0</Count></Snapshot></Request>").contains("Request.Count"));
+    assert!(err("<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Count>0</Count></Snapshot></Request>").contains("Request.Snapshot.Count"));
+    // Fields of a container are named under it, as the client wrote them.
+    assert!(err("<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Mode>Interval</Mode><Foo>1</Foo></Snapshot></Request>").contains("Request.Snapshot.Foo: is not a known element"));
+    assert!(err("<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Width>96</Width></Snapshot></Request>").contains("Request.Snapshot.Width"));
     assert!(err("<Request><Tag>SmartCover</Tag><Name>s</Name><SmartCover><Count>11</Count></SmartCover></Request>").contains("Count"));
     assert!(err("<Request><Tag>Watermark</Tag><Name>w</Name><Watermark><Type>Text</Type><Text><Text>hi</Text><FontSize>101</FontSize></Text></Watermark></Request>").contains("FontSize"));
     assert!(err("<Request><Tag>Animation</Tag><Name>a</Name><Container><Format>gif</Format></Container><Video><Codec>gif</Codec><Fps>0</Fps></Video></Request>").contains("Fps"));
