@@ -76,13 +76,19 @@ class Deployment:
     """`backend` "sqlite": one process with `slots` task slots. "postgres": an API process and
     `workers` worker processes with `slots` slots each."""
 
-    def __init__(self, binary: str, work: Path, backend: str, workers: int, slots: int,
-                 env: dict[str, str] | None = None, shared_blobs: bool = False) -> None:
+    def __init__(self, binary: str, work: Path, backend: str, workers: int, slots: int | None,
+                 env: dict[str, str] | None = None, shared_blobs: bool = False,
+                 queue_max_concurrent: int | None = 10000) -> None:
+        """`slots` and `queue_max_concurrent` None: the service's defaults (or the caller's
+        REELFLOW_WORKERS / REELFLOW_QUEUE_MAX_CONCURRENT)."""
         self.backend, self.work = backend, work
         self.sid, self.key = "AKIDbench" + secrets.token_hex(4), secrets.token_hex(16)
         base = dict(os.environ, REELFLOW_SECRET_ID=self.sid, REELFLOW_SECRET_KEY=self.key,
-                    REELFLOW_CALLBACK_ALLOW_CIDRS="127.0.0.0/8", REELFLOW_LOG="info", NO_COLOR="1",
-                    REELFLOW_QUEUE_MAX_CONCURRENT="10000", REELFLOW_WORKERS=str(slots))
+                    REELFLOW_CALLBACK_ALLOW_CIDRS="127.0.0.0/8", REELFLOW_LOG="info", NO_COLOR="1")
+        if slots is not None:
+            base["REELFLOW_WORKERS"] = str(slots)
+        if queue_max_concurrent is not None:
+            base["REELFLOW_QUEUE_MAX_CONCURRENT"] = str(queue_max_concurrent)
         base.update(env or {})
         self.database = None
         if backend == "postgres":
@@ -109,8 +115,8 @@ class Deployment:
             self.api = Process(binary, work / "all", dict(base, REELFLOW_ROLE="all"))
             self.workers = []
         cfg = CosConfig(Region="ap-guangzhou", SecretId=self.sid, SecretKey=self.key, Scheme="http",
-                        IP="127.0.0.1", Port=self.api.port)
-        self.client = CosS3Client(cfg, retry=0)
+                        IP="127.0.0.1", Port=self.api.port, Timeout=60)
+        self.client = CosS3Client(cfg, retry=1)
         self.client.create_bucket(Bucket=BUCKET)
 
     @property

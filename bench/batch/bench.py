@@ -31,67 +31,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import secrets
-import socket
 import subprocess
+import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-from qcloud_cos import CosConfig, CosS3Client
-
 REPO = Path(__file__).resolve().parents[2]
-BUCKET = "batchbench-1250000000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def setting(env: str, file: str) -> str:
-    value = os.environ.get(env) or ""
-    path = REPO / "target" / file
-    if not value and path.is_file():
-        value = path.read_text().strip()
-    if not value:
-        raise SystemExit(f"{env} is not set and target/{file} is missing: run scripts/setup.sh")
-    return value
-
-
-class Proc:
-    def __init__(self, binary: str, base: Path, name: str, env: dict[str, str], creds: dict[str, str]) -> None:
-        self.port = free_port()
-        self.data = base / name
-        self.log = base / f"{name}.log"
-        full = dict(os.environ, REELFLOW_LOG="info", NO_COLOR="1", **env)
-        full.update({"REELFLOW_SECRET_ID": creds["id"], "REELFLOW_SECRET_KEY": creds["key"]})
-        cmd = [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data)]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, env=full)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{self.port}/_reelflow/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"{name} did not start; see {self.log}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-def client_for(port: int, creds: dict[str, str]) -> CosS3Client:
-    cfg = CosConfig(Region="ap-guangzhou", SecretId=creds["id"], SecretKey=creds["key"],
-                    Scheme="http", IP="127.0.0.1", Port=port, Timeout=60)
-    return CosS3Client(cfg, retry=1)
+sys.path.insert(0, str(REPO / "bench"))
+from cluster import BUCKET, Deployment  # noqa: E402
 
 
 def tiny_clip(path: Path) -> bytes:
@@ -120,41 +69,16 @@ def run_one(
     label: str, binary: str, n: int, clip: bytes, in_flight: int, postgres: bool, created_only: bool = False,
     noop: bool = False,
 ) -> dict:
-    creds = {"id": "AKID" + secrets.token_hex(16), "key": secrets.token_hex(16)}
     base = Path(tempfile.mkdtemp(prefix=f"rf-batch-{label}-"))
     common = {"REELFLOW_BATCH_MAX_IN_FLIGHT": str(in_flight)}
     if noop:
         common["REELFLOW_BENCH_NOOP_TASKS"] = "1"
-    procs: list[Proc] = []
-    db_name = None
+    # The service's own slot and queue defaults: two workers on PostgreSQL, one process on SQLite.
+    deployment = Deployment(binary, base, "postgres" if postgres else "sqlite", 2, None, env=common, shared_blobs=True,
+                   queue_max_concurrent=None)
     try:
-        if postgres:
-            import boto3
-
-            root = setting("REELFLOW_TEST_DATABASE_URL", "test-database-url")
-            db_name = "rf_bench_" + uuid.uuid4().hex[:10]
-            subprocess.run(["psql", root, "-q", "-c", f"CREATE DATABASE {db_name}"], check=True)
-            endpoint = setting("REELFLOW_TEST_S3_ENDPOINT", "test-s3-url")
-            s3_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                         aws_secret_access_key="test").create_bucket(Bucket=s3_bucket)
-            common.update({
-                "REELFLOW_DATABASE_URL": root.rsplit("/", 1)[0] + "/" + db_name,
-                "REELFLOW_BLOB_URL": f"s3://{s3_bucket}/blobs", "REELFLOW_S3_ENDPOINT": endpoint,
-                "REELFLOW_S3_REGION": "us-east-1", "REELFLOW_S3_ACCESS_KEY_ID": "test",
-                "REELFLOW_S3_SECRET_ACCESS_KEY": "test",
-            })
-            api = Proc(binary, base, "api", dict(common, REELFLOW_ROLE="api"), creds)
-            procs.append(api)
-            workers = [Proc(binary, base, f"w{i}", dict(common, REELFLOW_ROLE="worker"), creds) for i in (1, 2)]
-            procs += workers
-            logs = [w.log for w in workers]
-        else:
-            api = Proc(binary, base, "all", common, creds)
-            procs.append(api)
-            logs = [api.log]
-        client = client_for(api.port, creds)
-        client.create_bucket(Bucket=BUCKET)
+        logs = [w.log for w in deployment.workers] or [deployment.api.log]
+        client = deployment.client
         start = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda i: client.put_object(Bucket=BUCKET, Key=f"in/{i:05d}.mp4", Body=clip), range(n)))
@@ -187,11 +111,7 @@ def run_one(
             "end_to_end_s": total_s and round(total_s, 2), "objects_per_s": total_s and round(n / total_s, 1),
         }
     finally:
-        for p in procs:
-            p.stop()
-        if db_name:
-            root = setting("REELFLOW_TEST_DATABASE_URL", "test-database-url")
-            subprocess.run(["psql", root, "-q", "-c", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"], check=False)
+        deployment.stop()
 
 
 def main() -> None:

@@ -182,9 +182,15 @@ def verifies(hit: Hit, secret: str) -> bool:
 
 # --- the CLI ------------------------------------------------------------------------------------
 def cli(server, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`reelflow callbacks ARGS` against `server`."""
+    return client_command(server, "callbacks", *args, check=check)
+
+
+def client_command(server, command: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`reelflow COMMAND ARGS` (a client of the management API) against `server`."""
     env = dict(os.environ, REELFLOW_SECRET_ID=server.secret_id, REELFLOW_SECRET_KEY=server.secret_key)
     env.pop("RUST_BACKTRACE", None)
-    cmd = [str(server.binary), "callbacks", "--server", server.base_url, *args]
+    cmd = [str(server.binary), command, "--server", server.base_url, *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
     if check:
         assert done.returncode == 0, f"{' '.join(args)} failed ({done.returncode}): {done.stderr}"

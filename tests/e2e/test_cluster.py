@@ -6,30 +6,20 @@ worker SIGKILLed while runs are in flight costs nothing but its lease (issue 10,
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import secrets
-import subprocess
 import time
 
-import json
-
 import reelflow_e2e as rf
+from callback_tools import client_command
 
 UPLOADS = 30
 
 
-def _cli(server, *args: str) -> str:
-    env = dict(os.environ, REELFLOW_SECRET_ID=server.secret_id, REELFLOW_SECRET_KEY=server.secret_key)
-    done = subprocess.run([str(server.binary), *args, "--server", server.base_url],
-                          env=env, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def nodes(server) -> dict[str, dict]:
     """`reelflow nodes --json` against `server`: the registry by node id."""
-    return {n["id"]: n for n in json.loads(_cli(server, "nodes", "--json"))["nodes"]}
+    return {n["id"]: n for n in json.loads(client_command(server, "nodes", "--json").stdout)["nodes"]}
 
 
 def node_of(server) -> str:
@@ -124,11 +114,11 @@ def test_a_worker_stopping_gracefully_hands_back_its_task(server_factory, shared
     assert (gone["state"], gone["tasks_held"]) == ("Stopped", 0), gone
     assert gone["metrics"]["tasks_claimed"] >= 1 and gone["metrics"]["tasks_succeeded"] == 0, gone
     # The same per node in the Prometheus exposition, and the table for people.
-    metrics = _cli(api, "callbacks", "metrics")
+    metrics = client_command(api, "callbacks", "metrics").stdout
     labels = f'node="{node_of(first)}",role="worker"'
     assert f"reelflow_node_up{{{labels}}} 0" in metrics, metrics
     assert f'reelflow_node_tasks_total{{{labels},event="claimed"}} ' in metrics, metrics
-    table = _cli(api, "nodes")
+    table = client_command(api, "nodes").stdout
     assert node_of(first) in table and "Stopped" in table, table
     d = receiver.wait_for(lambda d: d.path == receiver.path_of(url), timeout=120, what="the run's callback")
     assert rf.text_of(rf.callback_execution(d), "State") == "Success", d.body[:2000]

@@ -111,21 +111,20 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     )?;
     let notifier_handle = notifier.handle();
     let notifier_task = tokio::spawn(notifier.run(shutdown.clone()));
-    let info = node::describe(
-        &node_id,
-        config.role,
-        listener.local_addr()?.to_string(),
-        config.workers,
-    );
     let this_node = node::Node::register(
         store.clone(),
         engine.clone(),
         notifier_handle.clone(),
-        info.clone(),
+        node::describe(
+            &node_id,
+            config.role,
+            listener.local_addr()?.to_string(),
+            config.workers,
+        ),
     )
     .await
     .context("registering this process in the node registry")?;
-    this_node.spawn_heartbeat(info, shutdown.clone());
+    this_node.spawn_heartbeat(shutdown.clone());
 
     let hand_back = engine.clone();
     let app = reelflow_api::router(AppState {

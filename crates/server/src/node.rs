@@ -22,7 +22,7 @@ pub(crate) struct Node {
     store: Arc<dyn Store>,
     engine: Engine,
     notifier: NotifierHandle,
-    id: String,
+    info: NodeInfo,
 }
 
 impl Node {
@@ -38,7 +38,7 @@ impl Node {
             store,
             engine,
             notifier,
-            id: info.id,
+            info,
         })
     }
 
@@ -53,7 +53,7 @@ impl Node {
 
     /// Beats until `shutdown`. A failed beat is logged and the next one tried; a node whose
     /// row disappeared registers again.
-    pub(crate) fn spawn_heartbeat(&self, info: NodeInfo, shutdown: CancellationToken) {
+    pub(crate) fn spawn_heartbeat(&self, shutdown: CancellationToken) {
         let node = self.clone();
         tokio::spawn(async move {
             loop {
@@ -63,12 +63,12 @@ impl Node {
                 }
                 match node
                     .store
-                    .node_heartbeat(&node.id, now_ms(), &node.metrics())
+                    .node_heartbeat(&node.info.id, now_ms(), &node.metrics())
                     .await
                 {
                     Ok(true) => {}
                     Ok(false) => {
-                        if let Err(error) = node.store.register_node(&info, now_ms()).await {
+                        if let Err(error) = node.store.register_node(&node.info, now_ms()).await {
                             tracing::warn!(?error, "could not register this node again");
                         }
                     }
@@ -82,7 +82,7 @@ impl Node {
     pub(crate) async fn stopped(&self) {
         if let Err(error) = self
             .store
-            .node_stopped(&self.id, now_ms(), &self.metrics())
+            .node_stopped(&self.info.id, now_ms(), &self.metrics())
             .await
         {
             tracing::warn!(?error, "could not record this node's stop");

@@ -52,15 +52,16 @@ pub use wake::{WakeSignals, WakeStore};
 /// The code a task keeps after its worker was lost while running it.
 pub const WORKER_LOST: &str = "WorkerLost";
 
-/// The `UPDATE` of [`RunStore::requeue_stale`], the same on both backends with `$1` = now,
-/// `$2` = dead owner (or NULL), `$3` = lost (as 0/1).
+/// The `UPDATE` of [`RunStore::requeue_stale`], one text for both backends: `$1` = now, `$2` =
+/// lost (0/1), `$3` = dead owner (or NULL), first used in that order, which SQLite numbers the
+/// same way.
 pub(crate) const REQUEUE_STALE: &str = "UPDATE tasks SET state = 'Submitted', lease_owner = NULL, \
      lease_until = NULL, progress = 0, \
-     attempts = attempts + CASE WHEN lease_until < $1 OR $3 = 1 THEN 1 ELSE 0 END, \
-     code = CASE WHEN lease_until < $1 OR $3 = 1 THEN 'WorkerLost' ELSE code END, \
-     message = CASE WHEN lease_until < $1 OR $3 = 1 \
+     attempts = attempts + CASE WHEN lease_until < $1 OR $2 = 1 THEN 1 ELSE 0 END, \
+     code = CASE WHEN lease_until < $1 OR $2 = 1 THEN 'WorkerLost' ELSE code END, \
+     message = CASE WHEN lease_until < $1 OR $2 = 1 \
      THEN 'the process running this task stopped before it finished' ELSE message END \
-     WHERE state = 'Running' AND (lease_until < $1 OR lease_owner = $2)";
+     WHERE state = 'Running' AND (lease_until < $1 OR lease_owner = $3)";
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -280,8 +280,8 @@ impl RunStore for PgStore {
     ) -> StoreResult<u64> {
         let done = sqlx::query(crate::REQUEUE_STALE)
             .bind(now)
-            .bind(dead_owner)
             .bind(i64::from(lost))
+            .bind(dead_owner)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() > 0 {

@@ -256,13 +256,10 @@ impl RunStore for SqliteStore {
         dead_owner: Option<&str>,
         lost: bool,
     ) -> StoreResult<u64> {
-        // SQLite numbers `?N` parameters; `$N` would be named, by first appearance.
-        static REQUEUE: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| crate::REQUEUE_STALE.replace('$', "?"));
-        let done = sqlx::query(sqlx::AssertSqlSafe(REQUEUE.as_str()))
+        let done = sqlx::query(crate::REQUEUE_STALE)
             .bind(now)
-            .bind(dead_owner)
             .bind(i64::from(lost))
+            .bind(dead_owner)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
