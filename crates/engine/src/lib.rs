@@ -254,11 +254,6 @@ impl Engine {
         self.inner.task_wake.notify_one();
     }
 
-    /// Fused ffmpeg runs started by this process.
-    pub fn fused_runs(&self) -> u64 {
-        self.metrics().fused_runs
-    }
-
     /// This process's task counters since it started (the callback fields are zero: the
     /// notifier keeps those).
     pub fn metrics(&self) -> reelflow_model::node::NodeMetrics {

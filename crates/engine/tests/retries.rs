@@ -147,7 +147,7 @@ async fn a_fused_group_whose_ffmpeg_is_killed_is_retried_as_one_group() {
         assert_eq!(task.outputs.len(), 1, "{task:?}");
     }
     assert_eq!(
-        h.engine.fused_runs(),
+        h.engine.metrics().fused_runs,
         2,
         "both attempts ran the three as one ffmpeg"
     );

@@ -239,7 +239,7 @@ async fn ladder(fuse: bool) -> (u64, Vec<Vec<String>>) {
             all.push(f);
         }
     }
-    (h.engine.fused_runs(), all)
+    (h.engine.metrics().fused_runs, all)
 }
 
 #[tokio::test]
