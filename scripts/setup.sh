@@ -7,6 +7,7 @@
 #
 # Everything comes from registries only (Debian apt, PyPI, npm), pinned:
 #   ffmpeg/ffprobe, rclone, openssl      apt, only when missing
+#   chromium, chromium-driver            apt, only when missing (the web console's Selenium test)
 #   postgresql                           apt, only when missing; a private test cluster is started
 #                                        (see "PostgreSQL" below) and its URL written to
 #                                        target/test-database-url for scripts/test.sh
@@ -201,6 +202,14 @@ fi
 
 # openssl makes the self-signed certificate of the HTTPS (aws-chunked) boto3 test
 command -v openssl >/dev/null 2>&1 || apt_install openssl
+
+# Debian's Chromium + ChromeDriver drive the web console test (tests/e2e/test_console.py);
+# test tools never download a browser of their own.
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    log "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+else
+    apt_install chromium chromium-driver
+fi
 
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     log "node present: $(node --version), npm $(npm --version)"

@@ -9,11 +9,13 @@
 
 pub mod admin;
 pub mod ci;
+pub mod console;
 pub mod context;
 pub mod cos;
 mod drain;
 pub mod error;
 pub mod header_case;
+pub mod metrics;
 pub mod middleware;
 pub mod state;
 pub mod xml;
@@ -42,10 +44,20 @@ pub struct Ctx {
     pub s3: bool,
 }
 
-/// The full application router.
+/// The full application router, with a fresh set of process-local metrics.
 pub fn router(state: AppState) -> Router {
+    let metrics = metrics::Metrics::new(&state.engine);
+    router_with_metrics(state, metrics)
+}
+
+/// The full application router, recording into and serving `metrics` (the same set a
+/// separate [`metrics::public_router`] serves).
+pub fn router_with_metrics(state: AppState, metrics: metrics::Metrics) -> Router {
+    let timer = metrics::http::Timer::new(metrics.clone(), state.config.domains.clone());
     let signed = Router::new()
         .nest("/_reelflow/v1", admin::router())
+        .route("/_reelflow/metrics", get(metrics::scrape))
+        .merge(console::signed_routes())
         .fallback(dispatch)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -53,8 +65,14 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/_reelflow/health", get(health))
+        .merge(console::public_routes())
         .merge(signed)
         .layer(axum::middleware::from_fn(middleware::request_id_and_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            timer,
+            metrics::http::observe,
+        ))
+        .layer(axum::Extension(metrics))
         .with_state(state)
 }
 

@@ -97,7 +97,20 @@ fn render_error(
 /// query, api-reference-2.md §3), else the COS `q-sign-algorithm=sha1` scheme. For SigV4 the
 /// body is wrapped so it is checked while it streams (payload hash, aws-chunked signatures and
 /// trailers, `x-amz-checksum-*`): a handler that stores it commits only after a clean end.
-pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    // Web console sessions: `Authorization: Bearer <token>` (crate::console::session).
+    match crate::console::session::authenticate_bearer(&state, &request) {
+        Some(Ok(session)) => {
+            request.extensions_mut().insert(session);
+            return next.run(request).await;
+        }
+        Some(Err(error)) => return error.into_response(),
+        None => {}
+    }
     let checked = if Dialect::recorded(&request) == Dialect::S3 {
         check_sigv4(&state, request)
     } else {

@@ -199,6 +199,7 @@ impl Engine {
                 result: String::new(),
             });
         }
+        let started = std::time::Instant::now();
         let scratch = ScratchDir::create(self.inner.config.work_dir.join(&task.job_id))?;
         let result = async {
             let job = self.resolve(task).await?;
@@ -210,6 +211,7 @@ impl Engine {
             })
         }
         .await;
+        self.observe_task(task.node_type, result.is_ok(), started.elapsed());
         result.map_err(|f| scratch.redact(&task.input_key, f))
     }
 

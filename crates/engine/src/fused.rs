@@ -19,6 +19,7 @@ impl Engine {
         ctl: &RunControl,
     ) -> Result<Vec<TaskResult>, Failure> {
         Counters::add(&self.inner.counters.fused_runs, 1);
+        let started = std::time::Instant::now();
         let scratches = tasks
             .iter()
             .map(|t| ScratchDir::create(self.inner.config.work_dir.join(&t.job_id)))
@@ -45,6 +46,10 @@ impl Engine {
             Ok(results)
         }
         .await;
+        // Each task of the group took the whole shared run.
+        for task in tasks {
+            self.observe_task(task.node_type, result.is_ok(), started.elapsed());
+        }
         result.map_err(|f| redact_failure(&scratches, &tasks[0].input_key, f))
     }
 }

@@ -10,9 +10,11 @@ pub mod batch;
 pub mod callbacks;
 mod counters;
 pub mod dag;
+pub mod durations;
 mod error;
 mod execute;
 mod fetch;
+mod finisher;
 mod fused;
 mod jobs;
 mod nodes;
@@ -122,6 +124,10 @@ struct Inner {
     callback_wake: Arc<Notify>,
     /// What this process's workers did (reported with the node heartbeat).
     counters: counters::Counters,
+    /// How long this process's tasks took (rendered by the metrics endpoint).
+    durations: durations::TaskDurations,
+    /// The batching writer of task ends, started on the first end (it needs the runtime).
+    finisher: std::sync::OnceLock<finisher::Finisher>,
 }
 
 impl Engine {
@@ -143,6 +149,8 @@ impl Engine {
                 task_wake: Notify::new(),
                 callback_wake,
                 counters: counters::Counters::default(),
+                durations: durations::new_family(),
+                finisher: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -204,11 +212,9 @@ impl Engine {
         self.requeue_own("requeued tasks interrupted by the previous stop", true)
             .await?;
         let mut set = JoinSet::new();
-        for index in 0..self.inner.config.workers.max(1) {
-            let engine = self.clone();
-            let shutdown = shutdown.clone();
-            set.spawn(async move { worker::run(engine, index, shutdown).await });
-        }
+        let engine = self.clone();
+        let dispatch_shutdown = shutdown.clone();
+        set.spawn(async move { worker::dispatch(engine, dispatch_shutdown).await });
         // Batches this node drove before a crash are taken up again at once.
         self.inner
             .store
@@ -250,6 +256,15 @@ impl Engine {
     /// Wakes one idle worker (or lets the next one to wait go straight on). A worker that
     /// claims something wakes the next, so a burst of work spreads over every idle worker
     /// while a single task does not send all of them to the database at once.
+    /// The batching writer of this engine's task ends.
+    fn finisher(&self) -> &finisher::Finisher {
+        self.inner.finisher.get_or_init(|| {
+            let store = self.inner.store.clone();
+            let owner = self.inner.config.node_id.clone();
+            finisher::Finisher::start(store, owner, self.offset())
+        })
+    }
+
     fn wake_workers(&self) {
         self.inner.task_wake.notify_one();
     }

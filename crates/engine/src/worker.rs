@@ -1,5 +1,7 @@
-//! Worker loops: claim a task, run it while heartbeating its lease, finish it in one store
-//! transaction, repeat. Idle workers wait for an in-process wake-up or the poll interval.
+//! Task slots: a dispatcher claims work for the free slots in one store operation, each claimed
+//! task (or fused group) runs in its own task while heartbeating its lease, and its end is
+//! recorded through the batching [`crate::finisher`]. An idle dispatcher waits for an
+//! in-process wake-up or the poll interval.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -7,42 +9,68 @@ use std::time::Duration;
 
 use reelflow_media::RunControl;
 use reelflow_model::clock::now_unix;
-use reelflow_model::execution::{Instance, Task, TaskState};
+use reelflow_model::execution::{Task, TaskState};
 use reelflow_store::{FinishResult, TaskOutcome};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::Engine;
-use crate::callbacks;
 use crate::counters::Counters;
-use crate::dag::decide;
 
 /// Most sibling tasks claimed with a section task to share its ffmpeg process.
 const MAX_FUSED_SIBLINGS: u32 = 7;
 
-/// One worker: runs tasks until `shutdown`.
-pub(crate) async fn run(engine: Engine, index: usize, shutdown: CancellationToken) {
-    tracing::debug!(worker = index, "worker started");
+/// The dispatcher of this process's task slots (`workers` of them): whenever slots are free it
+/// claims work for all of them in one store operation and runs each claimed group in its own
+/// task; when nothing is claimable it waits for a wake-up, the poll interval or `shutdown`.
+/// Returns after `shutdown` once the running tasks have stopped.
+pub(crate) async fn dispatch(engine: Engine, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(engine.inner.config.workers.max(1)));
+    let mut running = JoinSet::new();
+    tracing::debug!(slots = slots.available_permits(), "dispatcher started");
     while !shutdown.is_cancelled() {
-        let Some(group) = claim_or_wait(&engine, &shutdown).await else {
+        while running.try_join_next().is_some() {}
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = shutdown.cancelled() => break,
+        };
+        let mut permits = vec![first];
+        while let Ok(permit) = slots.clone().try_acquire_owned() {
+            permits.push(permit);
+        }
+        let Some(groups) = claim_or_wait(&engine, &shutdown, permits.len()).await else {
             continue;
         };
-        // There may be more: pass the wake-up on to the next idle worker.
-        engine.wake_workers();
-        engine.run_claimed(group, &shutdown).await;
+        for group in groups {
+            let Some(permit) = permits.pop() else { break };
+            let engine = engine.clone();
+            let shutdown = shutdown.clone();
+            running.spawn(async move {
+                engine.run_claimed(group, &shutdown).await;
+                drop(permit);
+            });
+        }
     }
-    tracing::debug!(worker = index, "worker stopped");
+    while running.join_next().await.is_some() {}
+    tracing::debug!("dispatcher stopped");
 }
 
-/// Claims work, or waits for a wake-up, the poll interval or shutdown and returns `None`.
-async fn claim_or_wait(engine: &Engine, shutdown: &CancellationToken) -> Option<Vec<Task>> {
+/// Claims work for `slots` slots, or waits for a wake-up, the poll interval or shutdown and
+/// returns `None`.
+async fn claim_or_wait(
+    engine: &Engine,
+    shutdown: &CancellationToken,
+    slots: usize,
+) -> Option<Vec<Vec<Task>>> {
     // Register for wake-ups before looking, so a submission between the look and the wait is
-    // not missed. Dropped before the caller wakes the next worker, so that is never us.
+    // not missed.
     let notified = engine.inner.task_wake.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
-    match engine.claim().await {
-        Ok(group) if !group.is_empty() => return Some(group),
+    match engine.claim(slots).await {
+        Ok(groups) if !groups.is_empty() => return Some(groups),
         Ok(_) => {
             tokio::select! {
                 () = &mut notified => {}
@@ -78,9 +106,10 @@ pub(crate) async fn sweep_stale(engine: Engine, shutdown: CancellationToken) {
 }
 
 impl Engine {
-    /// Claims the next task and, when fusion is on and it is a section, its fusable
-    /// siblings with it, in one store operation (so no other worker takes part of the group).
-    async fn claim(&self) -> Result<Vec<Task>, reelflow_store::StoreError> {
+    /// Claims up to `slots` tasks, oldest first, in one store operation; when fusion is on, a
+    /// section task comes with its fusable siblings as one group (so no other worker takes
+    /// part of the group).
+    async fn claim(&self, slots: usize) -> Result<Vec<Vec<Task>>, reelflow_store::StoreError> {
         let now = now_unix();
         let lease = self.inner.config.lease.as_secs() as i64;
         let siblings = if self.inner.config.fuse_siblings {
@@ -89,7 +118,13 @@ impl Engine {
             0
         };
         self.store()
-            .claim_group(&self.inner.config.node_id, now, now + lease, siblings)
+            .claim_groups(
+                &self.inner.config.node_id,
+                now,
+                now + lease,
+                siblings,
+                u32::try_from(slots).unwrap_or(u32::MAX),
+            )
             .await
     }
 
@@ -322,49 +357,30 @@ impl Engine {
         }
     }
 
+    /// Records a task's end (batched with other slots' ends, see [`crate::finisher`]).
     async fn finish(&self, task: &Task, outcome: TaskOutcome) {
-        let offset = self.offset();
-        let now = outcome.ended;
-        let decider = move |i: &Instance, t: &[Task]| decide(i, t, now);
-        let builder =
-            move |i: &Instance, t: &[Task], job: &str| callbacks::messages(i, t, job, offset);
-        for attempt in 0..5u32 {
-            match self
-                .store()
-                .finish_task(
-                    &task.job_id,
-                    &self.inner.config.node_id,
-                    &outcome,
-                    &decider,
-                    &builder,
-                )
-                .await
-            {
-                Ok(FinishResult::Applied { submitted, .. }) => {
-                    // One line per task end the store accepted (tests count them).
-                    tracing::info!(job_id = %task.job_id, state = ?outcome.state, "task finished");
-                    let counters = &self.inner.counters;
-                    match outcome.state {
-                        TaskState::Success => Counters::add(&counters.succeeded, 1),
-                        TaskState::Failed => Counters::add(&counters.failed, 1),
-                        _ => {}
-                    }
-                    if submitted {
-                        self.wake_workers();
-                    }
-                    self.inner.callback_wake.notify_one();
-                    return;
+        let state = outcome.state;
+        match self.finisher().finish(task, outcome).await {
+            Some(FinishResult::Applied { submitted, .. }) => {
+                // One line per task end the store accepted (tests count them).
+                tracing::info!(job_id = %task.job_id, state = ?state, "task finished");
+                let counters = &self.inner.counters;
+                match state {
+                    TaskState::Success => Counters::add(&counters.succeeded, 1),
+                    TaskState::Failed => Counters::add(&counters.failed, 1),
+                    _ => {}
                 }
-                Ok(FinishResult::LeaseLost) => {
-                    tracing::warn!("task was reclaimed before it finished; result dropped");
-                    Counters::add(&self.inner.counters.leases_lost, 1);
-                    return;
+                if submitted {
+                    self.wake_workers();
                 }
-                Err(error) => {
-                    tracing::error!(?error, attempt, "could not record a task's end; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
+                self.inner.callback_wake.notify_one();
             }
+            Some(FinishResult::LeaseLost) => {
+                tracing::warn!("task was reclaimed before it finished; result dropped");
+                Counters::add(&self.inner.counters.leases_lost, 1);
+            }
+            // Logged by the finisher; the lease runs out and the task runs again.
+            None => {}
         }
     }
 }

@@ -25,6 +25,9 @@
 //!   through a pipe and scored in Rust), [`mod@animation`], [`mod@concat`],
 //!   [`mod@segment`], [`streampack`] (HLS master playlists, DASH packages) and
 //!   [`picprocess`] (`imageMogr2`).
+//! - [`segmented`]: one long video encoded as key-frame-aligned pieces (each
+//!   callable on its own, for sub-tasks on many workers) and stitched by stream copy,
+//!   audio encoded once (issue 13).
 //! - Fused execution: [`run_fused`] writes several outputs ([`OutputJob`]: transcodes
 //!   with their own filters and watermarks, snapshots) from one decode;
 //!   [`transcode_many`] is its transcode-only form.
@@ -47,6 +50,7 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod segment;
+pub mod segmented;
 pub mod smartcover;
 pub mod snapshot;
 pub mod source;
@@ -73,6 +77,10 @@ pub use process::{ProcessError, ProgressFn, RunControl, ToolCommand, ToolOutput,
 pub use progress::{ProgressBlock, ProgressParser, ProgressTarget, parse_progress};
 pub use report::{MediaReport, ProbeSection, parse_report_json, probe_report};
 pub use segment::{SegmentSpec, segment, segment_args, segment_extension, segment_writes_pieces};
+pub use segmented::{
+    FrameIndex, PlanError, PlannedSegment, SegmentParams, SegmentPlan, SegmentTask, SegmentedJob,
+    SegmentedOptions, SegmentedRun, StitchPiece, StitchTask, plan_segments,
+};
 pub use smartcover::{
     Cover, SmartCoverSpec, smart_cover, smart_cover_extract_args, smart_cover_samples,
 };

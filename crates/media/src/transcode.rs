@@ -32,8 +32,11 @@ use serde::{Deserialize, Serialize};
 pub(crate) use self::args::{Invocation, VIDEO, muxer_args, resolve};
 use self::args::{Section, build, build_sections};
 pub(crate) use self::codec::{AudioCodec, Layout, VideoCodec, container};
-pub(crate) use self::compat::{copied_video_args, hls_fmp4_args, keeps_rotation, video_tag_args};
+pub(crate) use self::compat::{
+    copied_video_args, encoded_tag_args, hls_fmp4_args, keeps_rotation, video_tag_args,
+};
 pub(crate) use self::encoders::{audio_args, encode_args};
+pub(crate) use self::extras::video_chain;
 pub use self::extras::{
     AdjDarMethod, AdjMethod, Delogo, MAX_WATERMARKS, TransChecks, TranscodeExtras, validate_extras,
 };

@@ -71,6 +71,8 @@ struct FileConfig {
     s3_secret_access_key: Option<String>,
     s3_path_style: Option<bool>,
     s3_allow_http: Option<bool>,
+    metrics_listen: Option<SocketAddr>,
+    log_format: Option<crate::logs::LogFormat>,
 }
 
 /// The merged configuration.
@@ -125,6 +127,11 @@ pub struct Config {
     /// `s3://bucket/prefix` (`REELFLOW_BLOB_URL`) and how to reach it, to keep object bodies in
     /// an S3-compatible store shared by several processes; `None` for `DATA/blobs`.
     pub s3: Option<reelflow_objects::S3Config>,
+    /// A second listener serving `GET /_reelflow/metrics` without a signature (for a
+    /// Prometheus server on a monitoring network); `None`: metrics only on the signed API.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written: human-readable text, or one JSON object per line.
+    pub log_format: crate::logs::LogFormat,
 }
 
 /// Command-line overrides.
@@ -273,6 +280,16 @@ impl Config {
             database_url,
             database_max_connections: database_max_connections.max(1),
             s3,
+            metrics_listen: match env("REELFLOW_METRICS_LISTEN") {
+                Some(v) => Some(v.trim().parse().context(
+                    "REELFLOW_METRICS_LISTEN must be an address and port, e.g. 127.0.0.1:9601",
+                )?),
+                None => file.metrics_listen,
+            },
+            log_format: match env(crate::logs::FORMAT_SETTING) {
+                Some(v) => crate::logs::LogFormat::parse(&v)?,
+                None => file.log_format.unwrap_or_default(),
+            },
         };
         // One process: its own worker slots. Several (api/worker roles): the queue limit is
         // cluster-wide, and the process creating a queue does not know the cluster's size.
@@ -339,6 +356,12 @@ fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2)
+}
+
+/// The log format a `--config` file asks for (`log_format`), read before logging starts;
+/// the environment still wins ([`crate::logs::LogFormat::configured`]).
+pub(crate) fn file_log_format(path: &Path) -> Result<Option<crate::logs::LogFormat>> {
+    Ok(read_file(path)?.log_format)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {

@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod doctor;
+pub mod logs;
 mod node;
 pub mod secrets;
 
@@ -127,7 +129,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     this_node.spawn_heartbeat(shutdown.clone());
 
     let hand_back = engine.clone();
-    let app = reelflow_api::router(AppState {
+    let metrics = reelflow_api::metrics::Metrics::new(&engine);
+    let state = AppState {
         store,
         blobs,
         engine,
@@ -139,13 +142,27 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             domains: config.domains.clone(),
             region: config.region.clone(),
         }),
-    })
-    .layer(Extension(notifier_handle));
-    // A worker answers health checks only; uploads and CI calls go to API processes.
+    };
+    // A worker answers health checks and (signed) metrics only; uploads and CI calls go to API
+    // processes.
     let app = if config.role.serves_api() {
-        app
+        reelflow_api::router_with_metrics(state.clone(), metrics.clone())
     } else {
-        axum::Router::new().route("/_reelflow/health", axum::routing::get(|| async { "ok\n" }))
+        axum::Router::new()
+            .route("/_reelflow/health", axum::routing::get(|| async { "ok\n" }))
+            .merge(reelflow_api::metrics::signed_router(
+                state.clone(),
+                metrics.clone(),
+            ))
+    }
+    .layer(Extension(notifier_handle.clone()));
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => {
+            let public =
+                reelflow_api::metrics::public_router(state, metrics, Some(notifier_handle));
+            Some(serve_metrics(addr, public, &shutdown).await?)
+        }
+        None => None,
     };
     tracing::info!(listen = %listener.local_addr()?, role = ?config.role, "reelflow is ready");
     axum::serve(listener, app)
@@ -154,6 +171,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 
     tracing::info!("shutting down");
     shutdown.cancel();
+    if let Some(server) = metrics_server {
+        // A scraper holding its connection open does not hold up the stop.
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    }
     let drain = async {
         while workers.join_next().await.is_some() {}
         let _ = notifier_task.await;
@@ -171,6 +192,27 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     }
     this_node.stopped().await;
     Ok(())
+}
+
+/// Serves `router` (the unsigned metrics) on `addr` until shutdown, on a task of its own.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    router: axum::Router,
+    shutdown: &CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics listener {addr}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "serving /_reelflow/metrics without a signature");
+    let stop = shutdown.clone().cancelled_owned();
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(%error, "the metrics listener failed");
+        }
+    }))
 }
 
 /// Forwards wake-ups from other processes sharing the database (PostgreSQL `NOTIFY`) to this

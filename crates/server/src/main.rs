@@ -10,6 +10,10 @@
 
 mod tools;
 
+// `reelflow login` (kept beside the other client commands; declared here, in the binary).
+#[path = "cli/login.rs"]
+mod login;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -63,6 +67,15 @@ enum Command {
         #[command(flatten)]
         connection: cli::Connection,
     },
+    /// Mint a short-lived web console session token (prints it and the console URL).
+    Login {
+        #[command(flatten)]
+        connection: cli::Connection,
+        #[command(flatten)]
+        args: login::LoginArgs,
+    },
+    /// Check ffmpeg, storage, the database and the listen address; print what is wrong.
+    Doctor(reelflow::doctor::DoctorArgs),
     /// Inspect and control callback delivery on a running server.
     Callbacks {
         #[command(flatten)]
@@ -70,16 +83,23 @@ enum Command {
         #[command(subcommand)]
         command: cli::CallbacksCommand,
     },
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+    /// Print a shell completion script: `reelflow completions bash|zsh|fish`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REELFLOW_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    let config_file = match &cli.command {
+        Command::Serve { config, .. } => config.as_deref(),
+        Command::Doctor(args) => args.config.as_deref(),
+        _ => None,
+    };
+    reelflow::logs::init(reelflow::logs::LogFormat::configured(config_file)?);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::FfmpegArgs {
@@ -102,7 +122,21 @@ fn main() -> Result<()> {
             connection,
             command,
         } => client_command(runtime.block_on(cli::run(&connection, command))),
+        Command::Login { connection, args } => {
+            client_command(runtime.block_on(login::run(&connection, args)))
+        }
         Command::Nodes { connection } => client_command(runtime.block_on(cli::nodes(&connection))),
+        Command::Doctor(args) => {
+            if !runtime.block_on(reelflow::doctor::run(args))? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Client(command) => client_command(runtime.block_on(cli::client(command))),
+        Command::Completions { shell } => {
+            cli::completions(shell, &mut <Cli as clap::CommandFactory>::command());
+            Ok(())
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mod outbox;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod stats;
 mod wake;
 
 use async_trait::async_trait;
@@ -47,6 +48,7 @@ pub use jobs::{CancelOutcome, JobStore, QueueStore, TaskQuery};
 pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart};
 pub use nodes::{NodeInfo, NodeRecord, NodeStore};
 pub use open::Backend;
+pub use stats::{QueueLoad, SchemaStatus, Stats, StatsStore};
 pub use wake::{WakeSignals, WakeStore};
 
 /// The code a task keeps after its worker was lost while running it.
@@ -128,6 +130,19 @@ pub struct Decision {
 /// Engine logic run inside the task-finish transaction: given the run and all its tasks (with the
 /// finished task already updated), decide what happens next.
 pub type Decider = dyn Fn(&Instance, &[Task]) -> Decision + Send + Sync;
+
+/// A [`Decider`] for [`RunStore::finish_tasks`], also given the end time (Unix seconds) of the
+/// task that just ended ([`TaskOutcome::ended`]), since one batch holds ends from many moments.
+pub type TimedDecider<'a> = dyn Fn(&Instance, &[Task], i64) -> Decision + Send + Sync + 'a;
+
+/// One task end of a [`RunStore::finish_tasks`] batch.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskEnd<'a> {
+    /// The task.
+    pub job_id: &'a str,
+    /// How it ended.
+    pub outcome: &'a TaskOutcome,
+}
 
 /// Builds the callbacks for a finished run from its final instance and tasks.
 /// Called after every task end with the run, all its tasks and the ended task's JobId; returns
@@ -253,6 +268,26 @@ pub trait RunStore: Send + Sync {
         lease_until: i64,
         siblings: u32,
     ) -> StoreResult<Vec<Task>>;
+    /// Up to `limit` claims of [`RunStore::claim_group`] in one operation, oldest first, each
+    /// group its own entry; a fused group (a section task claimed with `siblings > 0`) ends
+    /// the batch. Empty when nothing is claimable. The default makes one claim; PostgreSQL
+    /// makes them all in one statement.
+    async fn claim_groups(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        siblings: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Vec<Task>>> {
+        let _ = limit;
+        let group = self.claim_group(owner, now, lease_until, siblings).await?;
+        Ok(if group.is_empty() {
+            Vec::new()
+        } else {
+            vec![group]
+        })
+    }
     /// Claims the oldest claimable Submitted task alone ([`RunStore::claim_group`] without
     /// siblings).
     async fn claim_task(
@@ -284,7 +319,7 @@ pub trait RunStore: Send + Sync {
     /// Records progress (0–100) of a running task.
     async fn set_progress(&self, job_id: &str, progress: u8) -> StoreResult<()>;
     /// Ends a task and applies the engine's decision (and, if the run ends, its callbacks) in
-    /// one transaction.
+    /// one transaction: [`RunStore::finish_tasks`] with one end.
     async fn finish_task(
         &self,
         job_id: &str,
@@ -292,7 +327,23 @@ pub trait RunStore: Send + Sync {
         outcome: &TaskOutcome,
         decide: &Decider,
         callbacks: &CallbackBuilder,
-    ) -> StoreResult<FinishResult>;
+    ) -> StoreResult<FinishResult> {
+        let timed = |i: &Instance, t: &[Task], _ended: i64| decide(i, t);
+        let end = TaskEnd { job_id, outcome };
+        let mut results = self.finish_tasks(owner, &[end], &timed, callbacks).await?;
+        Ok(results.pop().unwrap_or(FinishResult::LeaseLost))
+    }
+    /// Ends many tasks `owner` runs in one transaction, with the same result as ending them one
+    /// after another in the given order (each decision sees the ends before it); one result per
+    /// end, `LeaseLost` for a task no longer ours (or repeated in the batch). PostgreSQL does
+    /// it with a fixed number of set-based statements, whatever the batch size.
+    async fn finish_tasks(
+        &self,
+        owner: &str,
+        ends: &[TaskEnd<'_>],
+        decide: &TimedDecider<'_>,
+        callbacks: &CallbackBuilder,
+    ) -> StoreResult<Vec<FinishResult>>;
     /// Puts running tasks whose lease expired, or that `dead_owner` held, back to Submitted.
     /// An expired lease, or `dead_owner`'s tasks when `lost` (it crashed, as opposed to handing
     /// them back at a graceful stop), counts as a failed attempt: `attempts` + 1, code
@@ -317,6 +368,7 @@ pub trait Store:
     + NodeStore
     + WakeStore
     + BatchStore
+    + StatsStore
     + std::fmt::Debug
 {
 }
@@ -332,6 +384,7 @@ impl<T> Store for T where
         + NodeStore
         + WakeStore
         + BatchStore
+        + StatsStore
         + std::fmt::Debug
 {
 }

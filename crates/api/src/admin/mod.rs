@@ -1,5 +1,6 @@
 //! reelflow's own management API under `/_reelflow/v1/`: callback messages and their attempt
-//! log, redelivery and recovery, per-bucket signing secrets, and delivery metrics.
+//! log, redelivery and recovery, per-bucket signing secrets, the node registry, and the
+//! metrics text (the same as `/_reelflow/metrics`, see [`crate::metrics`]).
 //!
 //! These routes sit behind the same COS signature middleware as every other request (only
 //! `/_reelflow/health` is open), answer JSON, and report errors as JSON `{code, message,
@@ -15,12 +16,12 @@ mod views;
 
 use axum::Router;
 use axum::extract::Extension;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use reelflow_notify::NotifierHandle;
 
 pub use error::AdminError;
+pub(crate) use nodes::metrics_text as node_metrics_text;
 
 use crate::state::AppState;
 
@@ -50,14 +51,16 @@ pub(crate) fn worker(worker: Worker) -> Result<NotifierHandle, AdminError> {
         .ok_or_else(AdminError::no_worker)
 }
 
+/// `GET /metrics`: the same text as `GET /_reelflow/metrics` ([`crate::metrics`]), but 503
+/// in a process without a callback worker, as it always was.
 async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
+    Extension(metrics): Extension<crate::metrics::Metrics>,
     handle: Worker,
 ) -> Result<Response, AdminError> {
-    let mut text = worker(handle)?.metrics_text().await?;
-    text.push_str(&nodes::metrics_text(&state).await?);
-    let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    let notifier = worker(handle)?;
+    let text = metrics.render(&state, Some(&notifier)).await?;
+    Ok(crate::metrics::exposition(text))
 }
 
 async fn not_found() -> AdminError {

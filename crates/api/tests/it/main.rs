@@ -2,6 +2,7 @@
 
 mod ci_pm3u8;
 mod ci_process;
+mod console;
 mod cos_api;
 mod garbage;
 mod harness;

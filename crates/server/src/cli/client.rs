@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use reelflow_signature::{Credentials, SignedRequest, sign};
 use serde_json::Value;
 
@@ -61,41 +61,78 @@ impl AdminClient {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<String> {
-        let full_path = format!("/_reelflow/v1{path}");
-        let mut url = self
-            .base
-            .join(&full_path)
-            .context("building the request URL")?;
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
-        let host = host_header(&url)?;
-        let authorization = self.authorization(method.as_str(), &full_path, query, &host);
-        let mut request = self
-            .http
-            .request(method, url.clone())
-            .header("host", host)
-            .header("authorization", authorization);
+        let target = Target::server(format!("/_reelflow/v1{path}"));
+        let mut request = self.request(method, &target, query, &[])?;
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let response = request
-            .send()
+        let response = self.execute(request).await?;
+        response.text().await.context("reading the answer")
+    }
+
+    /// A request to `target`, signed for its Host, path, every query parameter and the extra
+    /// `headers` (which are also sent). The same signer serves the management API, the object
+    /// API and the CI API: they differ only in the Host and path ([`Target`]).
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        target: &Target,
+        query: &[(&str, String)],
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("--server {} cannot be a base URL", self.base))?
+            .clear()
+            .extend(target.path.trim_start_matches('/').split('/'));
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let host = match &target.host {
+            Some(host) => host.clone(),
+            None => host_header(&url)?,
+        };
+        let mut signed = vec![("host".to_owned(), host.clone())];
+        signed.extend(headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
+        let authorization = self.authorization(method.as_str(), &target.path, query, &signed);
+        let mut request = self
+            .http
+            .request(method, url)
+            .header("host", host)
+            .header("authorization", authorization);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        Ok(request)
+    }
+
+    /// Sends `request`; an answer other than 2xx becomes an error naming the server's
+    /// `Code: Message`.
+    pub async fn execute(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let request = request.build().context("building the request")?;
+        let url = request.url().clone();
+        let response = self
+            .http
+            .execute(request)
             .await
             .with_context(|| format!("requesting {url}"))?;
         let status = response.status();
-        let text = response.text().await.context("reading the answer")?;
-        if !status.is_success() {
-            bail!(
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(HttpError {
+            status: status.as_u16(),
+            message: format!(
                 "{url} answered HTTP {}: {}",
                 status.as_u16(),
                 explain(&text)
-            );
+            ),
         }
-        Ok(text)
+        .into())
     }
 
     fn authorization(
@@ -103,19 +140,19 @@ impl AdminClient {
         method: &str,
         path: &str,
         query: &[(&str, String)],
-        host: &str,
+        headers: &[(String, String)],
     ) -> String {
         let pairs: Vec<(String, String)> = query
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         let names: Vec<&str> = query.iter().map(|(k, _)| *k).collect();
-        let headers = vec![("host".to_owned(), host.to_owned())];
+        let header_names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
         let request = SignedRequest {
             method,
             decoded_path: path,
             query: &pairs,
-            headers: &headers,
+            headers,
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         sign(
@@ -123,10 +160,40 @@ impl AdminClient {
             &self.credentials,
             now - 60,
             now + 600,
-            &["host"],
+            &header_names,
             &names,
         )
     }
+}
+
+/// Where a request goes on the server: a decoded path (signed as it is, sent percent-encoded)
+/// and, for bucket-addressed calls, the Host that names the bucket.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The Host header to send and sign; `None` for the server's own host (path style).
+    pub host: Option<String>,
+    /// The decoded path, starting with `/`.
+    pub path: String,
+}
+
+impl Target {
+    /// A path on the server itself (`/_reelflow/v1/…`, or path-style `/<bucket>/<key>`).
+    pub fn server(path: impl Into<String>) -> Self {
+        Self {
+            host: None,
+            path: path.into(),
+        }
+    }
+}
+
+/// A non-2xx answer: its status (so callers can tell 404 from the rest) and a readable message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HttpError {
+    /// The HTTP status.
+    pub status: u16,
+    /// `URL answered HTTP n: Code: Message`.
+    pub message: String,
 }
 
 /// `Code: message` from a JSON or XML error body, else the body itself.

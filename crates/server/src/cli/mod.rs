@@ -1,12 +1,25 @@
-//! `reelflow callbacks …`: the command-line face of the `/_reelflow/v1/` management API.
+//! The client commands of `reelflow`: `callbacks …` and `nodes` (the `/_reelflow/v1/`
+//! management API), and `put`/`get`/`ls`/`rm`/`mb`, `workflow`, `runs`, `jobs`, `batch` and
+//! `demo` (the object and CI APIs, [`ClientCommand`]).
 //!
-//! Every command is one signed HTTP request to a running server (`--server`), so the CLI works
+//! Every command is signed HTTP requests to a running server (`--server`), so the CLI works
 //! the same against a local or a remote node and never opens the database itself. Credentials
 //! come from `REELFLOW_SECRET_ID`/`REELFLOW_SECRET_KEY`, or from `DATA/credentials`.
 
+mod batch;
 mod callbacks;
 mod client;
+mod command;
+mod cos;
+mod demo;
+mod jobs;
 mod nodes;
+mod objects;
+mod output;
+mod runs;
+mod upload;
+mod workflow;
+mod xmljson;
 
 use std::path::PathBuf;
 
@@ -14,6 +27,8 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 pub use client::AdminClient;
+pub use command::{ClientCommand, client, completions};
+pub use output::Output;
 
 /// Where the server is and who we are.
 #[derive(Debug, Args)]
@@ -29,15 +44,26 @@ pub struct Connection {
     /// Data directory holding `credentials` (when the environment has none).
     #[arg(long, default_value = "./reelflow-data", global = true)]
     pub data: PathBuf,
-    /// Print the server's JSON answers as they are (for scripts).
+    /// Print the server's JSON answers as they are (for scripts); short for `--output json`.
     #[arg(long, global = true)]
     pub json: bool,
+    /// How to print: `table` for people, `json` for scripts (one JSON document on stdout).
+    #[arg(long, value_enum, global = true, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+impl Connection {
+    /// Whether answers are printed as JSON (`--output json` or `--json`).
+    pub fn json_output(&self) -> bool {
+        self.json || self.output == Output::Json
+    }
 }
 
 /// `reelflow callbacks …`.
 #[derive(Debug, Subcommand)]
 pub enum CallbacksCommand {
     /// List callback messages, newest first.
+    #[command(visible_alias = "ls")]
     List(callbacks::ListArgs),
     /// Show one message: its body and every delivery attempt.
     Show {
@@ -61,11 +87,11 @@ pub enum CallbacksCommand {
 /// Runs one `callbacks` command.
 pub async fn run(connection: &Connection, command: CallbacksCommand) -> Result<()> {
     let client = AdminClient::from_env(&connection.server, &connection.data)?;
-    callbacks::run(&client, command, connection.json).await
+    callbacks::run(&client, command, connection.json_output()).await
 }
 
 /// Runs `reelflow nodes`.
 pub async fn nodes(connection: &Connection) -> Result<()> {
     let client = AdminClient::from_env(&connection.server, &connection.data)?;
-    nodes::run(&client, connection.json).await
+    nodes::run(&client, connection.json_output()).await
 }

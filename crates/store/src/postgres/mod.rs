@@ -28,7 +28,10 @@ mod multipart;
 mod outbox;
 mod queues;
 mod runs;
+mod stats;
 mod tx;
+
+pub(crate) use stats::schema_status;
 
 use std::str::FromStr;
 use std::sync::Arc;

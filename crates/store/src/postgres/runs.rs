@@ -10,7 +10,7 @@ use super::tx::{PgRunTx, Woken, load_run};
 use super::{PgStore, RETRIES, notify, retryable};
 use crate::rows::{self, outputs_to_json, pairs_to_json};
 use crate::{
-    CallbackBuilder, Decider, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskOutcome,
+    CallbackBuilder, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskEnd, TimedDecider,
     flow,
 };
 
@@ -123,6 +123,24 @@ impl PgStore {
     }
 }
 
+/// Splits [`PgStore::claim_groups`]' rows: single tasks, then possibly one fused group (a
+/// section task with its siblings, by job id) which the claim function puts last.
+fn split_groups(tasks: Vec<Task>, fusing: bool) -> Vec<Vec<Task>> {
+    let mut groups = Vec::new();
+    let mut rest = tasks.into_iter();
+    while let Some(task) = rest.next() {
+        if fusing && task.node_type.is_section() {
+            let mut group = vec![task];
+            group.extend(rest.by_ref());
+            group[1..].sort_by(|a, b| a.job_id.cmp(&b.job_id));
+            groups.push(group);
+        } else {
+            groups.push(vec![task]);
+        }
+    }
+    groups
+}
+
 #[async_trait]
 impl RunStore for PgStore {
     async fn create_run(&self, run: &NewRun) -> StoreResult<()> {
@@ -195,6 +213,41 @@ impl RunStore for PgStore {
         }
     }
 
+    async fn claim_groups(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        siblings: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Vec<Task>>> {
+        let sections: Vec<&str> = NodeType::sections().map(NodeType::as_str).collect();
+        let mut failed = 0;
+        let rows = loop {
+            let claimed =
+                sqlx::query("SELECT * FROM reelflow_claim_many($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(owner)
+                    .bind(now)
+                    .bind(lease_until)
+                    .bind(i32::try_from(siblings).unwrap_or(i32::MAX))
+                    .bind(&sections)
+                    .bind(CLAIM_SKIP_TRIES)
+                    .bind(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(crate::StoreError::from);
+            match claimed {
+                Err(e) if retryable(&e) && failed < RETRIES => failed += 1,
+                result => break result?,
+            }
+        };
+        let tasks = rows
+            .iter()
+            .map(rows::task)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(split_groups(tasks, siblings > 0))
+    }
+
     async fn retry_task(
         &self,
         job_id: &str,
@@ -240,14 +293,13 @@ impl RunStore for PgStore {
         Ok(())
     }
 
-    async fn finish_task(
+    async fn finish_tasks(
         &self,
-        job_id: &str,
         owner: &str,
-        outcome: &TaskOutcome,
-        decide: &Decider,
+        ends: &[TaskEnd<'_>],
+        decide: &TimedDecider<'_>,
         callbacks: &CallbackBuilder,
-    ) -> StoreResult<FinishResult> {
+    ) -> StoreResult<Vec<FinishResult>> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -256,15 +308,17 @@ impl RunStore for PgStore {
                 conn: &mut tx,
                 woken: Woken::default(),
             };
-            let result = flow::finish_task(&mut run, job_id, owner, outcome, decide, callbacks)
+            let result = flow::finish_tasks(&mut run, owner, ends, decide, callbacks)
                 .await
                 .map(|r| (r, run.woken));
             match result {
-                Ok((FinishResult::LeaseLost, _)) => return Ok(FinishResult::LeaseLost),
-                Ok((applied, woken)) => {
+                Ok((results, _)) if results.iter().all(|r| *r == FinishResult::LeaseLost) => {
+                    return Ok(results);
+                }
+                Ok((results, woken)) => {
                     woken.announce(&mut tx, &self.channels).await?;
                     tx.commit().await?;
-                    return Ok(applied);
+                    return Ok(results);
                 }
                 Err(e) if retryable(&e) && attempt <= RETRIES => continue,
                 Err(e) => return Err(e),

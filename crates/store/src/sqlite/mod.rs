@@ -14,7 +14,10 @@ mod multipart;
 mod outbox;
 mod queues;
 mod runs;
+mod stats;
 mod tx;
+
+pub(crate) use stats::schema_status;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -10,7 +10,7 @@ use super::SqliteStore;
 use super::tx::{SqliteRunTx, load_run};
 use crate::rows::{self, outputs_to_json, pairs_to_json};
 use crate::{
-    CallbackBuilder, Decider, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskOutcome,
+    CallbackBuilder, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskEnd, TimedDecider,
     flow,
 };
 
@@ -233,21 +233,20 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
-    async fn finish_task(
+    async fn finish_tasks(
         &self,
-        job_id: &str,
         owner: &str,
-        outcome: &TaskOutcome,
-        decide: &Decider,
+        ends: &[TaskEnd<'_>],
+        decide: &TimedDecider<'_>,
         callbacks: &CallbackBuilder,
-    ) -> StoreResult<FinishResult> {
+    ) -> StoreResult<Vec<FinishResult>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut run = SqliteRunTx { conn: &mut tx };
-        let result = flow::finish_task(&mut run, job_id, owner, outcome, decide, callbacks).await?;
-        if result != FinishResult::LeaseLost {
+        let results = flow::finish_tasks(&mut run, owner, ends, decide, callbacks).await?;
+        if results.iter().any(|r| *r != FinishResult::LeaseLost) {
             tx.commit().await?;
         }
-        Ok(result)
+        Ok(results)
     }
 
     async fn requeue_stale(

@@ -7,7 +7,7 @@ use sqlx::SqliteConnection;
 
 use super::outbox::insert_row;
 use crate::callbacks::{CallbackOrigin, NewCallback};
-use crate::flow::{Birth, RunTx};
+use crate::flow::{Birth, Held, RunTx};
 use crate::rows::{self, clean_text, outputs_to_json, task_state};
 use crate::{RunEnd, StoreResult, TaskOutcome, TaskUpdate};
 
@@ -50,6 +50,26 @@ impl RunTx for SqliteRunTx<'_> {
         found
             .map(|(run_id, state)| Ok((run_id, task_state(&state)?)))
             .transpose()
+    }
+
+    async fn lock_for_finish(&mut self, job_ids: &[&str]) -> StoreResult<Vec<Held>> {
+        let mut held = Vec::with_capacity(job_ids.len());
+        for job_id in job_ids {
+            let found: Option<(String, String, Option<String>)> =
+                sqlx::query_as("SELECT run_id, state, lease_owner FROM tasks WHERE job_id = ?")
+                    .bind(job_id)
+                    .fetch_optional(&mut *self.conn)
+                    .await?;
+            if let Some((run_id, state, lease_owner)) = found {
+                held.push(Held {
+                    job_id: (*job_id).to_owned(),
+                    run_id,
+                    state: task_state(&state)?,
+                    lease_owner,
+                });
+            }
+        }
+        Ok(held)
     }
 
     async fn mark_finished(

@@ -9,6 +9,7 @@
 //! stay unit tests of their backend.
 
 mod batch;
+mod batched;
 mod catalog;
 mod definitions;
 mod jobs;
@@ -18,6 +19,7 @@ mod outbox;
 mod queues;
 mod races;
 mod runs;
+mod stats;
 mod support;
 mod wake;
 
@@ -50,6 +52,11 @@ conformance! {
         a_page_commits_runs_items_and_cursor_together_only_under_the_lease,
         cancel_stops_the_driver_and_returns_unstarted_tasks,
         the_end_is_written_with_its_callback_by_the_owner_only,
+    ],
+    batched: [
+        batched_ends_equal_ends_one_at_a_time,
+        batched_claims_take_the_oldest_once_and_end_at_a_fused_group,
+        batched_claims_keep_the_queue_limit,
     ],
     catalog: [
         buckets_are_created_once_listed_by_name_and_deleted_when_empty,
@@ -124,5 +131,9 @@ conformance! {
     ],
     wake: [
         work_made_ready_raises_the_wake_signals,
+    ],
+    stats: [
+        an_empty_store_counts_zero_runs_in_every_state,
+        runs_tasks_and_queue_loads_are_counted,
     ],
 }

@@ -1,0 +1,334 @@
+//! `runs ls/show/watch`: workflow executions (`/workflowexecution`).
+//!
+//! `watch` polls the run once a second. On a terminal it redraws the run's task table in place
+//! until the run ends; elsewhere it prints one line per task state change. It exits 0 when the
+//! run ends `Success` and [`EXIT_RUN_FAILED`](super::command::EXIT_RUN_FAILED) when it ends
+//! `Failed` or `Cancel`.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use reelflow_model::XmlElement;
+use serde_json::{Value, json};
+
+use super::command::{Outcome, Session};
+use super::cos::leaf;
+use super::output::{Table, interactive, print_json};
+use super::xmljson::answer_json;
+
+/// `reelflow runs …`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first (every workflow of the bucket unless `--workflow`).
+    Ls(LsArgs),
+    /// Show one run and its tasks.
+    Show {
+        /// RunId (`i…`).
+        id: String,
+    },
+    /// Follow a run until it ends; exit status 3 when it ends Failed or Cancel.
+    Watch {
+        /// RunId (`i…`).
+        id: String,
+        /// Give up (exit 1) after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+}
+
+/// `runs ls` filters.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only this workflow.
+    #[arg(short, long)]
+    workflow: Option<String>,
+    /// Only these states (comma list: Running, Success, Failed, Cancel).
+    #[arg(long)]
+    state: Option<String>,
+    /// Created at or after: RFC 3339, Unix seconds, or an age such as `30m`, `2h`, `1d`.
+    #[arg(long)]
+    since: Option<String>,
+    /// Created before (same forms as `--since`).
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+/// Lists that are arrays in JSON even with one entry.
+const LISTS: &[&str] = &["Tasks", "WorkflowExecutionList", "ObjectInfo"];
+
+/// Runs one `runs` command on `bucket`.
+pub async fn run(session: &Session, bucket: &str, command: RunsCommand) -> Result<Outcome> {
+    match command {
+        RunsCommand::Ls(args) => list(session, bucket, args).await,
+        RunsCommand::Show { id } => {
+            let run = fetch(session, bucket, &id).await?;
+            if session.json() {
+                print_json(&answer_json(&run.to_xml(), LISTS)?);
+            } else {
+                print!("{}", render(&run));
+            }
+            Ok(Outcome::Ok)
+        }
+        RunsCommand::Watch { id, timeout } => watch(session, bucket, &id, timeout).await,
+    }
+}
+
+/// `GET /workflowexecution/<id>`: the `WorkflowExecution` element.
+pub async fn fetch(session: &Session, bucket: &str, id: &str) -> Result<XmlElement> {
+    let doc = session
+        .cos
+        .ci_get(bucket, &format!("/workflowexecution/{id}"), &[])
+        .await?;
+    doc.child("WorkflowExecution")
+        .cloned()
+        .with_context(|| format!("no WorkflowExecution in the answer for {id}"))
+}
+
+async fn list(session: &Session, bucket: &str, args: LsArgs) -> Result<Outcome> {
+    let workflows = match &args.workflow {
+        Some(w) => vec![w.clone()],
+        None => workflow_ids(session, bucket).await?,
+    };
+    let mut query = vec![("size", args.limit.clamp(1, 100).to_string())];
+    if let Some(states) = &args.state {
+        query.push(("states", states.clone()));
+    }
+    if let Some(since) = &args.since {
+        query.push(("startCreationTime", api_time(since)?));
+    }
+    if let Some(until) = &args.until {
+        query.push(("endCreationTime", api_time(until)?));
+    }
+    let mut runs: Vec<XmlElement> = Vec::new();
+    for workflow in workflows {
+        let mut q = query.clone();
+        q.push(("workflowId", workflow));
+        let doc = session.cos.ci_get(bucket, "/workflowexecution", &q).await?;
+        runs.extend(doc.children_named("WorkflowExecutionList").cloned());
+    }
+    // RunIds are time-ordered, so their order is the creation order.
+    runs.sort_by(|a, b| leaf(b, "RunId").cmp(leaf(a, "RunId")));
+    runs.truncate(args.limit);
+    if session.json() {
+        let list: Vec<Value> = runs.iter().filter_map(|r| r.json_value(&[])).collect();
+        print_json(&json!({ "runs": list }));
+        return Ok(Outcome::Ok);
+    }
+    let mut table = Table::new(&["RUN ID", "WORKFLOW ID", "STATE", "CREATED", "OBJECT"]);
+    for r in &runs {
+        let cells = ["RunId", "WorkflowId", "State", "CreateTime", "Object"];
+        table.row(cells.map(|n| leaf(r, n).to_owned()).to_vec());
+    }
+    table.print();
+    Ok(Outcome::Ok)
+}
+
+async fn workflow_ids(session: &Session, bucket: &str) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for page in 1.. {
+        let query = [("pageNumber", page.to_string()), ("pageSize", "100".into())];
+        let doc = session.cos.ci_get(bucket, "/workflow", &query).await?;
+        let before = ids.len();
+        ids.extend(
+            doc.children_named("MediaWorkflowList")
+                .map(|w| leaf(w, "WorkflowId").to_owned()),
+        );
+        let total: usize = leaf(&doc, "TotalCount").parse().unwrap_or(0);
+        if ids.len() >= total || ids.len() == before {
+            return Ok(ids);
+        }
+    }
+    Ok(ids)
+}
+
+/// A time for the CI list filters (`2026-11-30T10:00:00+0000`) from RFC 3339, Unix seconds or
+/// an age (`90s`, `30m`, `2h`, `1d`).
+pub fn api_time(text: &str) -> Result<String> {
+    use time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::now_utc();
+    let t = text.trim();
+    let at = if let Ok(secs) = t.parse::<i64>() {
+        time::OffsetDateTime::from_unix_timestamp(secs)?
+    } else if let Ok(at) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        at
+    } else {
+        let (n, unit) = t.split_at(t.len().saturating_sub(1));
+        let n: i64 = n
+            .parse()
+            .with_context(|| format!("{text:?} is not a time"))?;
+        let secs = match unit {
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            _ => bail!("{text:?} is not a time (RFC 3339, Unix seconds, or 30m/2h/1d)"),
+        };
+        now - time::Duration::seconds(secs)
+    };
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+0000");
+    Ok(at.to_offset(time::UtcOffset::UTC).format(&format)?)
+}
+
+/// A run and its tasks as text.
+pub fn render(run: &XmlElement) -> String {
+    let mut out = format!(
+        "run {}  {}  workflow {} ({})  object {}\n",
+        leaf(run, "RunId"),
+        leaf(run, "State"),
+        leaf(run, "WorkflowId"),
+        leaf(run, "WorkflowName"),
+        leaf(run, "Object"),
+    );
+    let mut table = Table::new(&[
+        "TASK", "TYPE", "STATE", "PROGRESS", "STARTED", "ENDED", "OUTPUTS", "MESSAGE",
+    ]);
+    for t in run.children_named("Tasks") {
+        let outputs = t
+            .child("ResultInfo")
+            .map(|r| leaf(r, "ObjectCount").to_owned())
+            .unwrap_or_default();
+        let message = match leaf(t, "Code") {
+            "" | "Success" => String::new(),
+            code => format!("{code}: {}", short(leaf(t, "Message"), 60)),
+        };
+        table.row(vec![
+            leaf(t, "Name").to_owned(),
+            leaf(t, "Type").to_owned(),
+            leaf(t, "State").to_owned(),
+            format!("{}%", leaf(t, "Progress")),
+            leaf(t, "StartTime").to_owned(),
+            leaf(t, "EndTime").to_owned(),
+            outputs,
+            message,
+        ]);
+    }
+    out.push_str(&table.render());
+    out
+}
+
+fn short(text: &str, max: usize) -> String {
+    let first = text.lines().next().unwrap_or("");
+    if first.chars().count() <= max {
+        return first.to_owned();
+    }
+    first.chars().take(max).collect::<String>() + "…"
+}
+
+/// Whether a run (or task) state is final.
+pub fn terminal(state: &str) -> bool {
+    matches!(state, "Success" | "Failed" | "Cancel")
+}
+
+/// Follows run `id` until it ends (see the module docs).
+pub async fn watch(
+    session: &Session,
+    bucket: &str,
+    id: &str,
+    timeout: Option<u64>,
+) -> Result<Outcome> {
+    let run = follow(session, bucket, id, timeout, !session.json()).await?;
+    if session.json() {
+        print_json(&answer_json(&run.to_xml(), LISTS)?);
+    }
+    Ok(outcome_of(&run))
+}
+
+/// [`Outcome::Ok`] for a run that ended `Success`, else [`Outcome::RunFailed`].
+pub fn outcome_of(run: &XmlElement) -> Outcome {
+    match leaf(run, "State") {
+        "Success" => Outcome::Ok,
+        _ => Outcome::RunFailed,
+    }
+}
+
+/// Polls run `id` once a second until it ends and returns it; with `show`, draws it live on a
+/// terminal, else prints state changes and the final table.
+pub async fn follow(
+    session: &Session,
+    bucket: &str,
+    id: &str,
+    timeout: Option<u64>,
+    show: bool,
+) -> Result<XmlElement> {
+    let deadline = timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let live = show && interactive(session.output);
+    let (mut drawn_lines, mut seen) = (0, Vec::new());
+    loop {
+        let run = fetch(session, bucket, id).await?;
+        let done = terminal(leaf(&run, "State"));
+        if live {
+            // Cut to the width while redrawing; the last draw stays, so it is whole.
+            let text = match done {
+                true => render(&run),
+                false => fit_to_terminal(&render(&run)),
+            };
+            if drawn_lines > 0 {
+                print!("\x1b[{drawn_lines}A\x1b[J");
+            }
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+            drawn_lines = text.lines().count();
+        } else if show {
+            print_changes(&run, &mut seen);
+        }
+        if done {
+            if show && !live {
+                print!("{}", render(&run));
+            }
+            return Ok(run);
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            bail!(
+                "run {id} is still {} after the timeout",
+                leaf(&run, "State")
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `text` with each line cut to the terminal's width, so that redrawing in place (cursor up
+/// one row per line) never leaves wrapped rows behind.
+fn fit_to_terminal(text: &str) -> String {
+    let width = usize::from(console::Term::stdout().size().1).max(20) - 1;
+    text.lines()
+        .map(|line| line.chars().take(width).collect::<String>() + "\n")
+        .collect()
+}
+
+/// Prints one line for the run and each task whose state differs from `seen`.
+fn print_changes(run: &XmlElement, seen: &mut Vec<(String, String)>) {
+    let mut now = vec![("run".to_owned(), leaf(run, "State").to_owned())];
+    now.extend(
+        run.children_named("Tasks")
+            .map(|t| (leaf(t, "Name").to_owned(), leaf(t, "State").to_owned())),
+    );
+    for (name, state) in &now {
+        if !seen.iter().any(|(n, s)| n == name && s == state) {
+            println!("{name}: {state}");
+        }
+    }
+    *seen = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_times() {
+        assert_eq!(api_time("0").unwrap(), "1970-01-01T00:00:00+0000");
+        assert_eq!(
+            api_time("2026-11-30T10:00:00+08:00").unwrap(),
+            "2026-11-30T02:00:00+0000"
+        );
+        assert!(api_time("2h").unwrap().ends_with("+0000"));
+        assert!(api_time("soon").is_err());
+    }
+}

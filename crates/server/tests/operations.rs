@@ -1,0 +1,173 @@
+//! The operator's tools, run as the real binary: `reelflow doctor` on a healthy setup (exit 0)
+//! and on broken ones (no ffmpeg on PATH, a data directory that cannot be created: exit 1 with
+//! a FAIL line saying what to do), and JSON logs (`REELFLOW_LOG_FORMAT=json` or
+//! `log_format = "json"`): every line on standard error is a JSON object.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_reelflow");
+
+fn free_addr() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().to_string()
+}
+
+/// `reelflow doctor --data DATA --listen (free)` with `env` set (and REELFLOW_* cleared).
+fn doctor(data: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(["doctor", "--data"])
+        .arg(data)
+        .args(["--listen", &free_addr()]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run reelflow doctor")
+}
+
+fn lines_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn doctor_passes_on_a_healthy_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = doctor(&dir.path().join("data"), &[]);
+    let text = lines_of(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "ffmpeg", "ffprobe", "encoders", "data dir", "blobs", "database", "listen",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("OK") && l.contains(name)),
+            "no OK line for {name}:\n{text}"
+        );
+    }
+    assert!(!text.contains("FAIL"), "{text}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".doctor"))
+        .collect();
+    assert!(leftovers.is_empty(), "probe files left: {leftovers:?}");
+}
+
+#[test]
+fn doctor_fails_without_ffmpeg_on_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = doctor(&dir.path().join("data"), &[("PATH", "/nonexistent")]);
+    let text = lines_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("FAIL") && l.contains("ffmpeg"))
+        .unwrap_or_else(|| panic!("no FAIL line for ffmpeg:\n{text}"));
+    assert!(
+        line.contains("not on PATH") && line.contains("install ffmpeg"),
+        "{line}"
+    );
+}
+
+#[test]
+fn doctor_fails_on_a_data_dir_it_cannot_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let out = doctor(&file.join("data"), &[]);
+    let text = lines_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("FAIL") && l.contains("data dir"))
+        .unwrap_or_else(|| panic!("no FAIL line for the data dir:\n{text}"));
+    assert!(
+        line.contains("cannot create") && line.contains("--data"),
+        "{line}"
+    );
+}
+
+#[test]
+fn json_logs_from_the_environment_or_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_lines = serve_logs(
+        &dir.path().join("env"),
+        &[("REELFLOW_LOG_FORMAT", "json")],
+        None,
+    );
+    let config = dir.path().join("reelflow.toml");
+    std::fs::write(&config, "log_format = \"json\"\n").unwrap();
+    let file_lines = serve_logs(&dir.path().join("file"), &[], Some(&config));
+    for lines in [env_lines, file_lines] {
+        assert!(lines.len() >= 3, "{lines:?}");
+        for line in &lines {
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            assert!(
+                value["timestamp"].is_string() && value["level"].is_string(),
+                "{line}"
+            );
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("\"message\":\"reelflow is ready\"")),
+            "{lines:?}"
+        );
+    }
+}
+
+/// Starts `reelflow serve` on `data`, waits until it answers, stops it with SIGTERM and
+/// returns its standard error lines.
+fn serve_logs(data: &Path, env: &[(&str, &str)], config: Option<&Path>) -> Vec<String> {
+    let listen = free_addr();
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", &listen, "--data"])
+        .arg(data);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .envs(env.iter().copied())
+        .env("REELFLOW_WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start reelflow serve");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    stderr.lines().map(str::to_owned).collect()
+}
