@@ -67,14 +67,15 @@ def first_claim_after(logs: list[Path], t0: float) -> float | None:
 
 def run_one(
     label: str, binary: str, n: int, clip: bytes, in_flight: int, postgres: bool, created_only: bool = False,
-    noop: bool = False,
+    noop: bool = False, slots: int | None = None,
 ) -> dict:
     base = Path(tempfile.mkdtemp(prefix=f"rf-batch-{label}-"))
     common = {"REELFLOW_BATCH_MAX_IN_FLIGHT": str(in_flight)}
     if noop:
         common["REELFLOW_BENCH_NOOP_TASKS"] = "1"
-    # The service's own slot and queue defaults: two workers on PostgreSQL, one process on SQLite.
-    deployment = Deployment(binary, base, "postgres" if postgres else "sqlite", 2, None, env=common, shared_blobs=True,
+    # Two workers on PostgreSQL, one process on SQLite; the service's slot (unless --slots) and
+    # queue defaults.
+    deployment = Deployment(binary, base, "postgres" if postgres else "sqlite", 2, slots, env=common, shared_blobs=True,
                    queue_max_concurrent=None)
     try:
         logs = [w.log for w in deployment.workers] or [deployment.api.log]
@@ -122,6 +123,7 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--noop", action="store_true",
                     help="REELFLOW_BENCH_NOOP_TASKS=1: tasks succeed without ffprobe (orchestration only)")
+    ap.add_argument("--slots", type=int, default=None, help="REELFLOW_WORKERS per process (default: the service's)")
     ap.add_argument("--created-only", action="store_true",
                     help="stop once every instance is created (first start and creation rate only)")
     args = ap.parse_args()
@@ -129,7 +131,8 @@ def main() -> None:
     in_flight = args.in_flight or args.objects
     results = []
     for backend in args.backends.split(","):
-        r = run_one(backend, args.bin, args.objects, clip, in_flight, backend == "postgres", args.created_only, args.noop)
+        r = run_one(backend, args.bin, args.objects, clip, in_flight, backend == "postgres", args.created_only, args.noop,
+                    args.slots)
         print(json.dumps(r), flush=True)
         results.append(r)
     out = REPO / "bench" / "out"
@@ -138,7 +141,7 @@ def main() -> None:
     (out / name).write_text(json.dumps(results, indent=2) + "\n")
     for r in results:
         print(
-            f"{r['backend']:>8}: {r['objects']} objects ({r['state']}); first task claimed "
+            f"{r['backend']:>8} ({args.slots or 'default'} slots): {r['objects']} objects ({r['state']}); first task claimed "
             f"{r['first_start_ms']} ms after submit (goal <= 100); {r['created_per_s']} instances created/s "
             f"(goal >= 1000 on PostgreSQL); {r['objects_per_s']} objects/s submit -> all terminal"
         )

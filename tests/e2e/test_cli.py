@@ -210,7 +210,7 @@ def test_workflow_create_from_xml_and_json_activate_pause_show(server, bucket, t
     assert cli_json(server, "workflow", "rm", created["WorkflowId"], "-b", bucket)["WorkflowId"] == created["WorkflowId"]
     assert [w["Name"] for w in cli_json(server, "workflow", "ls", "-b", bucket)["workflows"]] == ["from-json"]
     nobucket = run_cli(server, "workflow", "ls", check=False)
-    assert nobucket.returncode == 1 and "--bucket" in nobucket.stderr
+    assert nobucket.returncode == 2 and "--bucket" in nobucket.stderr
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -222,6 +222,9 @@ def test_runs_watch_exits_0_for_success_and_3_for_failure(server, bucket, media,
     assert "run: Success" in watched.stdout and "Transcode_1" in watched.stdout, watched.stdout
     shown = cli_json(server, "runs", "show", good, "-b", bucket)
     assert shown["State"] == "Success" and [t["State"] for t in shown["Tasks"]] == ["Success"], shown
+    # The table names the output objects, as `get` takes them.
+    table = run_cli(server, "runs", "show", good, "-b", bucket).stdout
+    assert f"cos://{bucket}/out/{good}/good.mp4" in table, table
     bad_file = tmp_path / "bad.mp4"
     bad_file.write_bytes(media.corrupt_bytes())
     run_cli(server, "put", str(bad_file), f"cos://{bucket}/input/bad.mp4")
@@ -318,3 +321,248 @@ def test_completions(server, shell):
     done = subprocess.run([str(server.binary), "completions", shell], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and len(done.stdout) > 1000, done.stderr
     assert "workflow" in done.stdout and "runs" in done.stdout
+
+
+# --- defects found by a first user: each a regression test ---------------------------------------
+def bucket_names(server) -> list[str]:
+    return [b["name"] for b in cli_json(server, "ls")["buckets"]]
+
+
+def test_rm_never_deletes_a_bucket_rb_does(server, tmp_path):
+    bucket = rf.new_bucket_name("rb")
+    run_cli(server, "mb", f"cos://{bucket}")
+    for location in (f"cos://{bucket}", f"cos://{bucket}/"):
+        done = run_cli(server, "rm", location, check=False)
+        assert done.returncode == 2 and "rb" in done.stderr, done.stderr
+    assert bucket in bucket_names(server)
+    # `rm -r cos://b/` empties it (and leaves the bucket).
+    f = random_file(tmp_path / "x.bin", 10)
+    run_cli(server, "put", str(f), f"cos://{bucket}/k.bin")
+    full = run_cli(server, "rb", f"cos://{bucket}", check=False)
+    assert full.returncode == 1 and "rm -r" in full.stderr, full.stderr
+    assert cli_json(server, "rm", "-r", f"cos://{bucket}/")["deleted"] == [f"cos://{bucket}/k.bin"]
+    assert bucket in bucket_names(server)
+    assert cli_json(server, "rb", f"cos://{bucket}") == {"bucket": bucket, "removed": True}
+    assert bucket not in bucket_names(server)
+
+
+def test_mb_of_an_object_location_or_no_name_is_a_usage_error(server):
+    bucket = rf.new_bucket_name("mbkey")
+    for arg in (f"cos://{bucket}/key", "cos://", "cos:///"):
+        done = run_cli(server, "mb", arg, check=False)
+        assert done.returncode == 2, (arg, done.stderr)
+    assert bucket not in bucket_names(server)
+
+
+def test_get_into_a_directory_that_does_not_exist(server, bucket, tmp_path):
+    src = random_file(tmp_path / "one", 1000)
+    run_cli(server, "put", str(src), f"cos://{bucket}/one")
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(_cmd(server, ("get", f"cos://{bucket}/one", "nodir/")), env=_env(server),
+                          capture_output=True, text=True, timeout=60, cwd=work)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (work / "nodir" / "one").read_bytes() == src.read_bytes()
+    # A missing parent without the trailing slash: an error before downloading anything.
+    done = run_cli(server, "get", f"cos://{bucket}/one", str(work / "missing" / "sub" / "f"), check=False)
+    assert done.returncode == 1 and "does not exist" in done.stderr, done.stderr
+    # A failed download leaves no temporary file.
+    done = run_cli(server, "get", f"cos://{bucket}/nokey", str(work / "x"), check=False)
+    assert done.returncode == 1
+    assert not list(work.rglob("*.reelflow-part")), list(work.rglob("*"))
+
+
+def test_runs_watch_keeps_following_across_a_server_restart(server_factory, tmp_path, media):
+    srv = server_factory()
+    client = srv.client()
+    bucket = rf.create_bucket(client)
+    wf = create_workflow(srv, tmp_path, bucket, "restarted")
+    run_cli(srv, "put", str(media.video), f"cos://{bucket}/input/a.mp4")
+    run = run_of(srv, bucket, wf, "input/a.mp4")
+    srv.stop()
+    proc = subprocess.Popen(_cmd(srv, ("runs", "watch", run, "-b", bucket)), env=_env(srv),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(2)
+        assert proc.poll() is None, proc.communicate()
+        srv.start()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (out, err)
+    assert "retrying" in err and "run: Success" in out, (out, err)
+
+
+def test_keys_a_url_cannot_carry_are_refused_and_control_characters_get_the_servers_answer(server, bucket, tmp_path):
+    f = random_file(tmp_path / "x.bin", 10)
+    for key in ("a/../b.bin", "./c.bin", "d/."):
+        done = run_cli(server, "put", str(f), f"cos://{bucket}/{key}", check=False)
+        assert done.returncode == 2 and "'..' path segment" in done.stderr, (key, done.stderr)
+    for key in ("tab\there.bin", "new\nline.bin"):
+        done = run_cli(server, "put", str(f), f"cos://{bucket}/{key}", check=False)
+        assert done.returncode == 1, (key, done.stderr)
+        assert "SignatureDoesNotMatch" not in done.stderr and "control character" in done.stderr, done.stderr
+    # Keys with characters that need encoding round-trip.
+    key = "sp ace/ünï +%20 a%b#?.bin"
+    run_cli(server, "put", str(f), f"cos://{bucket}/{key}")
+    assert [o["key"] for o in cli_json(server, "ls", "-r", f"cos://{bucket}/sp ace/")["objects"]] == [key]
+
+
+def test_rm_of_a_missing_key_or_a_prefix_without_r_fails(server, bucket, tmp_path):
+    f = random_file(tmp_path / "x.bin", 10)
+    run_cli(server, "put", str(f), f"cos://{bucket}/dir/a.bin")
+    missing = run_cli(server, "rm", f"cos://{bucket}/nokey", check=False)
+    assert missing.returncode == 1 and "no such key" in missing.stderr, missing.stderr
+    assert "deleted" not in missing.stdout
+    for prefix in (f"cos://{bucket}/dir/", f"cos://{bucket}/dir"):
+        done = run_cli(server, "rm", prefix, check=False)
+        assert done.returncode == 1 and "rm -r" in done.stderr, done.stderr
+    assert [o["key"] for o in cli_json(server, "ls", "-r", f"cos://{bucket}/")["objects"]] == ["dir/a.bin"]
+
+
+def test_usage_mistakes_exit_2(server, bucket, tmp_path):
+    cases = [
+        ("workflow", "ls"),
+        ("jobs", "submit", "-b", bucket),
+        ("batch", "create", "-b", bucket, "--name", "x"),
+        ("batch", "create", "-b", bucket, "--name", "x", "--workflow", "w" + "0" * 32),
+        ("runs", "ls", "-b", bucket, "--since", "yesterday"),
+        ("mb", "cos://"),
+        ("rm", f"cos://{bucket}"),
+    ]
+    for args in cases:
+        done = run_cli(server, *args, check=False)
+        assert done.returncode == 2, (args, done.returncode, done.stderr)
+    since = run_cli(server, "runs", "ls", "-b", bucket, "--since", "yesterday", check=False)
+    assert "RFC 3339" in since.stderr and "2h" in since.stderr, since.stderr
+    env = dict(_env(server), REELFLOW_BUCKET="")
+    empty = subprocess.run(_cmd(server, ("runs", "ls")), env=env, capture_output=True, text=True, timeout=30)
+    assert empty.returncode == 2 and "--bucket" in empty.stderr, empty.stderr
+
+
+def test_json_output_is_always_json(server, bucket, tmp_path):
+    metrics = json.loads(run_cli(server, "callbacks", "metrics", "--json").stdout)
+    assert isinstance(metrics["samples"], list) and "text" in metrics, metrics
+    login = json.loads(run_cli(server, "login", "--json").stdout)
+    assert login["console_url"].endswith(f"/_reelflow/console/#token={login['token']}"), login
+    unknown = run_cli(server, "jobs", "show", "j" + "0" * 32, "-b", bucket, check=False)
+    assert unknown.returncode == 1 and "does not exist" in unknown.stderr, unknown.stderr
+
+
+def test_batch_cancel_of_an_ended_batch_says_so(server, bucket, media, tmp_path):
+    wf = create_workflow(server, tmp_path, bucket, "ended", state="Paused")
+    run_cli(server, "put", str(media.video), f"cos://{bucket}/input/1.mp4")
+    created = cli_json(server, "batch", "create", "-b", bucket, "--name", "b", "--workflow", wf, "--object", "input/1.mp4")
+    batch_id = created["JobsDetail"][0]["JobId"]
+
+    def ended():
+        detail = cli_json(server, "batch", "show", batch_id, "-b", bucket)["JobsDetail"][0]
+        return detail["State"] in ("Success", "Failed")
+
+    rf.eventually(ended, 120, 0.5, "the batch's end")
+    done = run_cli(server, "batch", "cancel", batch_id, "-b", bucket, check=False)
+    assert done.returncode == 1 and "already ended" in done.stderr, done.stderr
+
+
+def test_a_closed_stdout_ends_the_command_quietly(server, bucket):
+    proc = subprocess.Popen(_cmd(server, ("ls",)), env=_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"panicked" not in err and b"Broken pipe" not in err, err
+
+
+def test_demo_pauses_its_workflow(server):
+    doc = cli_json(server, "demo")
+    assert doc["workflow_paused"] is True, doc
+    [wf] = cli_json(server, "workflow", "show", doc["workflow_id"], "-b", doc["bucket"])["MediaWorkflowList"]
+    assert wf["State"] == "Paused", wf
+
+
+def test_small_cli_papercuts(server, bucket, tmp_path):
+    # A server address without a scheme means http.
+    bare = server.base_url.removeprefix("http://")
+    done = subprocess.run([str(server.binary), "ls", "--server", bare], env=_env(server), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    # `put /dev/stdin` reports the bytes it sent.
+    piped = subprocess.run(_cmd(server, ("put", "/dev/stdin", f"cos://{bucket}/piped.bin", "--output", "json")),
+                           env=_env(server), input=b"x" * 1234, capture_output=True, timeout=30)  # fmt: skip
+    assert piped.returncode == 0 and json.loads(piped.stdout)["size"] == 1234, piped.stderr
+    # Request files: errors name the file (and, for XML, where the parser stopped, once).
+    bad_json = tmp_path / "list.json"
+    bad_json.write_text("[1, 2]")
+    done = run_cli(server, "workflow", "create", "-f", str(bad_json), "-b", bucket, check=False)
+    assert done.returncode == 1 and str(bad_json) in done.stderr and "object" in done.stderr, done.stderr
+    bad_xml = tmp_path / "bad.xml"
+    bad_xml.write_text("<Request>\n  <MediaWorkflow><Name>x</Nme>\n</Request>\n")
+    done = run_cli(server, "workflow", "create", "-f", str(bad_xml), "-b", bucket, check=False)
+    assert done.returncode == 1 and f"{bad_xml}:2:" in done.stderr, done.stderr
+    assert done.stderr.count("ill-formed") <= 1 and done.stderr.count("malformed") <= 1, done.stderr
+    # `workflow show` lists the nodes in graph order; `workflow rm` says what it did.
+    body = rf.workflow_body("ordered", {
+        "Transcode_1": rf.transcode_node(OFFICIAL_360P, bucket, "out/a.mp4"),
+    }, notify_url=None, state="Paused")  # fmt: skip
+    topo = body["MediaWorkflow"]["Topology"]
+    nodes = topo["Nodes"]
+    topo["Nodes"] = {"Transcode_1": nodes["Transcode_1"], "Start": nodes["Start"]}
+    path = write_json(tmp_path / "ordered.json", body)
+    wf = cli_json(server, "workflow", "create", "-f", str(path), "-b", bucket)["MediaWorkflow"]["WorkflowId"]
+    table = run_cli(server, "workflow", "show", wf, "-b", bucket).stdout
+    assert table.index("Start") < table.index("Transcode_1"), table
+    removed = run_cli(server, "workflow", "rm", wf, "-b", bucket).stdout
+    assert f"deleted workflow {wf}" in removed, removed
+
+
+def test_each_fused_task_logs_its_own_end(server_factory, tmp_path, media):
+    """Sibling tasks run fused in one ffmpeg under the first task's span; each `task finished`
+    JSON line must still carry its own job_id and node (as fields and as its span)."""
+    srv = server_factory(extra_env={"REELFLOW_LOG_FORMAT": "json"})
+    bucket = rf.create_bucket(srv.client())
+    nodes = {
+        "Transcode_1": rf.transcode_node(OFFICIAL_360P, bucket, "out/${RunId}/a.mp4"),
+        "Snapshot_1": rf.snapshot_node("t000000000000000000000000000000c01", bucket, "out/${RunId}/s-${Number}.jpg"),
+    }
+    path = write_json(tmp_path / "fused.json", rf.workflow_body("fused", nodes, notify_url=None))
+    wf = cli_json(srv, "workflow", "create", "-f", str(path), "-b", bucket)["MediaWorkflow"]["WorkflowId"]
+    run_cli(srv, "put", str(media.video), f"cos://{bucket}/input/a.mp4")
+    run = run_of(srv, bucket, wf, "input/a.mp4")
+    assert run_cli(srv, "runs", "watch", run, "-b", bucket).returncode == 0
+    tasks = {t["Name"]: t["JobId"] for t in cli_json(srv, "runs", "show", run, "-b", bucket)["Tasks"]}
+
+    def ends():
+        found = {}
+        for line in srv.log_path.read_text(errors="replace").splitlines():
+            if '"task finished"' in line:
+                doc = json.loads(line)
+                found[doc["job_id"]] = doc
+        return found if set(tasks.values()) <= set(found) else None
+
+    found = rf.eventually(ends, 10, 0.2, "a task finished line per task")
+    for name, job_id in tasks.items():
+        doc = found[job_id]
+        assert doc["node"] == name and doc["span"]["job_id"] == job_id and doc["span"]["node"] == name, doc
+
+
+def test_server_messages_are_printed_without_xml_escapes(server, bucket):
+    done = run_cli(server, "jobs", "submit", "-b", bucket, "--tag", "Tr'x", "--input", "a.mp4", check=False)
+    assert done.returncode == 1 and '"Tr\'x"' in done.stderr, done.stderr
+    assert "&quot;" not in done.stderr and "&apos;" not in done.stderr, done.stderr
+
+
+def test_downloads_keep_file_names_beyond_ascii_byte_for_byte(server, client, bucket):
+    """What the console's download link asks for: the answer's Content-Disposition carries the
+    exact name as RFC 6266 `filename*` (a browser would percent-decode a plain `filename`)."""
+    import requests
+    from urllib.parse import unquote
+
+    import transfer_support as ts
+
+    name = "ünï cödé +%20 a%b.txt"
+    client.put_object(Bucket=bucket, Key=f"dl/{name}", Body=b"x")
+    url = ts.s3_client(server).generate_presigned_url("get_object", ExpiresIn=300, Params={
+        "Bucket": bucket, "Key": f"dl/{name}", "ResponseContentDisposition": f'attachment; filename="{name}"'})  # fmt: skip
+    got = requests.get(url, timeout=30)
+    assert got.status_code == 200, got.text
+    header = got.headers["content-disposition"].encode("latin-1").decode("utf-8")
+    assert "filename*=UTF-8''" in header, header
+    assert unquote(header.split("filename*=UTF-8''", 1)[1].split(";")[0], encoding="utf-8") == name, header

@@ -440,3 +440,31 @@ def test_console_token_login(server_factory, tmp_path, artifacts):
         assert not driver.find_element(By.ID, "nav").is_displayed()
     finally:
         driver.quit()
+
+
+def test_console_reports_malformed_xml_under_the_editor(server_factory, tmp_path, artifacts):
+    """XML that is not well-formed is reported under the editor with the parser's message."""
+    server = server_factory()
+    env = dict(os.environ, REELFLOW_SECRET_ID=server.secret_id, REELFLOW_SECRET_KEY=server.secret_key)
+    login = json.loads(subprocess.run(
+        [str(server.binary), "login", "--server", server.base_url, "--json"],
+        env=env, capture_output=True, text=True, check=True, timeout=30,
+    ).stdout)  # fmt: skip
+    subprocess.run([str(server.binary), "mb", "cos://xml-1250000000", "--server", server.base_url],
+                   env=env, capture_output=True, check=True, timeout=30)  # fmt: skip
+    driver = make_driver(tmp_path, 1280, 800)
+    try:
+        driver.get(login["console_url"])
+        css(driver, "#nav")
+        driver.get(f"{server.base_url}/_reelflow/console/#/workflows/new")
+        area = css(driver, "textarea[name=xml]")
+        area.clear()
+        area.send_keys("<Request>\n<MediaWorkflow><Name>x</Nme></MediaWorkflow></Request>")
+        button(driver, "Preview graph")
+        err = wait(driver).until(lambda d: d.find_element(By.ID, "xml-error") if d.find_element(By.ID, "xml-error").is_displayed() else None)
+        assert "not well-formed" in err.text and "line" in err.text.lower(), err.text
+        shot(driver, artifacts, "13-malformed-xml")
+        # Parsing it logged no CSP violation (the parser's error document is allowed its styles).
+        assert not [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+    finally:
+        driver.quit()

@@ -122,16 +122,6 @@ pub async fn authenticate(
     }
 }
 
-/// The secret of a SecretId / access key id.
-fn secret_of(state: &AppState, id: &str) -> Option<String> {
-    state
-        .config
-        .credentials
-        .iter()
-        .find(|(sid, _)| sid == id)
-        .map(|(_, key)| key.clone())
-}
-
 /// Request headers as (lower-case name, value) pairs.
 fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
     headers
@@ -160,7 +150,7 @@ fn check_sigv4(state: &AppState, request: Request) -> Result<Request, ApiError> 
             raw_query: parts.uri.query(),
             headers: &headers,
         },
-        |id| secret_of(state, id),
+        |id| state.config.secret_of(id),
         now_unix(),
     )?;
     let mut stream: ByteStream = body
@@ -237,6 +227,6 @@ fn check_signature(state: &AppState, request: &Request) -> Result<(), ApiError> 
         query: &query,
         headers: &headers,
     };
-    verify(&signed, |id| secret_of(state, id), now_unix())?;
+    verify(&signed, |id| state.config.secret_of(id), now_unix())?;
     Ok(())
 }

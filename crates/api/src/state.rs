@@ -24,6 +24,16 @@ pub struct ApiConfig {
     pub region: String,
 }
 
+impl ApiConfig {
+    /// The SecretKey of a SecretId (an S3 access key id), when it is one of ours.
+    pub fn secret_of(&self, id: &str) -> Option<String> {
+        self.credentials
+            .iter()
+            .find(|(sid, _)| sid == id)
+            .map(|(_, key)| key.clone())
+    }
+}
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {

@@ -34,7 +34,7 @@ pub fn messages(
     if wants(&notify, "TaskFinish", false)
         && let Some(task) = tasks
             .iter()
-            .find(|t| t.job_id == job_id && t.state.is_terminal() && t.state.is_visible())
+            .find(|t| t.job_id == job_id && t.state.is_terminal() && t.is_shown())
     {
         let detail = jobs_detail(task, instance, topology.node(&task.node_name), offset);
         let doc = XmlElement::new("Response")

@@ -11,7 +11,18 @@ use reelflow_model::workflow::Topology;
 use reelflow_store::{Decision, RunEnd, TaskUpdate};
 
 /// Decides what happens after a task of `instance` ended (`tasks` already reflects it).
+///
+/// Sub-tasks (pieces of a segmented Transcode) follow their own rules
+/// ([`crate::segmented::decide_parts`]); everything else sees only the run's own tasks, where a
+/// parked parent (waiting for its pieces) counts as running.
 pub fn decide(instance: &Instance, tasks: &[Task], now: i64) -> Decision {
+    let (own, part_updates) = crate::segmented::decide_parts(tasks);
+    let mut decision = decide_own(instance, &own, now);
+    decision.task_updates.extend(part_updates);
+    decision
+}
+
+fn decide_own(instance: &Instance, tasks: &[Task], now: i64) -> Decision {
     let Ok(topology) = Topology::parse(&instance.topology_xml) else {
         // A run's snapshot was validated when the workflow was saved; if it no longer parses
         // the run cannot progress, so end it rather than leaving it Running forever.
@@ -19,13 +30,13 @@ pub fn decide(instance: &Instance, tasks: &[Task], now: i64) -> Decision {
     };
     let mut updates: Vec<TaskUpdate> = tasks
         .iter()
-        .filter(|t| t.state == TaskState::Waiting)
+        .filter(|t| t.state == TaskState::Waiting && !t.is_parked())
         .filter_map(|t| submission(&topology, instance, tasks, t, now))
         .collect();
     let active = !updates.is_empty()
         || tasks
             .iter()
-            .any(|t| matches!(t.state, TaskState::Submitted | TaskState::Running));
+            .any(|t| t.is_parked() || matches!(t.state, TaskState::Submitted | TaskState::Running));
     if active {
         return Decision {
             task_updates: updates,
@@ -174,6 +185,7 @@ mod tests {
             ended: None,
             attempts: 0,
             not_before: 0,
+            sub: None,
         }
     }
 

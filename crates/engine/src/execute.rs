@@ -200,10 +200,20 @@ impl Engine {
             });
         }
         let started = std::time::Instant::now();
+        if let Some(result) = self.execute_segmented(task, ctl).await {
+            self.observe_task(task.node_type, result.is_ok(), started.elapsed());
+            return result;
+        }
         let scratch = ScratchDir::create(self.inner.config.work_dir.join(&task.job_id))?;
-        let result = async {
+        let result: Result<TaskResult, Failure> = async {
             let job = self.resolve(task).await?;
-            let run = nodes::run(self, &job, &scratch, ctl).await?;
+            let input = self.job_input(&job, &scratch, ctl).await?;
+            if let Some(input) = &input
+                && let Some(split) = self.try_split(&job, input, ctl).await
+            {
+                return Err(split);
+            }
+            let run = nodes::run_on(self, &job, input, &scratch, ctl).await?;
             let outputs = self.store_outputs(&job, run.produced).await?;
             Ok(TaskResult {
                 outputs,
@@ -211,7 +221,9 @@ impl Engine {
             })
         }
         .await;
-        self.observe_task(task.node_type, result.is_ok(), started.elapsed());
+        if !matches!(&result, Err(f) if f.code == crate::segmented::SPLIT) {
+            self.observe_task(task.node_type, result.is_ok(), started.elapsed());
+        }
         result.map_err(|f| scratch.redact(&task.input_key, f))
     }
 

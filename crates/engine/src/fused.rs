@@ -18,6 +18,7 @@ impl Engine {
         tasks: &[Task],
         ctl: &RunControl,
     ) -> Result<Vec<TaskResult>, Failure> {
+        self.refuse_split_parents(tasks).await?;
         Counters::add(&self.inner.counters.fused_runs, 1);
         let started = std::time::Instant::now();
         let scratches = tasks

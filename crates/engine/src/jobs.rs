@@ -206,6 +206,7 @@ impl Engine {
             ended: None,
             attempts: 0,
             not_before: 0,
+            sub: None,
         };
         let instance = Instance {
             run_id,

@@ -19,6 +19,7 @@ mod fused;
 mod jobs;
 mod nodes;
 pub mod plan;
+mod segmented;
 pub mod specs;
 mod triggers;
 mod uploads;
@@ -40,6 +41,7 @@ pub use error::EngineError;
 pub use fetch::{FETCH_ALLOW_SETTING, FetchConfig, FetchError, check_input_url, fetch_to};
 pub use jobs::JobError;
 pub use nodes::mediainfo::media_info_xml;
+pub use segmented::SegmentedConfig;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ pub struct EngineConfig {
     /// Benchmarks only: every task succeeds at once without running media, so a benchmark
     /// measures what the engine itself costs (claims, finishes, run ends) per task.
     pub noop_tasks: bool,
+    /// When long Transcode tasks are split into segments for many workers.
+    pub segmented: SegmentedConfig,
 }
 
 /// How tasks that failed transiently (a storage hiccup, ffmpeg killed by a signal, a

@@ -66,6 +66,7 @@ pub fn new_run(
                 ended: None,
                 attempts: 0,
                 not_before: 0,
+                sub: None,
             }
         })
         .collect();

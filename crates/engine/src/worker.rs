@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reelflow_media::RunControl;
 use reelflow_model::clock::now_unix;
 use reelflow_model::execution::{Task, TaskState};
-use reelflow_store::{FinishResult, TaskOutcome};
+use reelflow_store::{ClaimPosition, FinishResult, TaskOutcome};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,7 @@ const MAX_FUSED_SIBLINGS: u32 = 7;
 pub(crate) async fn dispatch(engine: Engine, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(engine.inner.config.workers.max(1)));
     let mut running = JoinSet::new();
+    let mut claimer = Claimer::default();
     tracing::debug!(slots = slots.available_permits(), "dispatcher started");
     while !shutdown.is_cancelled() {
         while running.try_join_next().is_some() {}
@@ -40,7 +41,10 @@ pub(crate) async fn dispatch(engine: Engine, shutdown: CancellationToken) {
         while let Ok(permit) = slots.clone().try_acquire_owned() {
             permits.push(permit);
         }
-        let Some(groups) = claim_or_wait(&engine, &shutdown, permits.len()).await else {
+        let Some(groups) = claimer
+            .claim_or_wait(&engine, &shutdown, permits.len())
+            .await
+        else {
             continue;
         };
         for group in groups {
@@ -57,33 +61,85 @@ pub(crate) async fn dispatch(engine: Engine, shutdown: CancellationToken) {
     tracing::debug!("dispatcher stopped");
 }
 
-/// Claims work for `slots` slots, or waits for a wake-up, the poll interval or shutdown and
-/// returns `None`.
-async fn claim_or_wait(
-    engine: &Engine,
-    shutdown: &CancellationToken,
-    slots: usize,
-) -> Option<Vec<Vec<Task>>> {
-    // Register for wake-ups before looking, so a submission between the look and the wait is
-    // not missed.
-    let notified = engine.inner.task_wake.notified();
-    tokio::pin!(notified);
-    notified.as_mut().enable();
-    match engine.claim(slots).await {
-        Ok(groups) if !groups.is_empty() => return Some(groups),
-        Ok(_) => {
-            tokio::select! {
-                () = &mut notified => {}
-                () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
-                () = shutdown.cancelled() => {}
-            }
-        }
-        Err(error) => {
-            tracing::error!(?error, "could not claim a task");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+/// How often, at least, a claim looks at every queue from its oldest task (see [`Claimer`]).
+const FULL_CLAIM_EVERY: Duration = Duration::from_millis(200);
+
+/// The dispatcher's claims. While a queue has a backlog, each batch starts where the previous
+/// one ended in that queue ([`ClaimPosition`]), so a claim does not step again over what was
+/// claimed before (on PostgreSQL, the index entries of every task claimed since the last
+/// vacuum). A claim without a position, which sees every queue and whatever became claimable
+/// behind the position (retries, requeued tasks), is made when a positioned batch comes back
+/// short and at least every [`FULL_CLAIM_EVERY`].
+#[derive(Debug)]
+struct Claimer {
+    position: Option<ClaimPosition>,
+    last_full: Instant,
+}
+
+impl Default for Claimer {
+    fn default() -> Self {
+        Self {
+            position: None,
+            last_full: Instant::now(),
         }
     }
-    None
+}
+
+impl Claimer {
+    /// Claims work for `slots` slots, or waits for a wake-up, the poll interval or shutdown
+    /// and returns `None`.
+    async fn claim_or_wait(
+        &mut self,
+        engine: &Engine,
+        shutdown: &CancellationToken,
+        slots: usize,
+    ) -> Option<Vec<Vec<Task>>> {
+        // Register for wake-ups before looking, so a submission between the look and the wait
+        // is not missed.
+        let notified = engine.inner.task_wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match self.claim(engine, slots).await {
+            Ok(groups) if !groups.is_empty() => return Some(groups),
+            Ok(_) => {
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(engine.inner.config.poll_interval) => {}
+                    () = shutdown.cancelled() => {}
+                }
+            }
+            Err(error) => {
+                self.position = None;
+                tracing::error!(?error, "could not claim a task");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        None
+    }
+
+    async fn claim(
+        &mut self,
+        engine: &Engine,
+        slots: usize,
+    ) -> Result<Vec<Vec<Task>>, reelflow_store::StoreError> {
+        if let Some(position) = self.position.take()
+            && self.last_full.elapsed() < FULL_CLAIM_EVERY
+        {
+            let groups = engine.claim(slots, Some(&position)).await?;
+            if groups.len() == slots {
+                self.position = ClaimPosition::after(&groups);
+                return Ok(groups);
+            }
+            if !groups.is_empty() {
+                // Short: the next claim looks behind the position too.
+                return Ok(groups);
+            }
+        }
+        let groups = engine.claim(slots, None).await?;
+        self.last_full = Instant::now();
+        self.position = ClaimPosition::after(&groups);
+        Ok(groups)
+    }
 }
 
 /// Periodically returns tasks whose lease expired (their node died) to the queue.
@@ -109,7 +165,11 @@ impl Engine {
     /// Claims up to `slots` tasks, oldest first, in one store operation; when fusion is on, a
     /// section task comes with its fusable siblings as one group (so no other worker takes
     /// part of the group).
-    async fn claim(&self, slots: usize) -> Result<Vec<Vec<Task>>, reelflow_store::StoreError> {
+    async fn claim(
+        &self,
+        slots: usize,
+        after: Option<&ClaimPosition>,
+    ) -> Result<Vec<Vec<Task>>, reelflow_store::StoreError> {
         let now = now_unix();
         let lease = self.inner.config.lease.as_secs() as i64;
         let siblings = if self.inner.config.fuse_siblings {
@@ -124,6 +184,7 @@ impl Engine {
                 now + lease,
                 siblings,
                 u32::try_from(slots).unwrap_or(u32::MAX),
+                after,
             )
             .await
     }
@@ -158,6 +219,13 @@ impl Engine {
         };
         if shutdown.is_cancelled() {
             // Interrupted by shutdown: leave it Running; the next start requeues it.
+            return;
+        }
+        if let Err(failure) = &result
+            && failure.code == crate::segmented::SPLIT
+        {
+            // Split into segments and parked by the store: its parts run as tasks of their
+            // own, and the task is resubmitted to stitch them when they have ended.
             return;
         }
         let cancelled = watch.user_cancel.load(Ordering::Relaxed);
@@ -363,7 +431,17 @@ impl Engine {
         match self.finisher().finish(task, outcome).await {
             Some(FinishResult::Applied { submitted, .. }) => {
                 // One line per task end the store accepted (tests count them).
-                tracing::info!(job_id = %task.job_id, state = ?state, "task finished");
+                // In its own span: a fused group runs under the first task's span, and each
+                // task's end line must carry that task's job_id and node.
+                tracing::info_span!("task", job_id = %task.job_id, node = %task.node_name)
+                    .in_scope(|| {
+                        tracing::info!(
+                            job_id = %task.job_id,
+                            state = ?state,
+                            node = %task.node_name,
+                            "task finished"
+                        );
+                    });
                 let counters = &self.inner.counters;
                 match state {
                     TaskState::Success => Counters::add(&counters.succeeded, 1),

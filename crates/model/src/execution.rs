@@ -162,6 +162,41 @@ pub struct Task {
     pub attempts: u32,
     /// Unix seconds before which a retried task is not claimed (0: at once).
     pub not_before: i64,
+    /// Set on internal sub-tasks only (a piece of a segmented Transcode): never shown.
+    pub sub: Option<SubTask>,
+}
+
+/// What makes a task an internal sub-task: the task it works for and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubTask {
+    /// The JobId of the task that split it off (same run).
+    pub parent_job_id: String,
+    /// What to do, as the engine wrote it (opaque to the store).
+    pub spec: String,
+}
+
+impl Task {
+    /// Whether users see the task (API views, callbacks): it was submitted at some point (or
+    /// is [parked](Task::is_parked)) and is not an internal sub-task.
+    pub fn is_shown(&self) -> bool {
+        self.sub.is_none() && (self.state.is_visible() || self.is_parked())
+    }
+
+    /// A task that split its work into sub-tasks and gave up its worker slot until they end
+    /// (segmented transcoding): stored `Waiting` with a start time, which a task not yet
+    /// submitted never has. It is shown as `Running`.
+    pub fn is_parked(&self) -> bool {
+        self.state == TaskState::Waiting && self.started.is_some() && self.sub.is_none()
+    }
+
+    /// The state users see: [`Task::is_parked`] tasks are `Running`.
+    pub fn shown_state(&self) -> TaskState {
+        if self.is_parked() {
+            TaskState::Running
+        } else {
+            self.state
+        }
+    }
 }
 
 /// Builds the WorkflowFinish callback document exactly in the seed's shape and order.
@@ -186,7 +221,7 @@ pub fn workflow_finish_document(
         .with_leaf("WorkflowName", &instance.workflow_name)
         .with_leaf("CreateTime", offset.callback_time(instance.created))
         .with_leaf("State", instance.state.as_str());
-    for task in tasks.iter().filter(|t| t.state.is_visible()) {
+    for task in tasks.iter().filter(|t| t.is_shown()) {
         exec.push(
             XmlElement::new("Tasks")
                 .with_leaf("Type", &task.tag)
@@ -274,6 +309,7 @@ mod tests {
             ended: Some(1_606_791_645),
             attempts: 0,
             not_before: 0,
+            sub: None,
         }
     }
 

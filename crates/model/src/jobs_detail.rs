@@ -46,7 +46,7 @@ pub fn jobs_detail(
         .with_leaf("Message", &task.message)
         .with_leaf("JobId", &task.job_id)
         .with_leaf("Tag", &task.tag)
-        .with_leaf("State", task.state.as_str())
+        .with_leaf("State", task.shown_state().as_str())
         .with_leaf("Progress", task.progress.to_string())
         .with_leaf("CreationTime", offset.api_time(task.created))
         .with_leaf("StartTime", time(task.started))

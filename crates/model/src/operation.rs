@@ -87,7 +87,7 @@ fn schema_for(node_type: NodeType) -> Vec<Field> {
             vec![opt("StreamPackConfig", Group(STREAM_PACK_CONFIG)), output]
         }
         NodeType::StreamPack => vec![req("StreamPackInfo", Group(STREAM_PACK_INFO))],
-        NodeType::MediaInfo => vec![],
+        NodeType::MediaInfo | NodeType::TranscodePart => vec![],
     }
 }
 

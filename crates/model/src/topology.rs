@@ -47,6 +47,7 @@ fn allowed_successors(from: NodeType) -> &'static [Option<NodeType>] {
         StreamPackConfig => &[Some(VideoStream)],
         VideoStream => &[Some(StreamPack)],
         Animation | StreamPack | Segment | PicProcess | MediaInfo => &[None],
+        TranscodePart => &[],
     }
 }
 

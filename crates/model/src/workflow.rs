@@ -208,6 +208,10 @@ pub enum NodeType {
     MediaInfo,
     /// Image processing of an image input.
     PicProcess,
+    /// Internal, never in a topology: one piece of a segmented Transcode (a segment encode or
+    /// the audio pass), a sub-task of the Transcode task that split it off. Stored as
+    /// `TranscodePart`, not a section (never fused), never shown through the API.
+    TranscodePart,
 }
 
 const NODE_TYPES: [NodeType; 12] = [
@@ -241,6 +245,7 @@ impl NodeType {
             NodeType::StreamPack => "StreamPack",
             NodeType::MediaInfo => "MediaInfo",
             NodeType::PicProcess => "PicProcess",
+            NodeType::TranscodePart => "TranscodePart",
         }
     }
 
@@ -263,6 +268,7 @@ impl NodeType {
     pub fn of_task_type(text: &str) -> Option<Self> {
         match text {
             "HighSpeedHd" => Some(NodeType::Transcode),
+            "TranscodePart" => Some(NodeType::TranscodePart),
             other => Self::parse(other),
         }
     }

@@ -22,7 +22,7 @@ pub enum Role {
     All,
     /// The HTTP API only: uploads, CI calls, triggers; tasks run on worker processes.
     Api,
-    /// Task workers only; the listener answers `/_reelflow/health` and nothing else.
+    /// Task workers only; the listener answers `/_reelflow/health` and the signed metrics.
     Worker,
 }
 
@@ -107,6 +107,8 @@ pub struct Config {
     pub fuse: bool,
     /// Benchmarks only (`REELFLOW_BENCH_NOOP_TASKS=1`): tasks succeed without running media.
     pub bench_noop_tasks: bool,
+    /// Segmented transcoding (`REELFLOW_SEGMENT_*`, see [`segmented_config`]).
+    pub segmented: reelflow_engine::SegmentedConfig,
     /// Host names under which buckets are addressed virtual-host style (`<bucket>.<domain>`).
     pub domains: Vec<String>,
     /// Region name reported in bucket listings and accepted in signatures.
@@ -248,6 +250,7 @@ impl Config {
                 None => file.fuse.unwrap_or(true),
             },
             bench_noop_tasks: env("REELFLOW_BENCH_NOOP_TASKS").is_some_and(|v| v.trim() == "1"),
+            segmented: segmented_config()?,
             domains: env("REELFLOW_DOMAIN")
                 .or(file.domain)
                 .map(|list| parse_domains(&list))
@@ -368,6 +371,43 @@ fn read_file(path: &Path) -> Result<FileConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Segmented transcoding from the environment: `REELFLOW_SEGMENT_MIN_SECONDS` (inputs longer
+/// than this are split; 0 or `off`: never; default 300), `REELFLOW_SEGMENT_FORCE=1` (split
+/// even with one task slot in the cluster), `REELFLOW_SEGMENT_COUNT` (segments wanted;
+/// default one per live task slot), `REELFLOW_SEGMENT_MAX` (default 16) and
+/// `REELFLOW_SEGMENT_MIN_LENGTH` (shortest segment in seconds, default 20).
+fn segmented_config() -> anyhow::Result<reelflow_engine::SegmentedConfig> {
+    let mut config = reelflow_engine::SegmentedConfig::default();
+    let number = |name: &str| -> anyhow::Result<Option<f64>> {
+        match env(name) {
+            None => Ok(None),
+            Some(v) if v.trim() == "off" => Ok(Some(0.0)),
+            Some(v) => {
+                let n: f64 = v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be a number"))?;
+                anyhow::ensure!(n.is_finite() && n >= 0.0, "{name} must be a number >= 0");
+                Ok(Some(n))
+            }
+        }
+    };
+    if let Some(n) = number("REELFLOW_SEGMENT_MIN_SECONDS")? {
+        config.min_input_secs = n;
+    }
+    if let Some(n) = number("REELFLOW_SEGMENT_MIN_LENGTH")? {
+        config.min_segment_secs = n.max(1.0);
+    }
+    if let Some(n) = number("REELFLOW_SEGMENT_COUNT")? {
+        config.segments = (n >= 1.0).then_some(n as usize);
+    }
+    if let Some(n) = number("REELFLOW_SEGMENT_MAX")? {
+        config.max_segments = (n as usize).max(2);
+    }
+    config.force = env("REELFLOW_SEGMENT_FORCE").is_some_and(|v| v.trim() == "1");
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             default_max_concurrent: config.queue_max_concurrent,
             fuse_siblings: config.fuse,
             noop_tasks: config.bench_noop_tasks,
+            segmented: config.segmented.clone(),
             fetch: config.fetch.clone(),
         },
         callback_wake.clone(),

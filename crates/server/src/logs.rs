@@ -1,7 +1,7 @@
 //! Log output: human-readable lines on standard output (the default), or one JSON object per
 //! line on standard error (`REELFLOW_LOG_FORMAT=json`, `log_format = "json"`) for log
 //! shippers. Either way `REELFLOW_LOG` filters (`info` by default, any `tracing` filter such as
-//! `reelflow=debug,sqlx=warn`).
+//! `reelflow=debug,sqlx=warn`). Text lines are coloured only on a terminal without `NO_COLOR`.
 //!
 //! JSON lines carry `timestamp`, `level`, `target`, the event's fields flattened next to
 //! `message`, and `span`/`spans` with the fields of the spans around the event (for a task,
@@ -55,12 +55,24 @@ impl LogFormat {
     }
 }
 
+/// Whether text lines get ANSI colours: only on a terminal, and never with `NO_COLOR` set
+/// (<https://no-color.org>), so files, pipes and journald get plain text.
+pub fn colour(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber for `format`, filtered by `REELFLOW_LOG`.
 pub fn init(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_env("REELFLOW_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder
+            .with_ansi(colour(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ))
+            .init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

@@ -94,6 +94,9 @@ enum Command {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        quiet_broken_pipe();
+    }
     let config_file = match &cli.command {
         Command::Serve { config, .. } => config.as_deref(),
         Command::Doctor(args) => args.config.as_deref(),
@@ -175,11 +178,32 @@ async fn stop_signal(shutdown: CancellationToken) {
 }
 
 /// Ends a client command: an error is a command-line error, not a crash — its message,
-/// without a backtrace, and exit status 1.
+/// without a backtrace, and exit status 1 (2 for a usage mistake).
 fn client_command(result: Result<()>) -> Result<()> {
     if let Err(error) = result {
         eprintln!("error: {error:#}");
-        std::process::exit(1);
+        std::process::exit(cli::exit_status(&error));
     }
     Ok(())
+}
+
+/// Output piped into a reader that stops early (`reelflow ls | head`) ends the command
+/// quietly with status 0, as with any Unix tool. Rust ignores SIGPIPE, so a `println!` after
+/// the reader left panics with "failed printing to stdout: Broken pipe"; this hook turns
+/// exactly that panic into a quiet exit (every other panic is reported as before). Not for
+/// `serve`, which prints nothing a pipe could close.
+fn quiet_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        previous(info);
+    }));
 }

@@ -52,7 +52,10 @@ pub fn credentials(dir: &Path) -> Result<(String, String)> {
     let (text, created) = read_or_create(dir, "credentials", || {
         format!("AKID{} {}", random_hex(16).to_uppercase(), random_hex(16))
     })?;
-    let (id, key) = text.split_once(' ').context("malformed credentials file")?;
+    let path = dir.join("credentials");
+    let (id, key) = crate::cli::parse_credentials(&text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let (id, key) = (id.as_str(), key.as_str());
     if created {
         println!(
             "Generated API credentials (stored in {}):",

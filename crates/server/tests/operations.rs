@@ -129,6 +129,15 @@ fn json_logs_from_the_environment_or_the_config_file() {
 /// Starts `reelflow serve` on `data`, waits until it answers, stops it with SIGTERM and
 /// returns its standard error lines.
 fn serve_logs(data: &Path, env: &[(&str, &str)], config: Option<&Path>) -> Vec<String> {
+    serve_output(data, env, config).1
+}
+
+/// Like [`serve_logs`]: standard output and standard error (both pipes, not terminals).
+fn serve_output(
+    data: &Path,
+    env: &[(&str, &str)],
+    config: Option<&Path>,
+) -> (Vec<String>, Vec<String>) {
     let listen = free_addr();
     let mut command = Command::new(BIN);
     command
@@ -143,10 +152,16 @@ fn serve_logs(data: &Path, env: &[(&str, &str)], config: Option<&Path>) -> Vec<S
     let mut child = command
         .envs(env.iter().copied())
         .env("REELFLOW_WORKERS", "1")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start reelflow serve");
+    let mut out_pipe = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        out_pipe.read_to_string(&mut text).unwrap();
+        text
+    });
     let started = Instant::now();
     while std::net::TcpStream::connect(&listen).is_err() {
         assert!(
@@ -169,5 +184,142 @@ fn serve_logs(data: &Path, env: &[(&str, &str)], config: Option<&Path>) -> Vec<S
         .read_to_string(&mut stderr)
         .unwrap();
     child.wait().unwrap();
-    stderr.lines().map(str::to_owned).collect()
+    let stdout = stdout.join().unwrap();
+    (
+        stdout.lines().map(str::to_owned).collect(),
+        stderr.lines().map(str::to_owned).collect(),
+    )
+}
+
+#[test]
+fn text_logs_have_no_colour_codes_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, _) = serve_output(&dir.path().join("data"), &[], None);
+    assert!(
+        stdout.iter().any(|l| l.contains("reelflow is ready")),
+        "{stdout:?}"
+    );
+    assert!(
+        !stdout.iter().any(|l| l.contains('\u{1b}')),
+        "ANSI escapes in piped logs: {stdout:?}"
+    );
+}
+
+/// The line of `text` starting with `status` whose name column is `name`.
+fn line_of<'a>(text: &'a str, status: &str, name: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(status) && l[5..].starts_with(name))
+        .unwrap_or_else(|| panic!("no {status} line for {name}:\n{text}"))
+}
+
+#[test]
+fn doctor_and_serve_name_a_malformed_credentials_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("credentials");
+    std::fs::write(&file, "AKIDONLYTHEID\n").unwrap();
+    let out = doctor(&data, &[]);
+    let text = lines_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = line_of(&text, "FAIL", "keys");
+    assert!(
+        line.contains(&file.display().to_string()) && line.contains("malformed"),
+        "{line}"
+    );
+    // `serve` refuses it too, naming the file.
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", &free_addr(), "--data"])
+        .arg(&data);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    let served = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&served.stderr);
+    assert!(!served.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&file.display().to_string()) && stderr.contains("malformed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn doctor_does_not_pass_the_database_of_a_data_dir_it_cannot_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let text = lines_of(&doctor(&file.join("data"), &[]));
+    let line = line_of(&text, "FAIL", "database");
+    assert!(line.contains("not checked"), "{line}");
+}
+
+#[test]
+fn doctor_on_a_damaged_sqlite_file_says_what_to_do_about_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("reelflow.db"), vec![0x5a; 8192]).unwrap();
+    let out = doctor(&data, &[]);
+    let text = lines_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = line_of(&text, "FAIL", "database");
+    assert!(
+        !line.contains("REELFLOW_DATABASE_URL") && !line.contains("password"),
+        "{line}"
+    );
+    assert!(line.contains("backup") && !line.contains(": …:"), "{line}");
+}
+
+#[test]
+fn doctor_names_the_setting_of_the_address_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut command = Command::new(BIN);
+    command
+        .args(["doctor", "--data"])
+        .arg(dir.path().join("data"));
+    command.args(["--listen", &addr]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    let out = command.output().unwrap();
+    let text = lines_of(&out);
+    let line = line_of(&text, "FAIL", "listen");
+    assert!(
+        line.contains("--listen") && !line.contains("METRICS"),
+        "{line}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn doctor_output_json_is_one_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .args(["doctor", "--output", "json", "--data"])
+        .arg(dir.path().join("data"));
+    command.args(["--listen", &free_addr()]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    let out = command.output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", lines_of(&out)));
+    assert_eq!(
+        doc["healthy"],
+        serde_json::Value::Bool(out.status.success())
+    );
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"database") && names.contains(&"keys"),
+        "{doc}"
+    );
 }

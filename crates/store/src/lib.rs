@@ -27,6 +27,7 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod stats;
+mod subtasks;
 mod wake;
 
 use async_trait::async_trait;
@@ -49,6 +50,7 @@ pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart
 pub use nodes::{NodeInfo, NodeRecord, NodeStore};
 pub use open::Backend;
 pub use stats::{QueueLoad, SchemaStatus, Stats, StatsStore};
+pub use subtasks::SubTaskStore;
 pub use wake::{WakeSignals, WakeStore};
 
 /// The code a task keeps after its worker was lost while running it.
@@ -134,6 +136,40 @@ pub type Decider = dyn Fn(&Instance, &[Task]) -> Decision + Send + Sync;
 /// A [`Decider`] for [`RunStore::finish_tasks`], also given the end time (Unix seconds) of the
 /// task that just ended ([`TaskOutcome::ended`]), since one batch holds ends from many moments.
 pub type TimedDecider<'a> = dyn Fn(&Instance, &[Task], i64) -> Decision + Send + Sync + 'a;
+
+/// Where a batch of claims ended in its queue's claim order (`created`, then `job_id`): the
+/// next batch can start there ([`RunStore::claim_groups`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPosition {
+    /// The queue (`""`: tasks of no queue).
+    pub queue_id: String,
+    /// `created` of the last task claimed.
+    pub created: i64,
+    /// Its job id.
+    pub job_id: String,
+}
+
+impl ClaimPosition {
+    /// The position after a batch, when all its tasks are single (not fused) and of one queue.
+    pub fn after(groups: &[Vec<Task>]) -> Option<Self> {
+        let first = groups.first()?.first()?;
+        if groups
+            .iter()
+            .any(|g| g.len() != 1 || g[0].queue_id != first.queue_id)
+        {
+            return None;
+        }
+        let last = groups
+            .iter()
+            .map(|g| &g[0])
+            .max_by(|a, b| (a.created, &a.job_id).cmp(&(b.created, &b.job_id)))?;
+        Some(Self {
+            queue_id: last.queue_id.clone(),
+            created: last.created,
+            job_id: last.job_id.clone(),
+        })
+    }
+}
 
 /// One task end of a [`RunStore::finish_tasks`] batch.
 #[derive(Debug, Clone, Copy)]
@@ -270,8 +306,10 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<Vec<Task>>;
     /// Up to `limit` claims of [`RunStore::claim_group`] in one operation, oldest first, each
     /// group its own entry; a fused group (a section task claimed with `siblings > 0`) ends
-    /// the batch. Empty when nothing is claimable. The default makes one claim; PostgreSQL
-    /// makes them all in one statement.
+    /// the batch. Empty when nothing is claimable. With `after` (a hint from the caller's
+    /// previous batch), only that queue's tasks after that position are looked at, which may
+    /// leave out claimable tasks behind it: callers claim without it regularly. The default
+    /// makes one claim and ignores `after`; PostgreSQL makes them all in one statement.
     async fn claim_groups(
         &self,
         owner: &str,
@@ -279,8 +317,9 @@ pub trait RunStore: Send + Sync {
         lease_until: i64,
         siblings: u32,
         limit: u32,
+        after: Option<&ClaimPosition>,
     ) -> StoreResult<Vec<Vec<Task>>> {
-        let _ = limit;
+        let _ = (limit, after);
         let group = self.claim_group(owner, now, lease_until, siblings).await?;
         Ok(if group.is_empty() {
             Vec::new()
@@ -369,6 +408,7 @@ pub trait Store:
     + WakeStore
     + BatchStore
     + StatsStore
+    + SubTaskStore
     + std::fmt::Debug
 {
 }
@@ -385,6 +425,7 @@ impl<T> Store for T where
         + WakeStore
         + BatchStore
         + StatsStore
+        + SubTaskStore
         + std::fmt::Debug
 {
 }

@@ -115,10 +115,21 @@ export async function admin(method, path, { query, body } = {}) {
 
 // --- XML ---------------------------------------------------------------------------------
 
-export function parseXml(text) {
+/** Parses XML; malformed text throws an ApiError whose message is the parser's own (with its
+ *  line and column). `what` names the text (`the server's answer`, `the XML`).
+ *  (Chrome builds its error document with two inline `style` attributes; the console's CSP
+ *  allows exactly those by hash, see crates/api/src/console/mod.rs.) */
+export function parseXml(text, what = "the server's answer") {
   const doc = new DOMParser().parseFromString(text, 'application/xml');
-  if (doc.querySelector('parsererror')) throw new ApiError(0, 'BadXml', 'the server answered malformed XML');
+  const error = doc.querySelector('parsererror');
+  if (error) throw new ApiError(0, 'BadXml', `${what} is not well-formed XML: ${parserMessage(error)}`);
   return doc.documentElement;
+}
+
+/** The useful line of a `<parsererror>`: Chrome puts it in a <div>, Firefox first in the text. */
+function parserMessage(error) {
+  const text = (error.querySelector('div')?.textContent || error.firstChild?.textContent || error.textContent || '').trim();
+  return text.split('\n').filter((l) => l.trim()).slice(0, 3).join(' ') || 'unknown parser error';
 }
 
 /** An element as a plain object: leaves become strings, repeated children arrays. */

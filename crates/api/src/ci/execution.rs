@@ -62,7 +62,7 @@ fn execution_xml(i: &Instance, tasks: &[Task], offset: DisplayOffset) -> XmlElem
         .with_leaf("CreateTime", offset.api_time(i.created))
         .with_leaf("Object", &i.object)
         .with(i.topology_xml.clone());
-    for t in tasks.iter().filter(|t| t.state.is_visible()) {
+    for t in tasks.iter().filter(|t| t.is_shown()) {
         el.push(task_xml(t, offset));
     }
     el
@@ -86,7 +86,7 @@ fn task_xml(t: &Task, offset: DisplayOffset) -> XmlElement {
         .with_leaf("Type", &t.tag)
         .with_leaf("JobId", &t.job_id)
         .with_leaf("Name", &t.node_name)
-        .with_leaf("State", t.state.as_str())
+        .with_leaf("State", t.shown_state().as_str())
         .with_leaf("Progress", t.progress.to_string())
         .with_leaf("CreateTime", offset.api_time(t.created))
         .with_leaf("StartTime", time(t.started))

@@ -72,7 +72,7 @@ pub(super) async fn describe(state: &AppState, ctx: &Ctx, ids: &str) -> Result<R
             .store
             .get_task(id)
             .await?
-            .filter(|(t, i)| i.bucket == ctx.bucket && t.state.is_visible())
+            .filter(|(t, i)| i.bucket == ctx.bucket && t.is_shown())
         {
             Some((task, instance)) => doc.push(detail(state, &task, &instance)),
             None => missing.push(id.to_owned()),
@@ -89,7 +89,7 @@ pub(super) async fn cancel(state: &AppState, ctx: &Ctx, id: &str) -> Result<Resp
         .store
         .get_task(id)
         .await?
-        .is_some_and(|(t, i)| i.bucket == ctx.bucket && t.state.is_visible());
+        .is_some_and(|(t, i)| i.bucket == ctx.bucket && t.is_shown());
     if !owned {
         return Err(ApiError::not_found(format!("job {id} does not exist")));
     }

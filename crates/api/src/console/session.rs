@@ -51,9 +51,22 @@ pub enum TokenError {
     /// The MAC does not match: tampered with, or minted with another SecretKey.
     #[error("the session token's signature does not match")]
     BadSignature,
-    /// Past its expiry.
-    #[error("the session token expired at {0} (Unix seconds)")]
+    /// Past its expiry (Unix seconds).
+    #[error(
+        "the session expired at {}: sign in again with a new token (`reelflow login`)",
+        utc_time(*.0)
+    )]
     Expired(i64),
+}
+
+/// `2026-11-30 20:00:00 UTC` for Unix seconds `secs`.
+fn utc_time(secs: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{secs} (Unix seconds)"))
 }
 
 /// Mints a token for `secret_id` (whose key is `secret_key`) valid until `expires_at`.
@@ -133,14 +146,7 @@ pub fn authenticate_bearer(
     request: &Request,
 ) -> Option<Result<Session, ApiError>> {
     let token = bearer_token(request)?;
-    let lookup = |id: &str| {
-        state
-            .config
-            .credentials
-            .iter()
-            .find(|(sid, _)| sid == id)
-            .map(|(_, key)| key.clone())
-    };
+    let lookup = |id: &str| state.config.secret_of(id);
     Some(
         verify(token, lookup, now_unix())
             .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", e.to_string())),
@@ -167,6 +173,11 @@ mod tests {
         assert_eq!(
             verify(&token, lookup, 1_000),
             Err(TokenError::Expired(1_000))
+        );
+        assert_eq!(
+            TokenError::Expired(1_796_066_868).to_string(),
+            "the session expired at 2026-11-30 19:27:48 UTC: sign in again with a new token \
+             (`reelflow login`)"
         );
     }
 

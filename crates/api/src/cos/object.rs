@@ -187,7 +187,11 @@ pub(super) async fn get(
         }
         for (param, name) in RESPONSE_OVERRIDES {
             if let Some(value) = crate::context::query_value(&ctx.query, param) {
-                insert(out, name.clone(), value);
+                if *name == header::CONTENT_DISPOSITION {
+                    insert(out, name.clone(), &content_disposition(value));
+                } else {
+                    insert(out, name.clone(), value);
+                }
             }
         }
         return Ok(response);
@@ -219,6 +223,71 @@ fn object_headers(out: &mut HeaderMap, record: &ObjectRecord, s3: bool) {
             out.append(name, value);
         }
     }
+}
+
+/// A `Content-Disposition` whose file name survives every browser byte for byte (RFC 6266):
+/// a quoted `filename="…"` holding anything beyond plain ASCII, or a `%`, `\` or `"` (which
+/// browsers percent-decode or unescape differently), gets `filename*=UTF-8''…` (RFC 5987, which browsers
+/// prefer) with the exact name, and an ASCII stand-in in `filename`. Other values are kept.
+pub(super) fn content_disposition(value: &str) -> String {
+    const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    if value.to_ascii_lowercase().contains("filename*") {
+        return value.to_owned();
+    }
+    let Some(at) = value.to_ascii_lowercase().find("filename=\"") else {
+        return value.to_owned();
+    };
+    let start = at + "filename=\"".len();
+    // The quoted string, with `\x` escapes resolved.
+    let (mut name, mut end, mut escaped) = (String::new(), None, false);
+    for (i, c) in value[start..].char_indices() {
+        match c {
+            _ if escaped => {
+                name.push(c);
+                escaped = false;
+            }
+            '\\' => escaped = true,
+            '"' => {
+                end = Some(start + i + 1);
+                break;
+            }
+            _ => name.push(c),
+        }
+    }
+    let Some(end) = end else {
+        return value.to_owned();
+    };
+    if name
+        .chars()
+        .all(|c| c.is_ascii() && !c.is_ascii_control() && !matches!(c, '%' | '\\' | '"'))
+    {
+        return value.to_owned();
+    }
+    let fallback: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '%' && c != '\\' && c != '"' => c,
+            _ => '_',
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(&name, ATTR_CHAR);
+    format!(
+        "{}filename=\"{fallback}\"; filename*=UTF-8''{encoded}{}",
+        &value[..at],
+        &value[end..]
+    )
 }
 
 /// Sets a header, skipping values that cannot be sent.
@@ -307,6 +376,27 @@ pub(super) async fn delete(state: &AppState, ctx: &Ctx, key: &str) -> Result<Res
         None => require_bucket(state, &ctx.bucket).await?,
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod disposition_tests {
+    use super::content_disposition;
+
+    #[test]
+    fn file_names_beyond_plain_ascii_get_an_rfc_5987_form() {
+        assert_eq!(
+            content_disposition("attachment; filename=\"ünï cödé +%20 a%b.txt\""),
+            "attachment; filename=\"_n_ c_d_ +_20 a_b.txt\"; \
+             filename*=UTF-8''%C3%BCn%C3%AF%20c%C3%B6d%C3%A9%20+%2520%20a%25b.txt"
+        );
+        assert_eq!(
+            content_disposition("attachment; filename=\"plain.txt\""),
+            "attachment; filename=\"plain.txt\""
+        );
+        let given = "attachment; filename*=UTF-8''a%20b";
+        assert_eq!(content_disposition(given), given);
+        assert_eq!(content_disposition("inline"), "inline");
+    }
 }
 
 #[cfg(test)]

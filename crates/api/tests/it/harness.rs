@@ -120,6 +120,7 @@ impl Server {
                 default_max_concurrent: 1,
                 fuse_siblings: true,
                 noop_tasks: false,
+                segmented: Default::default(),
                 fetch: reelflow_engine::FetchConfig::default(),
             },
             Arc::new(Notify::new()),

@@ -57,14 +57,15 @@ impl NodeRun {
     }
 }
 
-/// Runs the job's node.
-pub(crate) async fn run(
+/// Runs the job's node on its `input` as [`crate::Engine::job_input`] gave it.
+pub(crate) async fn run_on(
     engine: &Engine,
     job: &Job,
+    input: Option<PathBuf>,
     scratch: &ScratchDir,
     ctl: &RunControl,
 ) -> Result<NodeRun, Failure> {
-    let Some(input) = engine.job_input(job, scratch, ctl).await? else {
+    let Some(input) = input else {
         // Only a Concat job has no input of its own: its fragments are all it joins.
         return media_ops::concat(engine, job, None, scratch, ctl).await;
     };
@@ -81,6 +82,11 @@ pub(crate) async fn run(
         NodeType::PicProcess => media_ops::pic_process(job, &input, scratch, ctl).await,
         NodeType::StreamPack => streampack::run(engine, job, scratch, ctl).await,
         NodeType::StreamPackConfig | NodeType::Start => Ok(NodeRun::default()),
+        // Run by `crate::segmented` before any node is resolved.
+        NodeType::TranscodePart => Err(Failure::new(
+            "InternalError",
+            "a segment sub-task reached the node runner",
+        )),
     }
 }
 

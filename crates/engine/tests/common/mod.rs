@@ -50,6 +50,8 @@ pub struct Setup {
     pub retry: RetryPolicy,
     /// How hard batches push.
     pub batch_limits: reelflow_engine::BatchLimits,
+    /// When Transcode tasks are split into segments.
+    pub segmented: reelflow_engine::SegmentedConfig,
 }
 
 pub async fn harness() -> Harness {
@@ -111,6 +113,7 @@ pub async fn harness_setup(setup: Setup) -> Harness {
             default_max_concurrent: 2,
             fuse_siblings: !setup.no_fuse,
             noop_tasks: false,
+            segmented: setup.segmented,
             fetch: setup.fetch,
         },
         Arc::new(Notify::new()),

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use reelflow_model::XmlElement;
 use reqwest::Method;
 
-use super::command::{Outcome, Session};
+use super::command::{Outcome, Session, usage};
 use super::cos::leaf;
 use super::output::{Table, print_json};
 use super::xmljson::{answer_json, read_request};
@@ -101,6 +101,14 @@ pub async fn run(session: &Session, bucket: &str, command: BatchCommand) -> Resu
         }
         BatchCommand::Cancel { id } => {
             let path = format!("/inventorytriggerjob/{id}");
+            let now = cos.ci_get(bucket, &path, &[]).await?;
+            let Some(detail) = now.child("JobsDetail") else {
+                bail!("batch {id} does not exist in bucket {bucket}");
+            };
+            let state = leaf(detail, "State");
+            if matches!(state, "Success" | "Failed" | "Cancel") {
+                bail!("batch {id} already ended ({state}): nothing to cancel");
+            }
             cos.ci(
                 Method::PUT,
                 bucket,
@@ -131,12 +139,12 @@ fn create_body(args: &CreateArgs) -> Result<String> {
         return read_request(file, None);
     }
     let (Some(name), Some(workflow)) = (&args.name, &args.workflow) else {
-        bail!("give -f FILE, or --name and --workflow with --prefix or --object");
+        return usage("give -f FILE, or --name and --workflow with --prefix or --object");
     };
     let input = match (&args.prefix, &args.object) {
         (_, Some(object)) => XmlElement::new("Input").with_leaf("Object", object),
         (Some(prefix), None) => XmlElement::new("Input").with_leaf("Prefix", prefix),
-        (None, None) => bail!("which objects? give --prefix or --object"),
+        (None, None) => return usage("which objects? give --prefix or --object"),
     };
     Ok(XmlElement::new("Request")
         .with_leaf("Name", name)

@@ -92,7 +92,12 @@ pub(super) async fn run(client: &AdminClient, command: CallbacksCommand, raw: bo
         CallbacksCommand::Recover(args) => (recover(client, args).await?, print_recover),
         CallbacksCommand::Secret(command) => (secret(client, command).await?, print_secret),
         CallbacksCommand::Metrics => {
-            print!("{}", client.get("/metrics", &[]).await?);
+            let text = client.get("/metrics", &[]).await?;
+            if raw {
+                super::output::print_json(&metrics_json(&text));
+            } else {
+                print!("{text}");
+            }
             return Ok(());
         }
     };
@@ -257,4 +262,52 @@ fn text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Prometheus text as JSON: `{"samples": [{"name", "labels": {…}, "value"}], "text": …}`
+/// (the text kept for anything the parse leaves out).
+pub fn metrics_json(text: &str) -> serde_json::Value {
+    let samples: Vec<serde_json::Value> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let value: f64 = value.parse().ok()?;
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}').unwrap_or(rest)),
+                None => (series, ""),
+            };
+            let mut map = serde_json::Map::new();
+            for pair in split_labels(labels) {
+                if let Some((k, v)) = pair.split_once('=') {
+                    let v = v.trim().trim_matches('"').replace("\\\"", "\"");
+                    map.insert(k.trim().to_owned(), serde_json::Value::String(v));
+                }
+            }
+            Some(serde_json::json!({"name": name, "labels": map, "value": value}))
+        })
+        .collect();
+    serde_json::json!({"samples": samples, "text": text})
+}
+
+/// `a="x",b="y,z"` split on the commas outside quotes.
+fn split_labels(labels: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
+    for (i, c) in labels.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&labels[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < labels.len() {
+        out.push(&labels[start..]);
+    }
+    out
 }

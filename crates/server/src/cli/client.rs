@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use reelflow_signature::{Credentials, SignedRequest, sign};
 use serde_json::Value;
 
@@ -16,14 +17,16 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
-    /// Credentials from `REELFLOW_SECRET_ID`/`REELFLOW_SECRET_KEY`, else `DATA/credentials`.
-    pub fn from_env(server: &str, data: &Path) -> Result<Self> {
-        let base = url::Url::parse(server).with_context(|| format!("--server {server}"))?;
+    /// Credentials from `REELFLOW_SECRET_ID`/`REELFLOW_SECRET_KEY`, else the `credentials`
+    /// file of the data directory ([`credentials_file`]). `server` may leave out the scheme
+    /// (`127.0.0.1:9600` means `http://127.0.0.1:9600`).
+    pub fn from_env(server: &str, data: Option<&Path>) -> Result<Self> {
+        let base = server_url(server)?;
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (secret_id, secret_key) = match (env("REELFLOW_SECRET_ID"), env("REELFLOW_SECRET_KEY"))
         {
             (Some(id), Some(key)) => (id, key),
-            _ => read_credentials(&data.join("credentials"))?,
+            _ => read_credentials(&credentials_file(data))?,
         };
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -83,10 +86,32 @@ impl AdminClient {
         headers: &[(&str, String)],
     ) -> Result<reqwest::RequestBuilder> {
         let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| anyhow::anyhow!("--server {} cannot be a base URL", self.base))?
-            .clear()
-            .extend(target.path.trim_start_matches('/').split('/'));
+        if url.cannot_be_a_base() {
+            bail!("--server {} cannot be a base URL", self.base);
+        }
+        // Every byte outside the unreserved set is percent-encoded here, so the URL parser has
+        // nothing left to normalise (it would drop tabs and newlines, resolve `.`/`..`).
+        let encoded: String = target
+            .path
+            .split('/')
+            .map(|segment| utf8_percent_encode(segment, PATH_SEGMENT).to_string())
+            .collect::<Vec<_>>()
+            .join("/");
+        url.set_path(&encoded);
+        // Sign exactly the path that goes out: if the URL still differs from the path asked
+        // for (a `.`/`..` segment, which URLs always resolve), refuse instead of sending a
+        // request for another path, or one whose signature cannot match.
+        let sent = percent_decode_str(url.path())
+            .decode_utf8()
+            .context("the request path is not UTF-8")?
+            .into_owned();
+        if sent != target.path {
+            bail!(
+                "{:?} cannot be sent as a URL path (a '.' or '..' segment is resolved by every \
+                 HTTP client): rename it",
+                target.path
+            );
+        }
         if !query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -196,7 +221,72 @@ pub struct HttpError {
     pub message: String,
 }
 
-/// `Code: message` from a JSON or XML error body, else the body itself.
+/// Characters sent as they are in a path segment; every other byte is percent-encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The `--server` URL; without a scheme (`127.0.0.1:9600`, `host:port`) it is `http://…`.
+pub fn server_url(server: &str) -> Result<url::Url> {
+    let text = server.trim();
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let url = url::Url::parse(&with_scheme).with_context(|| {
+        format!("--server {server:?} is not a URL (e.g. http://127.0.0.1:9600)")
+    })?;
+    if url.host_str().is_none() {
+        bail!("--server {server:?} names no host (e.g. http://127.0.0.1:9600)");
+    }
+    Ok(url)
+}
+
+/// Text with the five XML escapes (and numeric character references) resolved.
+pub fn xml_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let resolved = match entity {
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match resolved {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `Code: message` from a JSON or XML error body, else the body itself (XML escapes resolved).
 fn explain(body: &str) -> String {
     if let Ok(value) = serde_json::from_str::<Value>(body)
         && let (Some(code), Some(message)) = (value["code"].as_str(), value["message"].as_str())
@@ -206,7 +296,7 @@ fn explain(body: &str) -> String {
     let tag = |name: &str| {
         let start = body.find(&format!("<{name}>"))? + name.len() + 2;
         let end = body[start..].find(&format!("</{name}>"))? + start;
-        Some(body[start..end].to_owned())
+        Some(xml_unescape(&body[start..end]))
     };
     match (tag("Code"), tag("Message")) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
@@ -222,16 +312,74 @@ fn host_header(url: &url::Url) -> Result<String> {
     })
 }
 
+/// The `credentials` file the CLI reads: `DATA/credentials` for `--data DATA` (or
+/// `REELFLOW_DATA`); by default `./reelflow-data/credentials`, else — so that a binary run
+/// from anywhere finds what `scripts/serve.sh` generated in `<repo>/reelflow-data` — the one in
+/// `reelflow-data` of the checkout the binary was built in (`<repo>/target/release/reelflow`).
+pub fn credentials_file(data: Option<&Path>) -> std::path::PathBuf {
+    if let Some(data) = data {
+        return data.join("credentials");
+    }
+    let here = Path::new("reelflow-data").join("credentials");
+    if here.exists() {
+        return here;
+    }
+    let beside_checkout = std::env::current_exe().ok().and_then(|exe| {
+        let repo = exe.parent()?.parent()?.parent()?;
+        let file = repo.join("reelflow-data").join("credentials");
+        file.exists().then_some(file)
+    });
+    beside_checkout.unwrap_or(here)
+}
+
 fn read_credentials(path: &Path) -> Result<(String, String)> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
-            "no REELFLOW_SECRET_ID/REELFLOW_SECRET_KEY and no {} (pass --data)",
+            "no REELFLOW_SECRET_ID/REELFLOW_SECRET_KEY and no {} (set them, or pass --data DIR \
+             / REELFLOW_DATA=DIR naming the server's data directory)",
             path.display()
         )
     })?;
-    let (id, key) = text
-        .trim()
-        .split_once(' ')
-        .context("malformed credentials file")?;
+    parse_credentials(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+/// `SECRET_ID SECRET_KEY` (one line, one space): the format of `DATA/credentials`.
+pub fn parse_credentials(text: &str) -> Result<(String, String)> {
+    let malformed = || {
+        anyhow::anyhow!(
+            "malformed credentials file: expected one line `SECRET_ID SECRET_KEY` (fix it, or \
+             delete it to have `reelflow serve` generate a new pair)"
+        )
+    };
+    let (id, key) = text.trim().split_once(' ').ok_or_else(malformed)?;
+    let (id, key) = (id.trim(), key.trim());
+    if id.is_empty() || key.is_empty() {
+        return Err(malformed());
+    }
     Ok((id.to_owned(), key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_messages_are_unescaped() {
+        let body = "<Error><Code>InvalidArgument</Code><Message>name &quot;a&apos;b&quot; &lt;&gt; &amp; &#233;&#x41;</Message></Error>";
+        assert_eq!(explain(body), "InvalidArgument: name \"a'b\" <> & éA");
+        assert_eq!(xml_unescape("a & b &unknown; c"), "a & b &unknown; c");
+    }
+
+    #[test]
+    fn server_urls_default_to_http() {
+        assert_eq!(
+            server_url("127.0.0.1:19655").unwrap().as_str(),
+            "http://127.0.0.1:19655/"
+        );
+        assert_eq!(
+            server_url("https://h.example/").unwrap().as_str(),
+            "https://h.example/"
+        );
+        assert!(server_url("http://").is_err());
+    }
 }

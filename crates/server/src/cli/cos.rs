@@ -29,7 +29,7 @@ impl std::str::FromStr for CosPath {
             .ok_or_else(|| format!("{s:?} is not a cos://bucket/key location"))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(format!("{s:?} names no bucket"));
+            return Err(format!("{s:?} names no bucket (cos://BUCKET/KEY)"));
         }
         Ok(Self {
             bucket: bucket.to_owned(),
@@ -63,6 +63,13 @@ impl Cos {
         key: &str,
         query: &[(&str, String)],
     ) -> Result<reqwest::RequestBuilder> {
+        if key.split('/').any(|s| s == "." || s == "..") {
+            return super::command::usage(format!(
+                "cos://{bucket}/{key}: {} (the server refuses such keys, and no URL can carry \
+                 one)",
+                reelflow_model::object::KeyError::DotSegment
+            ));
+        }
         let path = if key.is_empty() {
             format!("/{bucket}")
         } else {

@@ -5,6 +5,10 @@
 //! inside this process, generates a short clip with ffmpeg's `lavfi` test source, uploads it,
 //! shows the run live (as `runs watch`) and prints the callback the server POSTed.
 //!
+//! The clip is made first, so a machine without ffmpeg gets an error before anything is
+//! created. At the end the workflow is paused (its callback URL dies with this process), so
+//! later uploads to the bucket start no run of it.
+//!
 //! The receiver is on loopback, which a server refuses as a callback destination unless its
 //! `REELFLOW_CALLBACK_ALLOW_CIDRS` allows it (SSRF protection). When no callback arrives, the
 //! demo reads the message's delivery attempts from the management API and says what to change.
@@ -53,6 +57,8 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
             println!("{line}");
         }
     };
+    // The clip comes first: without ffmpeg nothing is created on the server.
+    let clip = make_clip().await?;
     let bucket = args.demo_bucket.clone().unwrap_or_else(|| {
         let id = uuid::Uuid::new_v4().simple().to_string();
         format!("demo-{}-1250000000", &id[..8])
@@ -65,21 +71,48 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
     say(&format!(
         "workflow    {workflow} (Active: Transcode 360p + Snapshot)"
     ));
-    let key = upload_clip(session, &bucket).await?;
-    say(&format!(
-        "uploaded    cos://{bucket}/{key} (3 s testsrc2 clip)"
-    ));
-    let run_id = first_run(session, &bucket, &workflow).await?;
-    say(&format!("run         {run_id}\n"));
-    let run = runs::follow(session, &bucket, &run_id, Some(600), !session.json()).await?;
+    // The workflow calls back this process, which is gone after the demo: it is paused at
+    // the end whatever happens, so later uploads to the bucket start no run calling a dead URL.
+    let result = async {
+        let key = upload_clip(session, &bucket, clip).await?;
+        say(&format!(
+            "uploaded    cos://{bucket}/{key} (3 s testsrc2 clip)"
+        ));
+        let run_id = first_run(session, &bucket, &workflow).await?;
+        say(&format!("run         {run_id}\n"));
+        let run = runs::follow(session, &bucket, &run_id, Some(600), !session.json()).await?;
+        let callback = wait_for_callback(session, &mut received, &run_id, args.callback_wait)
+            .await
+            .with_context(|| format!("no callback reached {url}"))?;
+        anyhow::Ok((run_id, run, callback))
+    }
+    .await;
+    let paused = session
+        .cos
+        .ci(
+            Method::PUT,
+            &bucket,
+            &format!("/workflow/{workflow}"),
+            &[("paused", String::new())],
+            None,
+        )
+        .await;
+    match &paused {
+        Ok(_) => say(&format!(
+            "\nworkflow    {workflow} paused (its callback receiver ended with the demo)"
+        )),
+        Err(e) => eprintln!(
+            "warning: could not pause demo workflow {workflow} ({e:#}): pause it with \
+             `reelflow workflow pause {workflow} -b {bucket}`"
+        ),
+    }
+    let (run_id, run, callback) = result?;
     let outcome = runs::outcome_of(&run);
-    let callback = wait_for_callback(session, &mut received, &run_id, args.callback_wait)
-        .await
-        .with_context(|| format!("no callback reached {url}"))?;
     if session.json() {
         print_json(
             &json!({"bucket": bucket, "workflow_id": workflow, "run_id": run_id,
-            "succeeded": outcome == Outcome::Ok, "callback": {"path": callback.path,
+            "succeeded": outcome == Outcome::Ok, "workflow_paused": paused.is_ok(),
+            "callback": {"path": callback.path,
             "webhook_id": callback.webhook_id, "body": callback.body}}),
         );
     } else {
@@ -92,10 +125,8 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
     Ok(outcome)
 }
 
-/// Generates the clip in a temporary directory and uploads it under `input/` (where the demo
-/// workflow listens); returns its key.
-async fn upload_clip(session: &Session, bucket: &str) -> Result<&'static str> {
-    let key = "input/demo.mp4";
+/// Generates the clip in a temporary directory; returns its bytes.
+async fn make_clip() -> Result<Vec<u8>> {
     let dir = tempfile_dir()?;
     let clip = dir.join("demo.mp4");
     let body = match generate_clip(&clip).await {
@@ -103,8 +134,14 @@ async fn upload_clip(session: &Session, bucket: &str) -> Result<&'static str> {
         Err(e) => Err(e),
     };
     let _ = std::fs::remove_dir_all(&dir);
+    body
+}
+
+/// Uploads the clip under `input/` (where the demo workflow listens); returns its key.
+async fn upload_clip(session: &Session, bucket: &str, body: Vec<u8>) -> Result<&'static str> {
+    let key = "input/demo.mp4";
     let request = session.cos.object(Method::PUT, bucket, key, &[])?;
-    session.cos.client.execute(request.body(body?)).await?;
+    session.cos.client.execute(request.body(body)).await?;
     Ok(key)
 }
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use reelflow_model::XmlElement;
 use reqwest::Method;
 
-use super::command::{Outcome, Session};
+use super::command::{Outcome, Session, usage};
 use super::cos::{CosPath, leaf};
 use super::output::{Table, print_json};
 use super::runs::{api_time, terminal};
@@ -99,10 +99,13 @@ pub async fn run(session: &Session, bucket: &str, command: JobsCommand) -> Resul
             let doc = cos.ci_get(bucket, "/jobs", &list_query(&args)?).await?;
             (Some(doc), false)
         }
-        JobsCommand::Show { id } => (
-            Some(cos.ci_get(bucket, &format!("/jobs/{id}"), &[]).await?),
-            false,
-        ),
+        JobsCommand::Show { id } => {
+            let doc = cos.ci_get(bucket, &format!("/jobs/{id}"), &[]).await?;
+            if doc.child("JobsDetail").is_none() {
+                bail!("job {id} does not exist in bucket {bucket}");
+            }
+            (Some(doc), false)
+        }
         JobsCommand::Cancel { id } => {
             let path = format!("/jobs/{id}");
             cos.ci(
@@ -180,7 +183,9 @@ fn submit_body(args: &SubmitArgs) -> Result<String> {
         return read_request(file, None);
     }
     let (Some(tag), Some(input)) = (&args.tag, &args.input) else {
-        bail!("give -f FILE, or --tag and --input (with --template and --to as the tag needs)");
+        return usage(
+            "give -f FILE, or --tag and --input (with --template and --to as the tag needs)",
+        );
     };
     let mut op = XmlElement::new("Operation");
     if let Some(t) = &args.template {

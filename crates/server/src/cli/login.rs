@@ -25,7 +25,7 @@ pub struct LoginArgs {
 /// Runs `reelflow login`.
 pub async fn run(connection: &Connection, args: LoginArgs) -> Result<()> {
     let ttl = parse_ttl(&args.ttl)?;
-    let client = AdminClient::from_env(&connection.server, &connection.data)?;
+    let client = AdminClient::from_env(&connection.server, connection.data.as_deref())?;
     let answer = client
         .post("/sessions", &[], Some(&json!({ "ttl_secs": ttl })))
         .await?;
@@ -33,18 +33,22 @@ pub async fn run(connection: &Connection, args: LoginArgs) -> Result<()> {
     let token = value["token"]
         .as_str()
         .context("the server's answer has no token")?;
+    let base = reelflow::cli::server_url(&connection.server)?;
+    let base = base.as_str().trim_end_matches('/');
+    let console = format!("{base}/_reelflow/console/#token={token}");
     if connection.json_output() {
-        println!("{answer}");
+        let mut value = value.clone();
+        value["console_url"] = Value::String(console);
+        reelflow::cli::print_json(&value);
     } else if args.token_only {
         println!("{token}");
     } else {
-        let base = connection.server.trim_end_matches('/');
         println!("token:   {token}");
         println!(
             "expires: {}",
             value["expires_at"].as_str().unwrap_or_default()
         );
-        println!("console: {base}/_reelflow/console/#token={token}");
+        println!("console: {console}");
     }
     Ok(())
 }

@@ -26,14 +26,14 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-pub use client::AdminClient;
-pub use command::{ClientCommand, client, completions};
-pub use output::Output;
+pub use client::{AdminClient, parse_credentials, server_url};
+pub use command::{ClientCommand, UsageError, client, completions, exit_status};
+pub use output::{Output, print_json};
 
 /// Where the server is and who we are.
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// Server base URL.
+    /// Server base URL (`http://` is assumed when no scheme is given).
     #[arg(
         long,
         env = "REELFLOW_SERVER",
@@ -41,9 +41,11 @@ pub struct Connection {
         global = true
     )]
     pub server: String,
-    /// Data directory holding `credentials` (when the environment has none).
-    #[arg(long, default_value = "./reelflow-data", global = true)]
-    pub data: PathBuf,
+    /// The server's data directory, for its `credentials` file (when REELFLOW_SECRET_ID/KEY
+    /// are not set) [default: ./reelflow-data, else the `reelflow-data` of the checkout the
+    /// binary was built in, where scripts/serve.sh keeps it].
+    #[arg(long, env = "REELFLOW_DATA", global = true)]
+    pub data: Option<PathBuf>,
     /// Print the server's JSON answers as they are (for scripts); short for `--output json`.
     #[arg(long, global = true)]
     pub json: bool,
@@ -86,12 +88,12 @@ pub enum CallbacksCommand {
 
 /// Runs one `callbacks` command.
 pub async fn run(connection: &Connection, command: CallbacksCommand) -> Result<()> {
-    let client = AdminClient::from_env(&connection.server, &connection.data)?;
+    let client = AdminClient::from_env(&connection.server, connection.data.as_deref())?;
     callbacks::run(&client, command, connection.json_output()).await
 }
 
 /// Runs `reelflow nodes`.
 pub async fn nodes(connection: &Connection) -> Result<()> {
-    let client = AdminClient::from_env(&connection.server, &connection.data)?;
+    let client = AdminClient::from_env(&connection.server, connection.data.as_deref())?;
     nodes::run(&client, connection.json_output()).await
 }

@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use super::command::{Outcome, Session};
-use super::cos::{CosPath, leaf};
+use super::command::{Outcome, Session, usage};
+use super::cos::{CosPath, leaf, status_of};
 use super::output::{Table, byte_bar, human_bytes, print_json};
 
 /// `get` arguments.
@@ -36,7 +36,8 @@ pub struct LsArgs {
 /// `rm` arguments.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Objects to delete.
+    /// Objects to delete (`cos://bucket/key`); with `-r`, prefixes (`cos://bucket/dir/`, or
+    /// `cos://bucket/` for every object of the bucket).
     #[arg(required = true)]
     pub locations: Vec<CosPath>,
     /// Delete every key under each location (a prefix).
@@ -154,17 +155,32 @@ async fn list_objects(
     }
 }
 
-/// `rm`.
+/// `rm`: deletes objects, never a bucket (`rb` does). Without `-r` each location must be an
+/// existing key: a missing one (checked with HEAD, since DELETE answers 204 either way) is an
+/// error, with a hint when the location is a prefix.
 pub async fn rm(session: &Session, args: RmArgs) -> Result<Outcome> {
+    if !args.recursive
+        && let Some(bucket) = args.locations.iter().find(|l| l.key.is_empty())
+    {
+        return usage(format!(
+            "cos://{}/ is a bucket, and rm deletes objects only: `reelflow rm -r cos://{}/` \
+             deletes every object in it, `reelflow rb cos://{}` removes the (empty) bucket",
+            bucket.bucket, bucket.bucket, bucket.bucket
+        ));
+    }
     let mut deleted = Vec::new();
+    let mut missing = Vec::new();
     for location in &args.locations {
         let keys = if args.recursive {
             let (entries, _) = list_objects(session, location, "").await?;
             entries.into_iter().map(|e| e.key).collect()
-        } else {
+        } else if exists(session, &location.bucket, &location.key).await? {
             vec![location.key.clone()]
+        } else {
+            missing.push(location);
+            Vec::new()
         };
-        for key in keys {
+        for key in keys.into_iter().filter(|k| !k.is_empty()) {
             let request = session
                 .cos
                 .object(Method::DELETE, &location.bucket, &key, &[])?;
@@ -178,12 +194,44 @@ pub async fn rm(session: &Session, args: RmArgs) -> Result<Outcome> {
     if session.json() {
         print_json(&json!({ "deleted": deleted }));
     }
-    Ok(Outcome::Ok)
+    if missing.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    let mut problems = Vec::new();
+    for location in missing {
+        let prefix = if location.key.ends_with('/') {
+            location.clone()
+        } else {
+            CosPath {
+                bucket: location.bucket.clone(),
+                key: format!("{}/", location.key),
+            }
+        };
+        let (under, _) = list_objects(session, &prefix, "").await?;
+        problems.push(if under.is_empty() {
+            format!("no such key: {location}")
+        } else {
+            format!(
+                "no such key: {location} ({prefix} is a prefix: `reelflow rm -r {prefix}` \
+                 deletes every key under it)"
+            )
+        });
+    }
+    bail!("{}", problems.join("; "))
+}
+
+/// Whether `key` exists in `bucket` (HEAD; 404 means no).
+async fn exists(session: &Session, bucket: &str, key: &str) -> Result<bool> {
+    let request = session.cos.object(Method::HEAD, bucket, key, &[])?;
+    match session.cos.client.execute(request).await {
+        Ok(_) => Ok(true),
+        Err(e) if status_of(&e) == Some(404) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `mb`.
-pub async fn mb(session: &Session, bucket: &str) -> Result<Outcome> {
-    let name = bucket.trim_start_matches("cos://").trim_end_matches('/');
+pub async fn mb(session: &Session, name: &str) -> Result<Outcome> {
     let created = session.cos.create_bucket(name).await?;
     if session.json() {
         print_json(&json!({"bucket": name, "created": created}));
@@ -195,8 +243,28 @@ pub async fn mb(session: &Session, bucket: &str) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `rb`: removes an empty bucket (the server refuses one that still holds objects).
+pub async fn rb(session: &Session, name: &str) -> Result<Outcome> {
+    let request = session.cos.object(Method::DELETE, name, "", &[])?;
+    if let Err(e) = session.cos.client.execute(request).await {
+        if status_of(&e) == Some(409) {
+            bail!("{e:#}\n(delete its objects first: `reelflow rm -r cos://{name}/`)");
+        }
+        return Err(e);
+    }
+    if session.json() {
+        print_json(&json!({"bucket": name, "removed": true}));
+    } else {
+        println!("removed bucket {name}");
+    }
+    Ok(Outcome::Ok)
+}
+
 /// `get`: streams the body into a temporary file beside the destination, renamed into place
 /// when complete, so an interrupted download never leaves a truncated file under the name.
+/// The destination is settled before anything is downloaded (a `DIR/` that does not exist is
+/// created; a missing parent directory is an error), and the temporary file is removed on
+/// every error.
 pub async fn get(session: &Session, args: GetArgs) -> Result<Outcome> {
     let dest = destination(&args.source, args.dest)?;
     let request = session
@@ -208,20 +276,29 @@ pub async fn get(session: &Session, args: GetArgs) -> Result<Outcome> {
     let mut partial_name = dest.file_name().unwrap_or_default().to_os_string();
     partial_name.push(".reelflow-part");
     let partial = dest.with_file_name(partial_name);
-    let written = match stream_to(&mut response, &partial, &bar).await {
+    let written = async {
+        // Ctrl-C is an error like any other: the temporary file goes too.
+        let written = tokio::select! {
+            written = stream_to(&mut response, &partial, &bar) => written?,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+        };
+        if total > 0 && written != total {
+            bail!("the download ended after {written} of {total} bytes");
+        }
+        tokio::fs::rename(&partial, &dest)
+            .await
+            .with_context(|| format!("renaming into {}", dest.display()))?;
+        Ok(written)
+    }
+    .await;
+    let written = match written {
         Ok(n) => n,
         Err(e) => {
+            bar.finish_and_clear();
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(e);
         }
     };
-    if total > 0 && written != total {
-        let _ = tokio::fs::remove_file(&partial).await;
-        bail!("the download ended after {written} of {total} bytes");
-    }
-    tokio::fs::rename(&partial, &dest)
-        .await
-        .with_context(|| format!("renaming into {}", dest.display()))?;
     bar.finish_and_clear();
     if session.json() {
         print_json(&json!({"source": args.source.to_string(), "file": dest, "bytes": written}));
@@ -255,6 +332,9 @@ async fn stream_to(
     Ok(written)
 }
 
+/// Where `get` writes: `dest` itself, or the key's last segment inside `dest` when it is a
+/// directory or ends with `/` (created when missing). Fails, before any download, when the
+/// file's directory does not exist or the destination is a directory.
 fn destination(source: &CosPath, dest: Option<PathBuf>) -> Result<PathBuf> {
     let name = source
         .key
@@ -262,9 +342,33 @@ fn destination(source: &CosPath, dest: Option<PathBuf>) -> Result<PathBuf> {
         .next()
         .filter(|n| !n.is_empty())
         .with_context(|| format!("{source} names no object"))?;
-    Ok(match dest {
+    let path = match dest {
         Some(d) if d.is_dir() => d.join(name),
+        Some(d)
+            if d.as_os_str()
+                .to_string_lossy()
+                .ends_with(['/', std::path::MAIN_SEPARATOR]) =>
+        {
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("creating the directory {}", d.display()))?;
+            d.join(name)
+        }
         Some(d) => d,
         None => PathBuf::from(name),
-    })
+    };
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "the directory {} does not exist (create it, or end the destination with / to have \
+             it created)",
+            parent.display()
+        );
+    }
+    if path.is_dir() {
+        bail!("{} is a directory", path.display());
+    }
+    Ok(path)
 }

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use reelflow_model::XmlElement;
 use serde_json::{Value, json};
 
-use super::command::{Outcome, Session};
+use super::command::{Outcome, Session, usage};
 use super::cos::leaf;
 use super::output::{Table, interactive, print_json};
 use super::xmljson::answer_json;
@@ -147,8 +147,17 @@ async fn workflow_ids(session: &Session, bucket: &str) -> Result<Vec<String>> {
 }
 
 /// A time for the CI list filters (`2026-11-30T10:00:00+0000`) from RFC 3339, Unix seconds or
-/// an age (`90s`, `30m`, `2h`, `1d`).
+/// an age (`90s`, `30m`, `2h`, `1d`); anything else is a usage error naming those forms.
 pub fn api_time(text: &str) -> Result<String> {
+    parse_time(text).or_else(|_| {
+        usage(format!(
+            "{text:?} is not a time: give RFC 3339 (2026-11-30T10:00:00Z), Unix seconds \
+             (1796000000) or an age (90s, 30m, 2h, 1d)"
+        ))
+    })
+}
+
+fn parse_time(text: &str) -> Result<String> {
     use time::format_description::well_known::Rfc3339;
     let now = time::OffsetDateTime::now_utc();
     let t = text.trim();
@@ -209,6 +218,26 @@ pub fn render(run: &XmlElement) -> String {
         ]);
     }
     out.push_str(&table.render());
+    // Where each task wrote, as `get` takes it.
+    let mut outputs = Table::new(&["OUTPUT OF", "OBJECT"]);
+    let mut any = false;
+    for t in run.children_named("Tasks") {
+        for o in t
+            .child("ResultInfo")
+            .into_iter()
+            .flat_map(|r| r.children_named("ObjectInfo"))
+        {
+            any = true;
+            outputs.row(vec![
+                leaf(t, "Name").to_owned(),
+                format!("cos://{}", leaf(o, "ObjectUrl")),
+            ]);
+        }
+    }
+    if any {
+        out.push('\n');
+        out.push_str(&outputs.render());
+    }
     out
 }
 
@@ -259,8 +288,39 @@ pub async fn follow(
     let deadline = timeout.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let live = show && interactive(session.output);
     let (mut drawn_lines, mut seen) = (0, Vec::new());
+    // Transient failures (connection refused or reset while the server restarts, 502/503/504
+    // from a proxy, 5xx) are retried with a doubling pause, for up to RETRY_FOR since the last
+    // answer; anything else (404, 403, …) ends the watch at once.
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    let mut pause = Duration::from_millis(500);
     loop {
-        let run = fetch(session, bucket, id).await?;
+        let run = match fetch(session, bucket, id).await {
+            Ok(run) => {
+                if failing_since.take().is_some() {
+                    eprintln!("reconnected");
+                }
+                pause = Duration::from_millis(500);
+                run
+            }
+            Err(e) if transient(&e) => {
+                let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= RETRY_FOR {
+                    return Err(e.context(format!(
+                        "gave up following run {id} after {} s of errors",
+                        RETRY_FOR.as_secs()
+                    )));
+                }
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    return Err(e.context(format!("run {id}: timeout while retrying")));
+                }
+                eprintln!("{e:#}; retrying in {:.1} s", pause.as_secs_f32());
+                drawn_lines = 0; // the message moved the cursor: draw below it
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let done = terminal(leaf(&run, "State"));
         if live {
             // Cut to the width while redrawing; the last draw stays, so it is whole.
@@ -290,6 +350,20 @@ pub async fn follow(
             );
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// How long `runs watch` keeps retrying a server that does not answer.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Whether a failed request may succeed when tried again: no answer at all (connection
+/// refused, reset, timed out) or a server-side status (5xx).
+fn transient(error: &anyhow::Error) -> bool {
+    match super::cos::status_of(error) {
+        Some(status) => status >= 500,
+        None => error
+            .chain()
+            .any(|e| e.downcast_ref::<reqwest::Error>().is_some()),
     }
 }
 

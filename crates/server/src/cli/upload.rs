@@ -94,7 +94,7 @@ pub async fn put(session: &Session, args: PutArgs) -> Result<Outcome> {
             "{} -> {} ({}, ETag {})",
             args.file.display(),
             dest,
-            human_bytes(size),
+            human_bytes(summary["size"].as_u64().unwrap_or(size)),
             summary["etag"].as_str().unwrap_or("")
         );
         if let Some(reused) = summary["parts_reused"].as_u64().filter(|n| *n > 0) {
@@ -113,7 +113,11 @@ async fn single(
     dest: &CosPath,
     size: u64,
 ) -> Result<serde_json::Value> {
-    let body = tokio::fs::read(&args.file).await?;
+    let body = tokio::fs::read(&args.file)
+        .await
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    // A pipe or a device (`/dev/stdin`) reports size 0: what was read is the size.
+    let size = size.max(body.len() as u64);
     let bar = byte_bar(session.output, size, &dest.key);
     let mut request = session
         .cos

@@ -72,14 +72,22 @@ pub async fn run(session: &Session, bucket: &str, command: WorkflowCommand) -> R
         WorkflowCommand::Activate { id } => switch(session, bucket, &id, "active").await?,
         WorkflowCommand::Pause { id } => switch(session, bucket, &id, "paused").await?,
         WorkflowCommand::Rm { id } => {
-            cos.ci(
-                Method::DELETE,
-                bucket,
-                &format!("/workflow/{id}"),
-                &[],
-                None,
-            )
-            .await?
+            let doc = cos
+                .ci(
+                    Method::DELETE,
+                    bucket,
+                    &format!("/workflow/{id}"),
+                    &[],
+                    None,
+                )
+                .await?;
+            if session.json() {
+                let doc = doc.context("the server answered an empty body")?;
+                print_json(&answer_json(&doc.to_xml(), LISTS)?);
+            } else {
+                println!("deleted workflow {id} from bucket {bucket}");
+            }
+            return Ok(Outcome::Ok);
         }
     };
     let doc = doc.context("the server answered an empty body")?;
@@ -163,11 +171,7 @@ pub fn describe_topology(topology: &XmlElement) -> String {
             .replace(',', ", ")
     };
     let mut table = Table::new(&["NODE", "TYPE", "TEMPLATE", "OUTPUT", "NEXT"]);
-    for node in topology
-        .child("Nodes")
-        .map(|n| n.children.as_slice())
-        .unwrap_or_default()
-    {
+    for node in in_topological_order(topology) {
         let op = node.child("Operation");
         let template = op.and_then(|o| o.text_of("TemplateId")).unwrap_or("");
         let output = op
@@ -183,4 +187,53 @@ pub fn describe_topology(topology: &XmlElement) -> String {
         ]);
     }
     table.render()
+}
+
+/// The nodes of `topology` from `Start` on, each after every node leading to it (Kahn's
+/// algorithm over `Dependencies`, ties in document order); nodes the graph does not reach
+/// come last, in document order.
+fn in_topological_order(topology: &XmlElement) -> Vec<&XmlElement> {
+    let nodes: Vec<&XmlElement> = topology
+        .child("Nodes")
+        .map(|n| n.children.iter().collect())
+        .unwrap_or_default();
+    let edges: Vec<(String, String)> = topology
+        .child("Dependencies")
+        .map(|d| {
+            d.children
+                .iter()
+                .flat_map(|from| {
+                    from.text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(|to| (from.name.clone(), to.to_owned()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut indegree: std::collections::HashMap<&str, usize> =
+        nodes.iter().map(|n| (n.name.as_str(), 0)).collect();
+    for (_, to) in &edges {
+        if let Some(d) = indegree.get_mut(to.as_str()) {
+            *d += 1;
+        }
+    }
+    let mut order: Vec<&XmlElement> = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    while let Some(next) = nodes
+        .iter()
+        .find(|n| !done.contains(n.name.as_str()) && indegree[n.name.as_str()] == 0)
+    {
+        done.insert(next.name.as_str());
+        order.push(next);
+        for (_, to) in edges.iter().filter(|(from, _)| *from == next.name) {
+            if let Some(d) = indegree.get_mut(to.as_str()) {
+                *d = d.saturating_sub(1);
+            }
+        }
+    }
+    order.extend(nodes.iter().filter(|n| !done.contains(n.name.as_str())));
+    order
 }

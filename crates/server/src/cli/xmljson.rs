@@ -18,19 +18,64 @@ pub fn read_request(path: &Path, wrapper: Option<&str>) -> Result<String> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let is_json = path.extension().is_some_and(|e| e == "json") || text.trim().starts_with('{');
     if !is_json {
-        XmlElement::parse(text.as_bytes())
-            .with_context(|| format!("{} is not well-formed XML", path.display()))?;
+        if let Err(e) = XmlElement::parse(text.as_bytes()) {
+            bail!("{}", xml_problem(&path.display().to_string(), &text, &e));
+        }
         return Ok(text);
     }
-    let value: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
-    Ok(request_from_json(&value, wrapper)?.to_xml())
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: not valid JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    Ok(request_from_json(&value, wrapper)
+        .with_context(|| format!("{}", path.display()))?
+        .to_xml())
+}
+
+/// `NAME:LINE:COLUMN: not well-formed XML: WHAT` for a document `XmlElement::parse` refused:
+/// the parser's own error once (not the layers that wrap it), and where it stopped.
+pub fn xml_problem(name: &str, text: &str, error: &reelflow_model::xml::XmlError) -> String {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut buf = Vec::new();
+    let stopped = loop {
+        match reader.read_event_into(&mut buf) {
+            Err(e) => break Some((reader.error_position(), e.to_string())),
+            Ok(quick_xml::events::Event::Eof) => break None,
+            Ok(_) => buf.clear(),
+        }
+    };
+    match stopped {
+        Some((at, what)) => {
+            let at = usize::try_from(at).unwrap_or(0).min(text.len());
+            let before = text.as_bytes().get(..at).unwrap_or_default();
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = at
+                - before
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            format!("{name}:{line}:{column}: not well-formed XML: {what}")
+        }
+        None => format!("{name}: not a usable XML document: {error}"),
+    }
 }
 
 /// The `<Request>` document for a JSON body (see [`read_request`]).
 pub fn request_from_json(value: &Value, wrapper: Option<&str>) -> Result<XmlElement> {
     let Value::Object(map) = value else {
-        bail!("a JSON request must be an object");
+        let kind = match value {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        bail!("a JSON request must be an object ({{…}}), not {kind}");
     };
     if let Some(inner) = map.get("Request").filter(|_| map.len() == 1) {
         return element("Request", inner);

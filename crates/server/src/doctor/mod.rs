@@ -35,6 +35,13 @@ pub struct DoctorArgs {
     /// `/_reelflow/health` must answer 200.
     #[arg(long)]
     pub server: Option<String>,
+    /// How to print: `table` (one line per check) or `json` (one document:
+    /// `{"healthy": bool, "checks": [{"status", "name", "detail"}]}`).
+    #[arg(long, value_enum, default_value_t = crate::cli::Output::Table)]
+    pub output: crate::cli::Output,
+    /// Short for `--output json`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How a check came out.
@@ -83,17 +90,49 @@ impl Check {
 
 impl std::fmt::Display for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let status = match self.status {
-            Status::Ok => "OK",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-        };
-        write!(f, "{status:<4} {:<9} {}", self.name, self.detail)
+        write!(
+            f,
+            "{:<4} {:<9} {}",
+            self.status.label(),
+            self.name,
+            self.detail
+        )
     }
 }
 
-/// Runs every check, printing each line as it completes; true when none failed.
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        }
+    }
+}
+
+/// Runs every check, printing each line as it completes (or, with `--output json`, one JSON
+/// document at the end); true when none failed.
 pub async fn run(args: DoctorArgs) -> Result<bool> {
+    let json = args.json || args.output == crate::cli::Output::Json;
+    let mut checks = Vec::new();
+    let healthy = run_checks(args, |check| {
+        if !json {
+            println!("{check}");
+        }
+        checks.push(check);
+    })
+    .await?;
+    if json {
+        let list: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| serde_json::json!({"status": c.status.label(), "name": c.name, "detail": c.detail}))
+            .collect();
+        crate::cli::print_json(&serde_json::json!({"healthy": healthy, "checks": list}));
+    }
+    Ok(healthy)
+}
+
+async fn run_checks(args: DoctorArgs, mut emit: impl FnMut(Check)) -> Result<bool> {
     let config = Config::load(Overrides {
         listen: args.listen,
         data: args.data,
@@ -103,8 +142,8 @@ pub async fn run(args: DoctorArgs) -> Result<bool> {
     .context("reading the configuration")?;
     let mut healthy = true;
     let mut report = |check: Check| {
-        println!("{check}");
         healthy &= check.status != Status::Fail;
+        emit(check);
     };
     report(media::tool_version("ffmpeg").await);
     report(media::tool_version("ffprobe").await);
@@ -114,8 +153,9 @@ pub async fn run(args: DoctorArgs) -> Result<bool> {
     let data_dir = storage::data_dir(&config.data);
     let data_writable = data_dir.status == Status::Ok;
     report(data_dir);
+    report(storage::credentials(&config.data));
     report(storage::blob_store(&config, data_writable).await);
-    report(storage::database(&config).await);
+    report(storage::database(&config, data_writable).await);
     report(match &args.server {
         Some(server) => network::server_health(server).await,
         None => network::listen_address("listen", config.listen).await,
@@ -130,7 +170,7 @@ pub async fn run(args: DoctorArgs) -> Result<bool> {
 const MAX_CAUSE: usize = 240;
 
 /// `error` on one line: its outermost message and its root cause (the one that names what
-/// went wrong, e.g. `NoSuchBucket`), each once (storage clients repeat the whole chain in
+/// went wrong, e.g. `NoSuchBucket`) joined by `: `, each once (storage clients repeat the whole chain in
 /// every layer's message), cut to [`MAX_CAUSE`] characters.
 pub(crate) fn brief(error: &anyhow::Error) -> String {
     let flat = |e: &dyn std::error::Error| {
@@ -144,7 +184,7 @@ pub(crate) fn brief(error: &anyhow::Error) -> String {
     let line = if first.contains(&root) {
         first
     } else {
-        format!("{first}: …: {root}")
+        format!("{first}: {root}")
     };
     match line.char_indices().nth(MAX_CAUSE) {
         Some((cut, _)) => format!("{}…", &line[..cut]),

@@ -42,10 +42,15 @@ pub(super) async fn listen_address(name: &'static str, addr: SocketAddr) -> Chec
             if running.status == Status::Ok {
                 Check::ok(name, format!("{addr}: a reelflow server is running there"))
             } else {
+                let setting = if name == "metrics" {
+                    "metrics_listen in the config file / REELFLOW_METRICS_LISTEN"
+                } else {
+                    "--listen / listen in the config file"
+                };
                 Check::fail(
                     name,
                     format!(
-                        "{addr} is in use by another program: stop it, or pick another address (--listen / listen / REELFLOW_METRICS_LISTEN)"
+                        "{addr} is in use by another program: stop it, or pick another address ({setting})"
                     ),
                 )
             }

@@ -113,8 +113,34 @@ async fn probe_blobs(store: &dyn BlobStore, scratch: &Path) -> Result<()> {
     result
 }
 
-/// The database answers and has this build's migrations.
-pub(super) async fn database(config: &Config) -> Check {
+/// The API key pair `serve` will use: from the environment, or a well-formed
+/// `DATA/credentials` (a missing one is generated at the first start).
+pub(super) fn credentials(data: &Path) -> Check {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    if set("REELFLOW_SECRET_ID") && set("REELFLOW_SECRET_KEY") {
+        return Check::ok("keys", "from REELFLOW_SECRET_ID/REELFLOW_SECRET_KEY");
+    }
+    let path = data.join("credentials");
+    let shown = path.display();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match crate::cli::parse_credentials(&text) {
+            Ok((id, _)) => Check::ok("keys", format!("{shown}: SecretId {id}")),
+            Err(e) => Check::fail("keys", format!("{shown}: {e}")),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::ok(
+            "keys",
+            format!("{shown}: not created yet (the first start generates a key pair)"),
+        ),
+        Err(e) => Check::fail(
+            "keys",
+            format!("cannot read {shown}: {e}: fix its owner or permissions"),
+        ),
+    }
+}
+
+/// The database answers and has this build's migrations. With SQLite in a data directory that
+/// is not usable, nothing is checked (`data_writable` false).
+pub(super) async fn database(config: &Config, data_writable: bool) -> Check {
     let backend = match Backend::select(
         config.database_url.as_deref(),
         &config.data.join("reelflow.db"),
@@ -124,6 +150,14 @@ pub(super) async fn database(config: &Config) -> Check {
         Err(e) => return Check::fail("database", format!("{e}: fix REELFLOW_DATABASE_URL")),
     };
     let what = backend.describe();
+    if let Backend::Sqlite(_) = &backend
+        && !data_writable
+    {
+        return Check::fail(
+            "database",
+            format!("{what}: not checked: the data directory is not usable (see above)"),
+        );
+    }
     if let Backend::Sqlite(path) = &backend
         && !path.exists()
     {
@@ -153,6 +187,16 @@ pub(super) async fn database(config: &Config) -> Check {
                 Check::warn(
                     "database",
                     format!("{what}: empty (no reelflow tables): the first start creates them"),
+                )
+            } else if let Backend::Sqlite(path) = &backend {
+                Check::fail(
+                    "database",
+                    format!(
+                        "{what}: {cause}: {} is not a readable reelflow SQLite database \
+                         (damaged, or another program's file): restore it from a backup, or move \
+                         it away to start with an empty one",
+                        path.display()
+                    ),
                 )
             } else {
                 Check::fail(

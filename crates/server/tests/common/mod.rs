@@ -62,7 +62,7 @@ impl TestApp {
         wait_ready(&base, &task).await;
         Self {
             // The credentials file exists once the service is up.
-            client: AdminClient::from_env(&base, data).expect("admin client"),
+            client: AdminClient::from_env(&base, Some(data)).expect("admin client"),
             base,
             data: data.to_owned(),
             shutdown,

@@ -49,7 +49,8 @@ impl JobStore for PgStore {
         };
         // Only the comparison and the direction are formatted in; values are bound.
         let sql = format!(
-            "{JOINED} WHERE i.bucket = $1 AND t.node_type = $2 AND t.state = ANY($3) \
+            "{JOINED} WHERE i.bucket = $1 AND t.node_type = $2 AND (t.state = ANY($3) OR (t.state = 'Waiting' \
+             AND t.started IS NOT NULL AND 'Running' = ANY($3))) \
              AND ($4::text IS NULL OR t.queue_id = $4) \
              AND ($5::text IS NULL OR i.workflow_id = $5) \
              AND ($6::text IS NULL OR t.input_key = $6) \

@@ -29,6 +29,7 @@ mod outbox;
 mod queues;
 mod runs;
 mod stats;
+mod subtasks;
 mod tx;
 
 pub(crate) use stats::schema_status;

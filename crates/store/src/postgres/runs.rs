@@ -10,8 +10,8 @@ use super::tx::{PgRunTx, Woken, load_run};
 use super::{PgStore, RETRIES, notify, retryable};
 use crate::rows::{self, outputs_to_json, pairs_to_json};
 use crate::{
-    CallbackBuilder, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskEnd, TimedDecider,
-    flow,
+    CallbackBuilder, ClaimPosition, FinishResult, NewRun, RunQuery, RunStore, StoreResult, TaskEnd,
+    TimedDecider, flow,
 };
 
 /// Inserts a run and its tasks; true when some task is submitted (claimable now).
@@ -220,22 +220,27 @@ impl RunStore for PgStore {
         lease_until: i64,
         siblings: u32,
         limit: u32,
+        after: Option<&ClaimPosition>,
     ) -> StoreResult<Vec<Vec<Task>>> {
         let sections: Vec<&str> = NodeType::sections().map(NodeType::as_str).collect();
         let mut failed = 0;
         let rows = loop {
-            let claimed =
-                sqlx::query("SELECT * FROM reelflow_claim_many($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(owner)
-                    .bind(now)
-                    .bind(lease_until)
-                    .bind(i32::try_from(siblings).unwrap_or(i32::MAX))
-                    .bind(&sections)
-                    .bind(CLAIM_SKIP_TRIES)
-                    .bind(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(crate::StoreError::from);
+            let claimed = sqlx::query(
+                "SELECT * FROM reelflow_claim_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(owner)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i32::try_from(siblings).unwrap_or(i32::MAX))
+            .bind(&sections)
+            .bind(CLAIM_SKIP_TRIES)
+            .bind(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .bind(after.map(|a| a.queue_id.as_str()))
+            .bind(after.map(|a| a.created))
+            .bind(after.map(|a| a.job_id.as_str()))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(crate::StoreError::from);
             match claimed {
                 Err(e) if retryable(&e) && failed < RETRIES => failed += 1,
                 result => break result?,
@@ -336,6 +341,11 @@ impl RunStore for PgStore {
             .bind(now)
             .bind(i64::from(lost))
             .bind(dead_owner)
+            .execute(&self.pool)
+            .await?;
+        // The Running counts of nodes that hold nothing any more (migration 0006), so the rows
+        // of stopped or dead nodes do not pile up.
+        sqlx::query("DELETE FROM queue_running WHERE running = 0")
             .execute(&self.pool)
             .await?;
         if done.rows_affected() > 0 {

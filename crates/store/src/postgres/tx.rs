@@ -93,8 +93,8 @@ impl RunTx for PgRunTx<'_> {
 
     async fn lock_for_finish(&mut self, job_ids: &[&str]) -> StoreResult<Vec<Held>> {
         sqlx::query(
-            "SELECT 1 FROM instances WHERE run_id IN \
-             (SELECT run_id FROM tasks WHERE job_id = ANY($1)) ORDER BY run_id FOR UPDATE",
+            "SELECT 1 FROM instances WHERE run_id = ANY(ARRAY( \
+             SELECT run_id FROM tasks WHERE job_id = ANY($1))) ORDER BY run_id FOR UPDATE",
         )
         .bind(job_ids)
         .execute(&mut *self.conn)
@@ -141,6 +141,9 @@ impl RunTx for PgRunTx<'_> {
         Ok(runs)
     }
 
+    // The set-based writes below join `unnest(...)` of the batch and repeat the keys as
+    // `= ANY($1)`: the rows are then found by primary key, whatever the batch size (joined alone,
+    // larger batches led the planner to a hash join over a scan of the whole table).
     async fn mark_finished_many(&mut self, owner: &str, ends: &[TaskEnd<'_>]) -> StoreResult<u64> {
         let col = |f: fn(&TaskOutcome) -> String| -> Vec<String> {
             ends.iter().map(|e| f(e.outcome)).collect()
@@ -164,7 +167,8 @@ impl RunTx for PgRunTx<'_> {
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
              $7::bigint[], $8::bigint[]) AS u(job_id, state, code, message, outputs, result, \
              ended, progress) \
-             WHERE t.job_id = u.job_id AND t.state = 'Running' AND t.lease_owner = $9",
+             WHERE t.job_id = u.job_id AND t.job_id = ANY($1) AND t.state = 'Running' \
+             AND t.lease_owner = $9",
         )
         .bind(&ids)
         .bind(col(|o| o.state.as_str().to_owned()))
@@ -190,7 +194,8 @@ impl RunTx for PgRunTx<'_> {
             "UPDATE tasks t SET state = u.state, created = u.created, \
              input_bucket = u.input_bucket, input_key = u.input_key \
              FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) \
-             AS u(job_id, state, created, input_bucket, input_key) WHERE t.job_id = u.job_id",
+             AS u(job_id, state, created, input_bucket, input_key) \
+             WHERE t.job_id = u.job_id AND t.job_id = ANY($1)",
         )
         .bind(&ids)
         .bind(&states)
@@ -210,7 +215,7 @@ impl RunTx for PgRunTx<'_> {
         sqlx::query(
             "UPDATE instances i SET state = u.state, ended = u.ended \
              FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(run_id, state, ended) \
-             WHERE i.run_id = u.run_id AND i.state = 'Running'",
+             WHERE i.run_id = u.run_id AND i.run_id = ANY($1) AND i.state = 'Running'",
         )
         .bind(&ids)
         .bind(&states)

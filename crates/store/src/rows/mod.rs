@@ -7,7 +7,7 @@
 pub(crate) mod outbox;
 
 use reelflow_model::XmlElement;
-use reelflow_model::execution::{Instance, OutputObject, RunState, Task, TaskState};
+use reelflow_model::execution::{Instance, OutputObject, RunState, SubTask, Task, TaskState};
 use reelflow_model::object::{ObjectOrigin, ObjectRecord};
 use reelflow_model::queue::Queue;
 use reelflow_model::template::{Template, TemplateCategory, TemplateTag};
@@ -228,6 +228,7 @@ pub(crate) fn task(row: &impl Cols) -> StoreResult<Task> {
         ended: row.opt_int("ended")?,
         attempts: row.int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
         not_before: row.int("not_before")?,
+        sub: sub_task(row)?,
     })
 }
 
@@ -267,4 +268,16 @@ pub(crate) fn clean_text(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(text)
     }
+}
+
+/// The sub-task marker of a task row (`parent_job_id`, `sub_spec`); `None` for ordinary tasks
+/// and for rows read without those columns.
+fn sub_task(row: &impl Cols) -> StoreResult<Option<SubTask>> {
+    let Ok(Some(parent_job_id)) = row.opt_text("parent_job_id") else {
+        return Ok(None);
+    };
+    Ok(Some(SubTask {
+        parent_job_id,
+        spec: row.opt_text("sub_spec")?.unwrap_or_default(),
+    }))
 }

@@ -52,7 +52,8 @@ impl JobStore for SqliteStore {
         };
         let sql = format!(
             "{JOINED} WHERE i.bucket = ?1 AND t.node_type = ?2 \
-             AND instr(?3, ',' || t.state || ',') > 0 \
+             AND instr(?3, ',' || (CASE WHEN t.state = 'Waiting' AND t.started IS NOT NULL \
+             THEN 'Running' ELSE t.state END) || ',') > 0 \
              AND (?4 IS NULL OR t.queue_id = ?4) AND (?5 IS NULL OR i.workflow_id = ?5) \
              AND (?6 IS NULL OR t.input_key = ?6) AND (?7 IS NULL OR t.created >= ?7) \
              AND (?8 IS NULL OR t.created <= ?8) AND (?9 IS NULL OR t.job_id {cmp} ?9) \

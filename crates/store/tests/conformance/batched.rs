@@ -27,7 +27,10 @@ fn decide_timed(i: &Instance, tasks: &[Task], now: i64) -> Decision {
 async fn claim_all(store: &dyn Store, owner: &str, limit: u32) -> Vec<Task> {
     let mut all = Vec::new();
     loop {
-        let groups = store.claim_groups(owner, 11, 100, 0, limit).await.unwrap();
+        let groups = store
+            .claim_groups(owner, 11, 100, 0, limit, None)
+            .await
+            .unwrap();
         if groups.is_empty() {
             return all;
         }
@@ -139,7 +142,7 @@ pub async fn batched_claims_take_the_oldest_once_and_end_at_a_fused_group(store:
         r.tasks[0].created = i as i64;
         store.create_run(&r).await.unwrap();
     }
-    let first = store.claim_groups("me", 11, 100, 7, 3).await.unwrap();
+    let first = store.claim_groups("me", 11, 100, 7, 3, None).await.unwrap();
     assert!(!first.is_empty() && first.len() <= 3);
     assert_eq!(first[0][0].job_id, "jr1-0", "oldest first");
     let mut seen: Vec<String> = first.iter().flatten().map(|t| t.job_id.clone()).collect();
@@ -164,7 +167,7 @@ pub async fn batched_claims_take_the_oldest_once_and_end_at_a_fused_group(store:
     store.create_run(&fused).await.unwrap();
     let mut groups = Vec::new();
     while groups.iter().map(Vec::len).sum::<usize>() < 4 {
-        let got = store.claim_groups("me", 11, 100, 7, 8).await.unwrap();
+        let got = store.claim_groups("me", 11, 100, 7, 8, None).await.unwrap();
         assert!(!got.is_empty());
         groups.extend(got);
     }
@@ -173,7 +176,7 @@ pub async fn batched_claims_take_the_oldest_once_and_end_at_a_fused_group(store:
     assert_eq!(job_ids(&groups[1]), ["jr6-0", "jr6-1", "jr6-2"]);
     assert!(
         store
-            .claim_groups("me", 11, 100, 7, 8)
+            .claim_groups("me", 11, 100, 7, 8, None)
             .await
             .unwrap()
             .is_empty()
@@ -191,7 +194,7 @@ pub async fn batched_claims_keep_the_queue_limit(store: Arc<dyn Store>) {
     store.create_run(&r).await.unwrap();
     let mut claimed = Vec::new();
     for _ in 0..4 {
-        claimed.extend(store.claim_groups("me", 11, 100, 7, 8).await.unwrap());
+        claimed.extend(store.claim_groups("me", 11, 100, 7, 8, None).await.unwrap());
     }
     assert_eq!(claimed.len(), 3, "MaxConcurrent 3 holds for batches");
     let (_, tasks) = store.get_run("r1").await.unwrap().unwrap();
@@ -200,4 +203,45 @@ pub async fn batched_claims_keep_the_queue_limit(store: Arc<dyn Store>) {
         .filter(|t| t.state == TaskState::Running)
         .count();
     assert_eq!(running, 3);
+}
+
+pub async fn batched_claims_after_a_position_lose_nothing(store: Arc<dyn Store>) {
+    for i in 0..4 {
+        let mut r = parallel_run(&format!("r{i}"), 1);
+        set_type(&mut r.tasks[0], NodeType::MediaInfo);
+        r.tasks[0].created = i;
+        store.create_run(&r).await.unwrap();
+    }
+    let after = ClaimPosition {
+        queue_id: String::new(),
+        created: 1,
+        job_id: "jr1-0".into(),
+    };
+    let first = store
+        .claim_groups("me", 11, 100, 7, 8, Some(&after))
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = first.iter().flatten().map(|t| t.job_id.clone()).collect();
+    assert!(!seen.is_empty());
+    if seen.contains(&"jr2-0".to_owned()) {
+        // A store that uses the position takes only what lies after it.
+        assert_eq!(seen, ["jr2-0", "jr3-0"]);
+        assert_eq!(
+            ClaimPosition::after(&first),
+            Some(ClaimPosition {
+                queue_id: String::new(),
+                created: 3,
+                job_id: "jr3-0".into()
+            })
+        );
+    }
+    // Claims without a position find what lies behind it.
+    seen.extend(
+        claim_all(&*store, "me", 8)
+            .await
+            .into_iter()
+            .map(|t| t.job_id),
+    );
+    seen.sort();
+    assert_eq!(seen, ["jr0-0", "jr1-0", "jr2-0", "jr3-0"]);
 }

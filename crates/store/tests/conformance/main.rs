@@ -20,6 +20,7 @@ mod queues;
 mod races;
 mod runs;
 mod stats;
+mod subtasks;
 mod support;
 mod wake;
 
@@ -46,6 +47,12 @@ macro_rules! conformance {
 }
 
 conformance! {
+    subtasks: [
+        a_split_parks_the_parent_and_inserts_claimable_parts,
+        the_last_part_resubmits_the_parent_and_progress_adds_up,
+        a_cancel_before_the_split_refuses_it,
+        cancelling_a_parked_parent_cancels_its_parts,
+    ],
     batch: [
         batches_are_created_read_and_listed_with_filters_and_paging,
         one_driver_holds_a_batch_until_its_lease_expires_or_it_releases_it,
@@ -57,6 +64,7 @@ conformance! {
         batched_ends_equal_ends_one_at_a_time,
         batched_claims_take_the_oldest_once_and_end_at_a_fused_group,
         batched_claims_keep_the_queue_limit,
+        batched_claims_after_a_position_lose_nothing,
     ],
     catalog: [
         buckets_are_created_once_listed_by_name_and_deleted_when_empty,

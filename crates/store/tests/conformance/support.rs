@@ -129,6 +129,7 @@ pub fn task(run: &str, job: &str, node: &str, state: TaskState) -> Task {
         ended: None,
         attempts: 0,
         not_before: 0,
+        sub: None,
     }
 }
 

@@ -111,9 +111,11 @@ export async function render(main, { app, query }) {
   await refresh();
 }
 
+/** Downloads an object under its exact name: the server turns any name beyond plain ASCII
+ *  (or with `%`) into RFC 6266 `filename*=UTF-8''…`, so browsers keep it byte for byte. */
 export async function download(bucket, key) {
   const name = key.split('/').pop();
-  const url = await presign(bucket, key, [['response-content-disposition', `attachment; filename="${name.replace(/"/g, '')}"`]], 300);
+  const url = await presign(bucket, key, [['response-content-disposition', `attachment; filename="${name.replace(/["\\]/g, '\\$&')}"`]], 300);
   const a = h('a', { href: url, download: name, hidden: true });
   document.body.append(a);
   a.click();

@@ -256,18 +256,33 @@ async function editor(main, { app }, id) {
     h('button', { type: 'submit', class: 'primary', id: 'save-workflow' }, existing ? 'Save changes' : 'Create workflow'),
     h('button', { type: 'button', onclick: () => { xmlArea.value = pretty(toXml('Request', buildRequest())); xmlArea.focus(); } }, 'Show as XML')));
 
+  // The parser's error (line, column, what) under the editor, not only a passing toast.
+  const xmlError = h('p', { class: 'error', role: 'alert', id: 'xml-error', hidden: true });
+  const checkXml = () => {
+    try {
+      parseXml(xmlArea.value, 'the XML');
+      xmlError.hidden = true;
+      return true;
+    } catch (err) {
+      xmlError.textContent = err.message;
+      xmlError.hidden = false;
+      return false;
+    }
+  };
+
   const xmlForm = h('form', {
     class: 'card', 'aria-labelledby': 'xml-h',
     onsubmit: (e) => {
       e.preventDefault();
-      try { parseXml(xmlArea.value); } catch { toast('The XML is not well-formed', 'error'); return; }
+      if (!checkXml()) return;
       save(xmlArea.value, e.submitter);
     },
   },
   h('h2', { id: 'xml-h' }, 'XML'),
   field('Request body (<Request><MediaWorkflow>…)', xmlArea, 'exactly what POST /workflow takes'),
+  xmlError,
   h('div', { class: 'actions' },
-    h('button', { type: 'button', onclick: () => { try { clear(preview, dagSvg(xmlToObj(parseXml(xmlArea.value)).MediaWorkflow?.Topology, { title: 'Preview of the graph' })); toast('Preview updated from the XML'); } catch (err) { toast(err.message, 'error'); } } }, 'Preview graph'),
+    h('button', { type: 'button', onclick: () => { if (!checkXml()) return; try { clear(preview, dagSvg(xmlToObj(parseXml(xmlArea.value, 'the XML')).MediaWorkflow?.Topology, { title: 'Preview of the graph' })); toast('Preview updated from the XML'); } catch (err) { toast(err.message, 'error'); } } }, 'Preview graph'),
     h('button', { type: 'submit' }, existing ? 'Save XML' : 'Create from XML')));
 
   main.append(h('div', { class: 'editor-grid' }, form, xmlForm));

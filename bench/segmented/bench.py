@@ -1,0 +1,156 @@
+"""Segmented transcoding (issue 13): wall time of one long Transcode with N worker processes,
+each pinned to its own core (`taskset -c`), divided by one worker on one core, same input,
+same run; plus the split + stitch overhead as a fraction of the segmented total.
+
+Deployment: PostgreSQL + the moto S3 server (scripts/setup.sh), one `--role api` process (not
+pinned; it only takes the upload and sends the callback) and the pinned workers with one task
+slot each. The single-core baseline runs the same template unsegmented
+(`REELFLOW_SEGMENT_MIN_SECONDS=0`). Time is from the PUT of the source to the run's callback.
+
+Overhead: the parent task's split (its claim to its "split into segments" line: probe, frame
+listing, plan, sub-task insert) plus its stitch (its second claim to its "task finished" line:
+fetching the pieces, the stream-copy stitch, storing the output), from the workers' logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from cluster import BUCKET, Process, setting  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("workflow_bench", HERE.parent / "workflow" / "bench.py")
+wb = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(wb)
+
+from qcloud_cos import CosConfig, CosS3Client  # noqa: E402
+
+TEMPLATE = {"Tag": "Transcode", "Name": "seg", "Container": {"Format": "mp4"},
+            "Video": {"Codec": "H.264", "Crf": "23", "Preset": "medium"},
+            "Audio": {"Codec": "aac", "Bitrate": "96"}}
+LINE = re.compile(r"^(\S+Z) .*task\{job_id=(j\w+) node=([^}]+)\}: \S+: (.*)$")
+
+
+def pinned(binary: str, work: Path, core: int) -> str:
+    """A wrapper running `binary` pinned to `core`."""
+    path = work / f"reelflow-core{core}"
+    path.write_text(f'#!/bin/sh\nexec taskset -c {core} "{os.path.abspath(binary)}" "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+class Cluster:
+    def __init__(self, binary: str, work: Path, cores: list[int], env: dict[str, str]) -> None:
+        root = setting("test-database-url")
+        self.root, self.name = root, "rf_bench_" + uuid.uuid4().hex[:10]
+        subprocess.run(["psql", root, "-q", "-c", f"CREATE DATABASE {self.name}"], check=True)
+        endpoint = setting("test-s3-url")
+        blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                     aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
+        sid, key = "AKIDbench" + secrets.token_hex(4), secrets.token_hex(16)
+        base = dict(os.environ, REELFLOW_SECRET_ID=sid, REELFLOW_SECRET_KEY=key, REELFLOW_LOG="info",
+                    NO_COLOR="1", REELFLOW_CALLBACK_ALLOW_CIDRS="127.0.0.0/8", REELFLOW_WORKERS="1",
+                    REELFLOW_DATABASE_URL=root.rsplit("/", 1)[0] + "/" + self.name,
+                    REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
+                    REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
+                    REELFLOW_S3_SECRET_ACCESS_KEY="test", **env)
+        self.api = Process(binary, work / "api", dict(base, REELFLOW_ROLE="api"))
+        self.workers = [Process(pinned(binary, work, c), work / f"worker{c}", dict(base, REELFLOW_ROLE="worker"))
+                        for c in cores]
+        cfg = CosConfig(Region="ap-guangzhou", SecretId=sid, SecretKey=key, Scheme="http",
+                        IP="127.0.0.1", Port=self.api.port, Timeout=120)
+        self.client = CosS3Client(cfg, retry=1)
+        self.client.create_bucket(Bucket=BUCKET)
+
+    def logs(self) -> str:
+        return "".join(w.log.read_text(errors="replace") for w in self.workers)
+
+    def stop(self) -> None:
+        for p in [*self.workers, self.api]:
+            p.stop()
+        subprocess.run(["psql", self.root, "-q", "-c", f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)"],
+                       check=False)
+
+
+def through(c: Cluster, receiver, src: Path, url: str) -> float:
+    tid = c.client.ci_create_template(Bucket=BUCKET, Template=TEMPLATE)["Template"]["TemplateId"]
+    wb.BUCKET = BUCKET
+    wb.workflow(c.client, "seg", "in/", [tid], url)
+    before = len(receiver.arrivals)
+    start = time.perf_counter()
+    with open(src, "rb") as f:
+        c.client.put_object(Bucket=BUCKET, Key="in/src.mp4", Body=f)
+    return receiver.wait(before + 1) - start
+
+
+def overhead(logs: str) -> tuple[float, float, int]:
+    """(split seconds, stitch seconds, segments) of the parent task, from the workers' logs."""
+    events: list[tuple[dt.datetime, str, str, str]] = []
+    for line in logs.splitlines():
+        m = LINE.match(line)
+        if m:
+            t = dt.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+            events.append((t, m.group(2), m.group(3), m.group(4)))
+    events.sort()
+    parent = [e for e in events if "#" not in e[2]]
+    claims = [e[0] for e in parent if e[3].startswith("claimed")]
+    split = next(e[0] for e in parent if e[3].startswith("split into segments"))
+    finished = next(e[0] for e in parent if e[3].startswith("task finished"))
+    segments = len({e[2] for e in events if "#seg-" in e[2]})
+    return (split - claims[0]).total_seconds(), (finished - claims[-1]).total_seconds(), segments
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default="target/release/reelflow")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="reelflow-segmented-"))
+    receiver = wb.Receiver()
+    try:
+        src = work / "src.mp4"
+        wb.make_source(src, args.size, args.seconds)
+        one = Cluster(args.bin, work / "one", [0], {"REELFLOW_SEGMENT_MIN_SECONDS": "0"})
+        try:
+            single = through(one, receiver, src, receiver.url)
+        finally:
+            one.stop()
+        many = Cluster(args.bin, work / "many", list(range(args.workers)),
+                       {"REELFLOW_SEGMENT_MIN_SECONDS": "10", "REELFLOW_SEGMENT_MIN_LENGTH": "10"})
+        try:
+            segmented = through(many, receiver, src, receiver.url)
+            split, stitch, segments = overhead(many.logs())
+        finally:
+            many.stop()
+        ratio = segmented / single
+        share = (split + stitch) / segmented
+        print(f"{args.seconds} s {args.size} source, x264 CRF 23 preset medium")
+        print(f"1 worker on 1 core, unsegmented: {single:.2f} s")
+        print(f"{args.workers} workers on {args.workers} cores, {segments} segments + audio pass: {segmented:.2f} s")
+        print(f"ratio {ratio:.3f} (goal <= 0.55)")
+        print(f"split {split:.2f} s + stitch {stitch:.2f} s = {split + stitch:.2f} s, "
+              f"{share * 100:.1f} % of the segmented total (goal <= 3 %)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+use reelflow_model::execution::SubTask;
+use reelflow_model::workflow::NodeType;
+
+use super::*;
+
+fn task(id: &str, state: TaskState) -> Task {
+    Task {
+        job_id: id.into(),
+        run_id: "i1".into(),
+        node_name: "A".into(),
+        node_type: NodeType::Transcode,
+        tag: "Transcode".into(),
+        template_id: "t".into(),
+        template_name: "t".into(),
+        queue_id: String::new(),
+        state,
+        code: String::new(),
+        message: String::new(),
+        progress: 0,
+        input_bucket: "b".into(),
+        input_key: "in.mp4".into(),
+        outputs: vec![],
+        result: String::new(),
+        created: 1,
+        started: Some(1),
+        ended: None,
+        attempts: 0,
+        not_before: 0,
+        sub: None,
+    }
+}
+
+fn part(id: &str, state: TaskState) -> Task {
+    Task {
+        node_name: format!("A#{id}"),
+        node_type: NodeType::TranscodePart,
+        sub: Some(SubTask {
+            parent_job_id: "jp".into(),
+            spec: String::new(),
+        }),
+        started: None,
+        ..task(id, state)
+    }
+}
+
+fn states(updates: &[TaskUpdate]) -> Vec<(&str, TaskState)> {
+    updates
+        .iter()
+        .map(|u| (u.job_id.as_str(), u.state))
+        .collect()
+}
+
+#[test]
+fn no_parts_borrows_the_run() {
+    let tasks = [task("jp", TaskState::Running)];
+    let (own, updates) = decide_parts(&tasks);
+    assert!(matches!(own, Cow::Borrowed(_)) && updates.is_empty());
+}
+
+#[test]
+fn a_parked_parent_waits_for_every_part_then_is_resubmitted() {
+    let mut tasks = vec![
+        task("jp", TaskState::Waiting),
+        part("j1", TaskState::Success),
+        part("j2", TaskState::Running),
+    ];
+    let (own, updates) = decide_parts(&tasks);
+    assert_eq!(own.len(), 1, "parts are left out");
+    assert!(updates.is_empty() && own[0].is_parked());
+    tasks[2].state = TaskState::Success;
+    let (own, updates) = decide_parts(&tasks);
+    assert_eq!(states(&updates), [("jp", TaskState::Submitted)]);
+    assert_eq!(own[0].state, TaskState::Submitted);
+}
+
+#[test]
+fn a_failed_part_resubmits_the_parent_at_once() {
+    let tasks = [
+        task("jp", TaskState::Waiting),
+        part("j1", TaskState::Failed),
+        part("j2", TaskState::Running),
+    ];
+    let (_, updates) = decide_parts(&tasks);
+    assert_eq!(states(&updates), [("jp", TaskState::Submitted)]);
+}
+
+#[test]
+fn an_ended_parent_cancels_its_unfinished_parts() {
+    for end in [TaskState::Cancel, TaskState::Failed, TaskState::Success] {
+        let tasks = [
+            task("jp", end),
+            part("j1", TaskState::Success),
+            part("j2", TaskState::Running),
+            part("j3", TaskState::Submitted),
+        ];
+        let (_, updates) = decide_parts(&tasks);
+        assert_eq!(
+            states(&updates),
+            [("j2", TaskState::Cancel), ("j3", TaskState::Cancel)]
+        );
+    }
+}
+
+#[test]
+fn a_task_not_yet_submitted_is_not_parked() {
+    let tasks = [
+        Task {
+            started: None,
+            ..task("jp", TaskState::Waiting)
+        },
+        part("j1", TaskState::Success),
+    ];
+    let (_, updates) = decide_parts(&tasks);
+    assert!(updates.is_empty());
+}

@@ -1,0 +1,160 @@
+//! Phase 1: the claimed parent plans its segments and splits into sub-tasks.
+
+use std::path::Path;
+
+use reelflow_media::{MediaInfo, MediaTools, RunControl, SegmentParams, SegmentPlan};
+use reelflow_model::clock::now_unix;
+use reelflow_model::execution::{SubTask, Task, TaskState};
+use reelflow_model::node::{NodeRole, NodeState};
+use reelflow_model::workflow::NodeType;
+
+use super::{Part, PartSpec, supported_spec};
+use crate::Engine;
+use crate::execute::{Failure, Job};
+
+/// The code a parent "fails" with towards its worker after it split: the worker then leaves
+/// it alone (the store parked it: no longer leased, no slot held). Never stored.
+pub(crate) const SPLIT: &str = "SplitIntoSegments";
+
+impl Engine {
+    /// Splits the task of `job` (its input fetched to `input`) when it qualifies: `None` to
+    /// run it as usual, else what its worker reports: [`SPLIT`] when it split (the store
+    /// parked it, so the worker's retry is refused and the slot is free), or why it could not.
+    pub(crate) async fn try_split(
+        &self,
+        job: &Job,
+        input: &Path,
+        ctl: &RunControl,
+    ) -> Option<Failure> {
+        if job.task.node_type != NodeType::Transcode || job.task.sub.is_some() {
+            return None;
+        }
+        supported_spec(job)?;
+        let target = self.segment_target().await?;
+        let (info, plan) = self.segment_plan(input, target, ctl).await?;
+        let parts = sub_tasks(job, &info, &plan);
+        let split = self
+            .store()
+            .split_task(&job.task.job_id, &self.inner.config.node_id, &parts)
+            .await;
+        Some(match split {
+            Ok(true) => {
+                tracing::info!(
+                    segments = plan.segments.len(),
+                    "split into segments; the task waits for them"
+                );
+                self.wake_workers();
+                Failure {
+                    transient: true,
+                    ..Failure::new(SPLIT, "split into segments")
+                }
+            }
+            Ok(false) => Failure::new("Cancelled", "cancelled by request"),
+            Err(e) => e.into(),
+        })
+    }
+
+    /// How many segments to plan, or `None` when segmentation does not apply now: off, or
+    /// fewer than two live nodes running tasks (one ffmpeg already uses a node's cores), unless
+    /// forced. The default count is one per live task slot.
+    async fn segment_target(&self) -> Option<usize> {
+        let config = &self.inner.config.segmented;
+        if !config.enabled() {
+            return None;
+        }
+        let (nodes, slots) = self.cluster_capacity().await;
+        if !config.force && (nodes < 2 || slots < 2) {
+            return None;
+        }
+        // One per slot by default: every part downloads and demuxes the whole input, so more
+        // pieces cost more than they even out (measured, README).
+        let wanted = config.segments.unwrap_or(slots);
+        Some(wanted.clamp(2, config.max_segments.max(2)))
+    }
+
+    /// Live nodes that run tasks, and their task slots (this node's at least).
+    async fn cluster_capacity(&self) -> (usize, usize) {
+        let now_ms = now_unix() * 1000;
+        let nodes = self.store().list_nodes().await.unwrap_or_default();
+        let live: Vec<_> = nodes
+            .iter()
+            .filter(|n| n.info.role != NodeRole::Api)
+            .filter(|n| NodeState::at(now_ms, n.heartbeat_ms, n.stopped_ms) == NodeState::Alive)
+            .collect();
+        let slots: u64 = live.iter().map(|n| u64::from(n.info.workers)).sum();
+        let slots = (slots as usize).max(self.inner.config.workers);
+        (live.len().max(1), slots)
+    }
+
+    /// Probes `input` and plans it, when it is long enough and splits in two or more.
+    async fn segment_plan(
+        &self,
+        input: &Path,
+        target: usize,
+        ctl: &RunControl,
+    ) -> Option<(MediaInfo, SegmentPlan)> {
+        let config = &self.inner.config.segmented;
+        let info = reelflow_media::probe(input, ctl).await.ok()?;
+        if !info.has_video() || info.duration? <= config.min_input_secs {
+            return None;
+        }
+        let params = SegmentParams {
+            target_segments: target,
+            min_segment_secs: config.min_segment_secs.max(1.0),
+        };
+        let tools = MediaTools::default();
+        match tools.plan_segmented(input, &info, &params, ctl).await {
+            Ok(plan) if plan.segments.len() >= 2 => Some((info, plan)),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::info!(%error, "cannot plan segments; transcoding in one piece");
+                None
+            }
+        }
+    }
+}
+
+/// The audio pass, then one sub-task per segment, in claim order (job ids ascend): the audio
+/// pass starts first so that it does not lengthen the tail.
+fn sub_tasks(job: &Job, info: &MediaInfo, plan: &SegmentPlan) -> Vec<Task> {
+    let spec = |part: Part| PartSpec {
+        node: job.node.name.clone(),
+        part,
+        info: info.clone(),
+        segments: plan.segments.len(),
+        video_offset: plan.video_offset,
+    };
+    let audio = (format!("{}#audio", job.node.name), spec(Part::Audio));
+    std::iter::once(audio)
+        .chain(plan.segments.iter().map(|s| {
+            let name = format!("{}#seg-{:05}", job.node.name, s.index);
+            (name, spec(Part::Segment(s.clone())))
+        }))
+        .map(|(name, spec)| sub_task(&job.task, name, &spec))
+        .collect()
+}
+
+fn sub_task(parent: &Task, node_name: String, spec: &PartSpec) -> Task {
+    Task {
+        job_id: reelflow_model::ids::new_job_id(),
+        node_name,
+        node_type: NodeType::TranscodePart,
+        tag: NodeType::TranscodePart.as_str().to_owned(),
+        state: TaskState::Submitted,
+        code: String::new(),
+        message: String::new(),
+        progress: 0,
+        outputs: Vec::new(),
+        result: String::new(),
+        created: now_unix(),
+        started: None,
+        ended: None,
+        attempts: 0,
+        not_before: 0,
+        sub: Some(SubTask {
+            parent_job_id: parent.job_id.clone(),
+            spec: serde_json::to_string(spec).unwrap_or_default(),
+        }),
+        ..parent.clone()
+    }
+}

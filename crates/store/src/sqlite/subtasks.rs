@@ -1,0 +1,82 @@
+//! [`SubTaskStore`] on SQLite.
+
+use async_trait::async_trait;
+use reelflow_model::execution::Task;
+use sqlx::SqliteConnection;
+
+use super::SqliteStore;
+use crate::rows::{self, outputs_to_json};
+use crate::subtasks::{REFRESH_PROGRESS, SUB_COLUMNS};
+use crate::{StoreResult, SubTaskStore};
+
+#[async_trait]
+impl SubTaskStore for SqliteStore {
+    async fn split_task(
+        &self,
+        parent_job_id: &str,
+        owner: &str,
+        subs: &[Task],
+    ) -> StoreResult<bool> {
+        // BEGIN IMMEDIATE: one writer at a time, so this is ordered with every task end.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let parked = sqlx::query(
+            "UPDATE tasks SET state = 'Waiting', lease_owner = NULL, lease_until = NULL, \
+             progress = 0 WHERE job_id = ?1 AND state = 'Running' AND lease_owner = ?2 \
+             AND cancel_requested = 0",
+        )
+        .bind(parent_job_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if parked.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for sub in subs {
+            insert_sub(&mut tx, parent_job_id, sub).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn sub_tasks(&self, parent_job_id: &str) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE parent_job_id = ? ORDER BY job_id")
+            .bind(parent_job_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::task).collect()
+    }
+
+    async fn refresh_parent_progress(&self, parent_job_id: &str) -> StoreResult<()> {
+        sqlx::query(REFRESH_PROGRESS)
+            .bind(parent_job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn insert_sub(conn: &mut SqliteConnection, parent: &str, t: &Task) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO tasks ({SUB_COLUMNS}) \
+         VALUES (?, ?, ?, ?, ?, ?, 'Submitted', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&t.job_id)
+        .bind(&t.run_id)
+        .bind(&t.node_name)
+        .bind(t.node_type.as_str())
+        .bind(&t.template_id)
+        .bind(&t.template_name)
+        .bind(&t.code)
+        .bind(&t.message)
+        .bind(&t.input_bucket)
+        .bind(&t.input_key)
+        .bind(outputs_to_json(&t.outputs))
+        .bind(t.created)
+        .bind(&t.queue_id)
+        .bind(parent)
+        .bind(t.sub.as_ref().map_or("", |s| s.spec.as_str()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

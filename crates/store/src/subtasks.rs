@@ -1,0 +1,47 @@
+//! Sub-tasks: a task that splits its work into pieces any worker can claim (segmented
+//! transcoding, issue 13), and waits for them without holding a worker slot.
+//!
+//! The parent splits itself while it runs ([`SubTaskStore::split_task`]): its sub-tasks are
+//! inserted `Submitted` and the parent is *parked* (`Waiting` with its start time kept, no
+//! lease; [`Task::is_parked`](reelflow_model::execution::Task::is_parked)) in one
+//! transaction. Sub-tasks are claimed, heartbeated, retried and finished like any task; the
+//! engine's decider resubmits the parent when they are over (see `reelflow_engine::dag`).
+
+use async_trait::async_trait;
+use reelflow_model::execution::Task;
+
+use crate::StoreResult;
+
+/// The columns a sub-task row is inserted with, in bind order (both backends).
+pub(crate) const SUB_COLUMNS: &str = "job_id, run_id, node_name, node_type, template_id, \
+    template_name, state, code, message, progress, input_bucket, input_key, outputs, created, \
+    queue_id, parent_job_id, sub_spec";
+
+/// Sets a parked parent's progress from its sub-tasks (`$1` = parent): a finished one counts
+/// 100, a running one its own progress; scaled to 0–95, the stitch is the rest.
+pub(crate) const REFRESH_PROGRESS: &str = "UPDATE tasks SET progress = COALESCE((SELECT \
+    CAST(SUM(CASE WHEN s.state = 'Success' THEN 100 ELSE s.progress END) AS BIGINT) * 95 \
+    / (COUNT(*) * 100) \
+    FROM tasks s WHERE s.parent_job_id = $1), progress) \
+    WHERE job_id = $1 AND state = 'Waiting'";
+
+/// Splitting tasks into sub-tasks.
+#[async_trait]
+pub trait SubTaskStore: Send + Sync {
+    /// In one transaction (under the run's lock, like a task end): if `parent_job_id` is
+    /// `Running`, leased to `owner` and no cancel of it was requested, inserts `subs`
+    /// (`Submitted`, each with [`Task::sub`] naming the parent) and parks the parent
+    /// (`Waiting`, lease cleared, start time kept), so it holds no worker slot while they
+    /// run. False, and nothing changed, otherwise.
+    async fn split_task(
+        &self,
+        parent_job_id: &str,
+        owner: &str,
+        subs: &[Task],
+    ) -> StoreResult<bool>;
+    /// The sub-tasks of `parent_job_id`, in job-id order.
+    async fn sub_tasks(&self, parent_job_id: &str) -> StoreResult<Vec<Task>>;
+    /// Sets a parked parent's progress from its sub-tasks' ([`REFRESH_PROGRESS`]); does
+    /// nothing when the parent is not parked.
+    async fn refresh_parent_progress(&self, parent_job_id: &str) -> StoreResult<()>;
+}
