@@ -86,41 +86,6 @@ impl PgStore {
         }
         Ok(())
     }
-
-    /// One claim: the `reelflow_claim` function (migration 0005), one statement in its own
-    /// transaction.
-    ///
-    /// Section groups: every claimer that takes a section task with its siblings holds the
-    /// run's row (`FOR UPDATE SKIP LOCKED`, so a second claimer of the same run steps over it
-    /// instead of taking one of the group); the siblings are then locked without SKIP LOCKED,
-    /// waiting only for transactions that hold one of them briefly (a claimer about to step
-    /// over the run, which releases it at once, or a cancel), so none is left out.
-    async fn claim_once(
-        &self,
-        owner: &str,
-        now: i64,
-        lease_until: i64,
-        siblings: u32,
-    ) -> StoreResult<Vec<Task>> {
-        let sections: Vec<&str> = NodeType::sections().map(NodeType::as_str).collect();
-        let rows = sqlx::query("SELECT * FROM reelflow_claim($1, $2, $3, $4, $5, $6)")
-            .bind(owner)
-            .bind(now)
-            .bind(lease_until)
-            .bind(i32::try_from(siblings).unwrap_or(i32::MAX))
-            .bind(&sections)
-            .bind(CLAIM_SKIP_TRIES)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut group = rows
-            .iter()
-            .map(rows::task)
-            .collect::<StoreResult<Vec<_>>>()?;
-        if group.len() > 2 {
-            group[1..].sort_by(|a, b| a.job_id.cmp(&b.job_id));
-        }
-        Ok(group)
-    }
 }
 
 /// Splits [`PgStore::claim_groups`]' rows: single tasks, then possibly one fused group (a
@@ -195,6 +160,7 @@ impl RunStore for PgStore {
         rows.iter().map(rows::instance).collect()
     }
 
+    /// One claim of [`RunStore::claim_groups`].
     async fn claim_group(
         &self,
         owner: &str,
@@ -202,17 +168,20 @@ impl RunStore for PgStore {
         lease_until: i64,
         siblings: u32,
     ) -> StoreResult<Vec<Task>> {
-        let mut failed = 0;
-        loop {
-            match self.claim_once(owner, now, lease_until, siblings).await {
-                // A group claim waits for its siblings' row locks; a deadlock with a cancel
-                // of one of them aborts one side, which simply tries again.
-                Err(e) if retryable(&e) && failed < RETRIES => failed += 1,
-                result => return result,
-            }
-        }
+        let groups = self
+            .claim_groups(owner, now, lease_until, siblings, 1, None)
+            .await?;
+        Ok(groups.into_iter().next().unwrap_or_default())
     }
 
+    /// One statement, `reelflow_claim_many` (migration 0006), in its own transaction.
+    ///
+    /// Section groups: every claimer that takes a section task with its siblings holds the
+    /// run's row (`FOR UPDATE SKIP LOCKED`, so a second claimer of the same run steps over it
+    /// instead of taking one of the group); the siblings are then locked without SKIP LOCKED,
+    /// waiting only for transactions that hold one of them briefly (a claimer about to step
+    /// over the run, which releases it at once, or a cancel), so none is left out. A deadlock
+    /// with a cancel of one of them aborts one side, which simply tries again.
     async fn claim_groups(
         &self,
         owner: &str,
