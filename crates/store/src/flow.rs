@@ -15,7 +15,7 @@ use crate::callbacks::{BIRTH_LEASE_MS, CallbackKind, CallbackOrigin, NewCallback
 use crate::rows::clean_text;
 use crate::{
     CallbackBuilder, CancelOutcome, Decider, Decision, FinishResult, RunEnd, StoreResult, TaskEnd,
-    TaskOutcome, TaskUpdate, TimedDecider,
+    TaskUpdate, TimedDecider,
 };
 
 /// A message written by a task-finish transaction is born leased to the node that finished the
@@ -45,23 +45,12 @@ pub(crate) trait RunTx: Send {
     /// transaction ends) and returns the run id and the task's current state; `None` when there
     /// is no such task.
     async fn lock_task_run(&mut self, job_id: &str) -> StoreResult<Option<(String, TaskState)>>;
-    /// Ends a task that is `Running` and leased to `owner`; false (nothing changed) otherwise.
-    async fn mark_finished(
-        &mut self,
-        job_id: &str,
-        owner: &str,
-        outcome: &TaskOutcome,
-    ) -> StoreResult<bool>;
     /// Cancels a task that has not started.
     async fn mark_cancelled(&mut self, job_id: &str, now: i64) -> StoreResult<()>;
     /// Asks the worker of a running task to stop it.
     async fn request_cancel(&mut self, job_id: &str) -> StoreResult<()>;
     /// The run and its tasks, in job-id order.
     async fn load_run(&mut self, run_id: &str) -> StoreResult<Option<(Instance, Vec<Task>)>>;
-    /// Applies the engine's change to another task of the run.
-    async fn update_task(&mut self, update: &TaskUpdate) -> StoreResult<()>;
-    /// Ends the run, if it is still `Running`.
-    async fn end_run(&mut self, run_id: &str, end: &RunEnd) -> StoreResult<()>;
     /// Locks, for ending `job_ids`, their runs (in run-id order, against concurrent ends of
     /// their other tasks) and then the tasks themselves; returns what it found of each task.
     async fn lock_for_finish(&mut self, job_ids: &[&str]) -> StoreResult<Vec<Held>>;
@@ -73,28 +62,13 @@ pub(crate) trait RunTx: Send {
         }
         Ok(runs)
     }
-    /// [`RunTx::mark_finished`] for each end; returns how many were marked.
-    async fn mark_finished_many(&mut self, owner: &str, ends: &[TaskEnd<'_>]) -> StoreResult<u64> {
-        let mut marked = 0;
-        for end in ends {
-            marked += u64::from(self.mark_finished(end.job_id, owner, end.outcome).await?);
-        }
-        Ok(marked)
-    }
-    /// [`RunTx::update_task`] for each update.
-    async fn update_tasks(&mut self, updates: &[TaskUpdate]) -> StoreResult<()> {
-        for update in updates {
-            self.update_task(update).await?;
-        }
-        Ok(())
-    }
-    /// [`RunTx::end_run`] for each run.
-    async fn end_runs(&mut self, ends: &[(String, RunEnd)]) -> StoreResult<()> {
-        for (run_id, end) in ends {
-            self.end_run(run_id, end).await?;
-        }
-        Ok(())
-    }
+    /// Ends each task that is `Running` and leased to `owner` (the others are left as they
+    /// are); returns how many were ended.
+    async fn mark_finished_many(&mut self, owner: &str, ends: &[TaskEnd<'_>]) -> StoreResult<u64>;
+    /// Applies the engine's changes to other tasks of the runs.
+    async fn update_tasks(&mut self, updates: &[TaskUpdate]) -> StoreResult<()>;
+    /// Ends each run that is still `Running`.
+    async fn end_runs(&mut self, ends: &[(String, RunEnd)]) -> StoreResult<()>;
     /// Inserts messages, leaving alone any whose id exists (so a replayed transaction stays
     /// idempotent); with `birth`, the inserted ones are born `Sending` and leased to that node.
     async fn insert_callbacks(

@@ -225,36 +225,6 @@ impl RunTx for PgRunTx<'_> {
         Ok(())
     }
 
-    async fn mark_finished(
-        &mut self,
-        job_id: &str,
-        owner: &str,
-        outcome: &TaskOutcome,
-    ) -> StoreResult<bool> {
-        let progress: i64 = if outcome.state == TaskState::Success {
-            100
-        } else {
-            0
-        };
-        let done = sqlx::query(
-            "UPDATE tasks SET state = $1, code = $2, message = $3, outputs = $4, result = $5, \
-             ended = $6, progress = GREATEST(progress, $7), lease_owner = NULL, \
-             lease_until = NULL WHERE job_id = $8 AND state = 'Running' AND lease_owner = $9",
-        )
-        .bind(outcome.state.as_str())
-        .bind(clean_text(&outcome.code).as_ref())
-        .bind(clean_text(&outcome.message).as_ref())
-        .bind(outputs_to_json(&outcome.outputs))
-        .bind(clean_text(&outcome.result).as_ref())
-        .bind(outcome.ended)
-        .bind(progress)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     async fn mark_cancelled(&mut self, job_id: &str, now: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE tasks SET state = 'Cancel', code = 'Cancelled', \
@@ -278,34 +248,6 @@ impl RunTx for PgRunTx<'_> {
 
     async fn load_run(&mut self, run_id: &str) -> StoreResult<Option<(Instance, Vec<Task>)>> {
         load_run(self.conn, run_id).await
-    }
-
-    async fn update_task(&mut self, update: &TaskUpdate) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE tasks SET state = $1, created = $2, input_bucket = $3, input_key = $4 \
-             WHERE job_id = $5",
-        )
-        .bind(update.state.as_str())
-        .bind(update.created)
-        .bind(&update.input_bucket)
-        .bind(&update.input_key)
-        .bind(&update.job_id)
-        .execute(&mut *self.conn)
-        .await?;
-        self.woken.tasks |= update.state == TaskState::Submitted;
-        Ok(())
-    }
-
-    async fn end_run(&mut self, run_id: &str, end: &RunEnd) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE instances SET state = $1, ended = $2 WHERE run_id = $3 AND state = 'Running'",
-        )
-        .bind(end.state.as_str())
-        .bind(end.ended)
-        .bind(run_id)
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
     }
 
     async fn insert_callbacks(

@@ -9,7 +9,7 @@ use super::outbox::insert_row;
 use crate::callbacks::{CallbackOrigin, NewCallback};
 use crate::flow::{Birth, Held, RunTx};
 use crate::rows::{self, clean_text, outputs_to_json, task_state};
-use crate::{RunEnd, StoreResult, TaskOutcome, TaskUpdate};
+use crate::{RunEnd, StoreResult, TaskEnd, TaskUpdate};
 
 /// An open `BEGIN IMMEDIATE` transaction seen as a [`RunTx`].
 pub(super) struct SqliteRunTx<'c> {
@@ -72,34 +72,34 @@ impl RunTx for SqliteRunTx<'_> {
         Ok(held)
     }
 
-    async fn mark_finished(
-        &mut self,
-        job_id: &str,
-        owner: &str,
-        outcome: &TaskOutcome,
-    ) -> StoreResult<bool> {
-        let progress: i64 = if outcome.state == TaskState::Success {
-            100
-        } else {
-            0
-        };
-        let done = sqlx::query(
-            "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, result = ?, \
-             ended = ?, progress = MAX(progress, ?), lease_owner = NULL, lease_until = NULL \
-             WHERE job_id = ? AND state = 'Running' AND lease_owner = ?",
-        )
-        .bind(outcome.state.as_str())
-        .bind(clean_text(&outcome.code).as_ref())
-        .bind(clean_text(&outcome.message).as_ref())
-        .bind(outputs_to_json(&outcome.outputs))
-        .bind(clean_text(&outcome.result).as_ref())
-        .bind(outcome.ended)
-        .bind(progress)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    async fn mark_finished_many(&mut self, owner: &str, ends: &[TaskEnd<'_>]) -> StoreResult<u64> {
+        let mut marked = 0;
+        for end in ends {
+            let outcome = end.outcome;
+            let progress: i64 = if outcome.state == TaskState::Success {
+                100
+            } else {
+                0
+            };
+            let done = sqlx::query(
+                "UPDATE tasks SET state = ?, code = ?, message = ?, outputs = ?, result = ?, \
+                 ended = ?, progress = MAX(progress, ?), lease_owner = NULL, lease_until = NULL \
+                 WHERE job_id = ? AND state = 'Running' AND lease_owner = ?",
+            )
+            .bind(outcome.state.as_str())
+            .bind(clean_text(&outcome.code).as_ref())
+            .bind(clean_text(&outcome.message).as_ref())
+            .bind(outputs_to_json(&outcome.outputs))
+            .bind(clean_text(&outcome.result).as_ref())
+            .bind(outcome.ended)
+            .bind(progress)
+            .bind(end.job_id)
+            .bind(owner)
+            .execute(&mut *self.conn)
+            .await?;
+            marked += done.rows_affected();
+        }
+        Ok(marked)
     }
 
     async fn mark_cancelled(&mut self, job_id: &str, now: i64) -> StoreResult<()> {
@@ -127,30 +127,34 @@ impl RunTx for SqliteRunTx<'_> {
         load_run(self.conn, run_id).await
     }
 
-    async fn update_task(&mut self, update: &TaskUpdate) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE tasks SET state = ?, created = ?, input_bucket = ?, input_key = ? \
-             WHERE job_id = ?",
-        )
-        .bind(update.state.as_str())
-        .bind(update.created)
-        .bind(&update.input_bucket)
-        .bind(&update.input_key)
-        .bind(&update.job_id)
-        .execute(&mut *self.conn)
-        .await?;
+    async fn update_tasks(&mut self, updates: &[TaskUpdate]) -> StoreResult<()> {
+        for update in updates {
+            sqlx::query(
+                "UPDATE tasks SET state = ?, created = ?, input_bucket = ?, input_key = ? \
+                 WHERE job_id = ?",
+            )
+            .bind(update.state.as_str())
+            .bind(update.created)
+            .bind(&update.input_bucket)
+            .bind(&update.input_key)
+            .bind(&update.job_id)
+            .execute(&mut *self.conn)
+            .await?;
+        }
         Ok(())
     }
 
-    async fn end_run(&mut self, run_id: &str, end: &RunEnd) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE instances SET state = ?, ended = ? WHERE run_id = ? AND state = 'Running'",
-        )
-        .bind(end.state.as_str())
-        .bind(end.ended)
-        .bind(run_id)
-        .execute(&mut *self.conn)
-        .await?;
+    async fn end_runs(&mut self, ends: &[(String, RunEnd)]) -> StoreResult<()> {
+        for (run_id, end) in ends {
+            sqlx::query(
+                "UPDATE instances SET state = ?, ended = ? WHERE run_id = ? AND state = 'Running'",
+            )
+            .bind(end.state.as_str())
+            .bind(end.ended)
+            .bind(run_id)
+            .execute(&mut *self.conn)
+            .await?;
+        }
         Ok(())
     }
 
