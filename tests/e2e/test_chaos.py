@@ -145,11 +145,11 @@ def _assert_each_task_finished_once(processes, seed: int) -> None:
     assert not twice, f"seed {seed}: tasks completed more than once: {twice}"
     # A SIGKILL can land after the store committed an end and before its line was written:
     # that end is in the store (the run's outputs and callback were checked) but not in a log.
-    # Each kill can lose at most the ends of one process's last commit; the task must still
-    # have been claimed in some log, so no end is unaccounted for.
+    # Each kill can lose at most the ends of the victim's last commit (one per slot, two slots
+    # here); the task must still have been claimed in some log, so no end is unaccounted for.
     claimed = {j for log in logs for j in CLAIMED.findall(log.read_text(errors="replace"))}
     missing = 2 * RUNS - len(ends)
-    assert 0 <= missing <= KILLS, f"seed {seed}: {len(ends)} task ends logged, want {2 * RUNS}"
+    assert 0 <= missing <= 2 * KILLS, f"seed {seed}: {len(ends)} task ends logged, want {2 * RUNS}"
     assert ends.keys() <= claimed, f"seed {seed}: ends of tasks never claimed: {ends.keys() - claimed}"
     assert len(claimed) == 2 * RUNS, f"seed {seed}: {len(claimed)} tasks claimed, want {2 * RUNS}"
 
