@@ -30,7 +30,8 @@ def test_api_and_workers_share_postgres_and_s3(server_factory, shared_substrates
     creds = {"secret_id": "AKID" + secrets.token_hex(16), "secret_key": secrets.token_hex(16)}
 
     def start(role: str):
-        env = dict(shared_substrates, REELFLOW_ROLE=role, REELFLOW_WORKERS="1")
+        # A short lease: the killed worker's task runs elsewhere after 6 s instead of 30 s.
+        env = dict(shared_substrates, REELFLOW_ROLE=role, REELFLOW_WORKERS="1", REELFLOW_TASK_LEASE_SECS="6")
         return server_factory(extra_env=env, **creds)
 
     api = start("api")

@@ -302,19 +302,7 @@ impl Engine {
         key: &str,
         scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
-        let object = self.store().get_object(bucket, key).await?.ok_or_else(|| {
-            Failure::new(
-                "InputNotFound",
-                format!("input object {bucket}/{key} does not exist"),
-            )
-        })?;
-        if object.size == 0 {
-            return Err(Failure::new(
-                "InvalidInput",
-                format!("input object {bucket}/{key} is empty (0 bytes)"),
-            ));
-        }
-        scratch.names.add(Path::new(&object.blob_id), key);
+        let object = self.input_object(bucket, key, scratch).await?;
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             scratch.names.add(&path, key);
             return Ok(path);
@@ -332,6 +320,30 @@ impl Engine {
         scratch.names.add(&dest, key);
         self.blobs().download_to(&object.blob_id, &dest).await?;
         Ok(dest)
+    }
+
+    /// The stored object `bucket/key` a task reads, recorded so that failure messages
+    /// mentioning its blob name the key. Missing or empty objects are refused by their key.
+    pub(crate) async fn input_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        scratch: &ScratchDir,
+    ) -> Result<ObjectRecord, Failure> {
+        let object = self.store().get_object(bucket, key).await?.ok_or_else(|| {
+            Failure::new(
+                "InputNotFound",
+                format!("input object {bucket}/{key} does not exist"),
+            )
+        })?;
+        if object.size == 0 {
+            return Err(Failure::new(
+                "InvalidInput",
+                format!("input object {bucket}/{key} is empty (0 bytes)"),
+            ));
+        }
+        scratch.names.add(Path::new(&object.blob_id), key);
+        Ok(object)
     }
 
     pub(crate) async fn write_output(

@@ -239,6 +239,7 @@ impl Engine {
             .await?;
         if matches!(outcome, CancelOutcome::Cancelled { .. }) {
             self.inner.callback_wake.notify_one();
+            self.inner.piece_wake.notify_one();
             self.wake_workers();
         }
         Ok(outcome)

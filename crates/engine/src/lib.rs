@@ -7,6 +7,7 @@
 //! steps; polling covers work created by other nodes.
 
 pub mod batch;
+mod blob_http;
 pub mod callbacks;
 mod counters;
 pub mod dag;
@@ -126,12 +127,16 @@ struct Inner {
     task_wake: Notify,
     /// Signalled when callbacks were enqueued (the notifier listens).
     callback_wake: Arc<Notify>,
+    /// Signalled when a split task may have ended (the piece collector listens).
+    piece_wake: Notify,
     /// What this process's workers did (reported with the node heartbeat).
     counters: counters::Counters,
     /// How long this process's tasks took (rendered by the metrics endpoint).
     durations: durations::TaskDurations,
     /// The batching writer of task ends, started on the first end (it needs the runtime).
     finisher: std::sync::OnceLock<finisher::Finisher>,
+    /// The loopback server of ranged blob reads, started on first use.
+    blob_http: tokio::sync::OnceCell<blob_http::BlobHttp>,
 }
 
 impl Engine {
@@ -152,9 +157,11 @@ impl Engine {
                 batch_wake: Notify::new(),
                 task_wake: Notify::new(),
                 callback_wake,
+                piece_wake: Notify::new(),
                 counters: counters::Counters::default(),
                 durations: durations::new_family(),
                 finisher: std::sync::OnceLock::new(),
+                blob_http: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -227,6 +234,9 @@ impl Engine {
         let engine = self.clone();
         let driver_shutdown = shutdown.clone();
         set.spawn(async move { batch::run_driver(engine, driver_shutdown).await });
+        let engine = self.clone();
+        let collect_shutdown = shutdown.clone();
+        set.spawn(async move { segmented::collect_loop(engine, collect_shutdown).await });
         let engine = self.clone();
         set.spawn(async move { worker::sweep_stale(engine, shutdown).await });
         Ok(set)

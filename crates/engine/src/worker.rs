@@ -428,6 +428,7 @@ impl Engine {
     /// Records a task's end (batched with other slots' ends, see [`crate::finisher`]).
     async fn finish(&self, task: &Task, outcome: TaskOutcome) {
         let state = outcome.state;
+        let piece = crate::segmented::piece_of(task, &outcome);
         match self.finisher().finish(task, outcome).await {
             Some(FinishResult::Applied { submitted, .. }) => {
                 // One line per task end the store accepted (tests count them).
@@ -451,11 +452,15 @@ impl Engine {
                 if submitted {
                     self.wake_workers();
                 }
+                self.parent_may_have_ended(task, state);
                 self.inner.callback_wake.notify_one();
             }
             Some(FinishResult::LeaseLost) => {
                 tracing::warn!("task was reclaimed before it finished; result dropped");
                 Counters::add(&self.inner.counters.leases_lost, 1);
+                if let Some(blob) = piece {
+                    self.drop_refused_piece(task, &blob).await;
+                }
             }
             // Logged by the finisher; the lease runs out and the task runs again.
             None => {}

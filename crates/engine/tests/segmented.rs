@@ -1,10 +1,12 @@
 //! Segmented transcoding through the engine on SQLite, one process with two task slots,
 //! segmentation forced: the parent splits, its parts run through the ordinary claim path,
-//! the parent stitches; cancel of the parked parent cancels its parts.
+//! the parent stitches; cancel of the parked parent cancels its parts. However the parent
+//! ends, its pieces leave the blob store.
 
 mod common;
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use common::*;
 use reelflow_engine::SegmentedConfig;
@@ -60,6 +62,75 @@ fn parts(tasks: &[Task]) -> Vec<&Task> {
     tasks.iter().filter(|t| t.sub.is_some()).collect()
 }
 
+/// Every blob in the harness's blob store (`LocalBlobStore`'s layout: `<root>/ab/cd/<id>`).
+fn stored_blobs(h: &Harness) -> BTreeSet<String> {
+    let names = |dir: &std::path::Path| -> Vec<(String, std::path::PathBuf)> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut blobs = BTreeSet::new();
+    for (shard, path) in names(h.blobs.root()) {
+        if shard == "tmp" {
+            continue;
+        }
+        for (_, sub) in names(&path) {
+            blobs.extend(names(&sub).into_iter().map(|(id, _)| id));
+        }
+    }
+    blobs
+}
+
+/// The blob of object `key`.
+async fn blob_of(h: &Harness, key: &str) -> String {
+    let record = h.store.get_object(BUCKET, key).await.unwrap().unwrap();
+    record.blob_id
+}
+
+/// Waits, at most 40 s (the collector runs every 15 s, and at once after a parent ends),
+/// until the blob store holds only the blobs of `objects` and `parent`'s parts name no piece.
+async fn await_pieces_collected(h: &Harness, parent: &str, objects: &[&str]) {
+    let mut want = BTreeSet::new();
+    for key in objects {
+        want.insert(blob_of(h, key).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let blobs = stored_blobs(h);
+        let parts = h.store.sub_tasks(parent).await.unwrap();
+        let named: Vec<&str> = parts.iter().map(|p| p.result.as_str()).collect();
+        if blobs == want && named.iter().all(|r| r.is_empty()) {
+            return;
+        }
+        let left: Vec<_> = blobs.difference(&want).collect();
+        assert!(
+            Instant::now() < deadline,
+            "pieces left behind: {left:?}, results {named:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls run `run` until `done` holds of its tasks (at most 60 s); returns them.
+async fn await_tasks(h: &Harness, run: &str, done: impl Fn(&[Task]) -> bool) -> Vec<Task> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, tasks) = h.store.get_run(run).await.unwrap().unwrap();
+        if done(&tasks) {
+            return tasks;
+        }
+        let parent = tasks.iter().find(|t| t.node_name == "T").unwrap();
+        assert!(!parent.state.is_terminal(), "{tasks:#?}");
+        assert!(Instant::now() < deadline, "{tasks:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_long_transcode_is_split_encoded_by_parts_and_stitched() {
     let h = segmenting(3).await;
@@ -80,13 +151,10 @@ async fn a_long_transcode_is_split_encoded_by_parts_and_stitched() {
         assert_eq!(part.node_type, NodeType::TranscodePart);
         assert_eq!(part.state, TaskState::Success, "{part:?}");
         assert_eq!(part.attempts, 0, "each part ran once");
-        // The pieces were removed from the blob store after the stitch.
-        let out: serde_json::Value = serde_json::from_str(&part.result).unwrap();
-        if let Some(id) = out["blob_id"].as_str() {
-            assert!(h.blobs.size(id).await.is_err(), "piece {id} left behind");
-        }
     }
     let key = &parent.outputs[0].key;
+    // The pieces are removed once the parent ended: the input and the output stay.
+    await_pieces_collected(&h, &parent.job_id, &["in/a.mp4", key.as_str()]).await;
     let record = h.store.get_object(BUCKET, key).await.unwrap().unwrap();
     let path = h.blobs.local_path(&record.blob_id).unwrap();
     let report = probe(&path);
@@ -136,4 +204,43 @@ async fn cancelling_a_parked_parent_cancels_its_parts() {
         "{parts:#?}"
     );
     assert!(parts.iter().any(|p| p.state == TaskState::Cancel));
+    // A part that ended anyway deletes its piece (its end is refused).
+    await_pieces_collected(&h, &parent.job_id, &["in/c.mp4"]).await;
+}
+
+#[tokio::test]
+async fn cancelling_a_parent_removes_the_pieces_of_its_finished_parts() {
+    let h = segmenting(6).await;
+    let t = h.template(H264).await;
+    h.workflow(
+        "<Start>T</Start><T>End</T>",
+        &node("T", "Transcode", &t, "out/f.${Ext}"),
+    )
+    .await;
+    let runs = h.upload("in/f.mp4", &clip(&h, 60)).await;
+    // The first part that stored its piece (the audio pass is claimed first).
+    let tasks = await_tasks(&h, &runs[0], |tasks| {
+        parts(tasks)
+            .iter()
+            .any(|p| p.state == TaskState::Success && !p.result.is_empty())
+    })
+    .await;
+    let parent = tasks.iter().find(|t| t.node_name == "T").unwrap();
+    assert!(parent.is_parked(), "{tasks:#?}");
+    let finished: Vec<String> = parts(&tasks)
+        .iter()
+        .filter(|p| p.state == TaskState::Success)
+        .filter_map(|p| serde_json::from_str::<serde_json::Value>(&p.result).ok())
+        .filter_map(|out| out["blob_id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!finished.is_empty(), "{tasks:#?}");
+    let stored = stored_blobs(&h);
+    assert!(finished.iter().all(|b| stored.contains(b)), "{stored:?}");
+
+    h.engine.cancel(&parent.job_id).await.unwrap();
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Cancel, "{tasks:#?}");
+    await_pieces_collected(&h, &parent.job_id, &["in/f.mp4"]).await;
+    let stored = stored_blobs(&h);
+    assert!(finished.iter().all(|b| !stored.contains(b)), "{stored:?}");
 }

@@ -22,6 +22,23 @@ pub(crate) fn arg(path: &Path) -> Result<String, MediaError> {
     })
 }
 
+/// An input argument: a loopback URL (`http://127.0.0.1:<port>/…`, the engine's ranged-read
+/// blob server, through which ffmpeg reads only the bytes it needs) as it is, anything else
+/// as an absolute path ([`arg`]). Only the loopback address is let through, so no input can
+/// name another protocol or host.
+pub(crate) fn input_arg(path: &Path) -> Result<String, MediaError> {
+    match path.to_str() {
+        Some(url) if is_loopback_url(url) => Ok(url.to_owned()),
+        _ => arg(path),
+    }
+}
+
+fn is_loopback_url(text: &str) -> bool {
+    text.strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(port, _)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Escapes `%` for use in an ffmpeg output pattern (image2, hls segment names).
 pub(crate) fn escape_pattern(text: &str) -> String {
     text.replace('%', "%%")
@@ -86,6 +103,23 @@ pub(crate) async fn remove_matching(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_urls_pass_as_inputs() {
+        let url = "http://127.0.0.1:4321/b/abc/in.mp4";
+        assert_eq!(input_arg(Path::new(url)).unwrap(), url);
+        for other in [
+            "http://10.0.0.1:80/x",
+            "https://127.0.0.1:1/x",
+            "http://127.0.0.1:/x",
+            "file:/etc/passwd",
+        ] {
+            assert!(
+                input_arg(Path::new(other)).unwrap().starts_with('/'),
+                "{other}"
+            );
+        }
+    }
 
     #[test]
     fn relative_paths_become_absolute() {

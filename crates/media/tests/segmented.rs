@@ -37,6 +37,7 @@ fn opts(target: usize, min: f64) -> SegmentedOptions {
         params: SegmentParams {
             target_segments: target,
             min_segment_secs: min,
+            multiple_of: 1,
         },
         parallel: 2,
         threads: Some(1),

@@ -60,6 +60,7 @@ struct FileConfig {
     region: Option<String>,
     multipart_max_age_secs: Option<u64>,
     task_max_attempts: Option<u32>,
+    task_lease_secs: Option<u64>,
     role: Option<Role>,
     queue_max_concurrent: Option<u32>,
     database_url: Option<String>,
@@ -117,6 +118,9 @@ pub struct Config {
     pub multipart_max_age: Duration,
     /// Attempts of a task that fails for a transient reason (the first included).
     pub task_max_attempts: u32,
+    /// How long a worker's claim on a task lasts without a heartbeat (renewed every third of
+    /// it): a lost worker's tasks run elsewhere after this.
+    pub task_lease: Duration,
     /// What this process does.
     pub role: Role,
     /// MaxConcurrent of a bucket's default queue when it is created (cluster-wide).
@@ -273,6 +277,14 @@ impl Config {
                     .max(1),
                 None => file.task_max_attempts.unwrap_or(3).max(1),
             },
+            task_lease: Duration::from_secs(match env("REELFLOW_TASK_LEASE_SECS") {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .context("REELFLOW_TASK_LEASE_SECS must be a number of seconds")?
+                    .max(3),
+                None => file.task_lease_secs.unwrap_or(30).max(3),
+            }),
             role: match (overrides.role, env("REELFLOW_ROLE")) {
                 (Some(role), _) => role,
                 (None, Some(v)) => <Role as clap::ValueEnum>::from_str(v.trim(), true)
@@ -376,7 +388,7 @@ fn read_file(path: &Path) -> Result<FileConfig> {
 /// Segmented transcoding from the environment: `REELFLOW_SEGMENT_MIN_SECONDS` (inputs longer
 /// than this are split; 0 or `off`: never; default 300), `REELFLOW_SEGMENT_FORCE=1` (split
 /// even with one task slot in the cluster), `REELFLOW_SEGMENT_COUNT` (segments wanted;
-/// default one per live task slot), `REELFLOW_SEGMENT_MAX` (default 16) and
+/// default three per live task slot), `REELFLOW_SEGMENT_MAX` (default 16) and
 /// `REELFLOW_SEGMENT_MIN_LENGTH` (shortest segment in seconds, default 20).
 fn segmented_config() -> anyhow::Result<reelflow_engine::SegmentedConfig> {
     let mut config = reelflow_engine::SegmentedConfig::default();

@@ -65,7 +65,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
             node_id: node_id.clone(),
             work_dir: config.data.join("work"),
             workers: config.workers,
-            lease: Duration::from_secs(30),
+            lease: config.task_lease,
             poll_interval: Duration::from_secs(1),
             default_max_concurrent: config.queue_max_concurrent,
             fuse_siblings: config.fuse,

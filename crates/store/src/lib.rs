@@ -50,7 +50,7 @@ pub use multipart::{CompletedUpload, MultipartStore, MultipartUpload, UploadPart
 pub use nodes::{NodeInfo, NodeRecord, NodeStore};
 pub use open::Backend;
 pub use stats::{QueueLoad, SchemaStatus, Stats, StatsStore};
-pub use subtasks::SubTaskStore;
+pub use subtasks::{StoredPiece, SubTaskStore};
 pub use wake::{WakeSignals, WakeStore};
 
 /// The code a task keeps after its worker was lost while running it.

@@ -6,6 +6,11 @@
 //! lease; [`Task::is_parked`](reelflow_model::execution::Task::is_parked)) in one
 //! transaction. Sub-tasks are claimed, heartbeated, retried and finished like any task; the
 //! engine's decider resubmits the parent when they are over (see `reelflow_engine::dag`).
+//!
+//! A finished sub-task's result names the piece it stored for its parent (a blob). Once the
+//! parent has ended nothing reads the piece any more: [`SubTaskStore::pieces_to_collect`]
+//! lists such pieces and [`SubTaskStore::mark_piece_collected`] clears the result after the
+//! engine deleted the blob, so each is listed until it was collected, and then never again.
 
 use async_trait::async_trait;
 use reelflow_model::execution::Task;
@@ -24,6 +29,16 @@ pub(crate) const REFRESH_PROGRESS: &str = "UPDATE tasks SET progress = COALESCE(
     / (COUNT(*) * 100) \
     FROM tasks s WHERE s.parent_job_id = $1), progress) \
     WHERE job_id = $1 AND state = 'Waiting'";
+
+/// A piece a finished sub-task stored for its parent: the sub-task and its result (the
+/// engine's JSON naming the blob).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPiece {
+    /// The sub-task.
+    pub job_id: String,
+    /// Its result.
+    pub result: String,
+}
 
 /// Splitting tasks into sub-tasks.
 #[async_trait]
@@ -44,4 +59,11 @@ pub trait SubTaskStore: Send + Sync {
     /// Sets a parked parent's progress from its sub-tasks' ([`REFRESH_PROGRESS`]); does
     /// nothing when the parent is not parked.
     async fn refresh_parent_progress(&self, parent_job_id: &str) -> StoreResult<()>;
+    /// Up to `limit` pieces nothing reads any more: sub-tasks with a non-empty result whose
+    /// parent ended (`Success`, `Failed` or `Cancel`), in no particular order.
+    async fn pieces_to_collect(&self, limit: u32) -> StoreResult<Vec<StoredPiece>>;
+    /// Clears the result of sub-task `job_id` (its piece was deleted) if it still is `result`
+    /// and its parent ended; true when it was cleared, false when there was nothing to clear
+    /// (collected already, another result, or a parent that has not ended).
+    async fn mark_piece_collected(&self, job_id: &str, result: &str) -> StoreResult<bool>;
 }

@@ -14,7 +14,11 @@
 //!    resubmits the parent ([`decide`], called by [`crate::dag::decide`]); the parent fetches
 //!    the pieces, stitches them by stream copy and finishes as the Transcode's output, or fails
 //!    naming the piece that failed. Cancelling the parent cancels its parts.
+//!
+//! Once the parent ended, however it ended, its pieces are removed by the collector
+//! ([`collect`]).
 
+mod collect;
 mod decide;
 mod part;
 mod split;
@@ -25,6 +29,7 @@ use reelflow_model::execution::Task;
 use reelflow_model::template::TranscodeParams;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use collect::{collect_loop, piece_of};
 pub(crate) use decide::decide_parts;
 pub(crate) use split::SPLIT;
 
@@ -38,7 +43,7 @@ pub struct SegmentedConfig {
     pub min_input_secs: f64,
     /// Split even when the cluster has a single task slot (tests, benchmarks).
     pub force: bool,
-    /// Segments wanted; `None`: one per task slot of the live nodes, at most
+    /// Segments wanted; `None`: three per task slot of the live nodes, at most
     /// [`SegmentedConfig::max_segments`].
     pub segments: Option<usize>,
     /// Most segments per task.

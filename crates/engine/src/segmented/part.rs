@@ -57,10 +57,18 @@ impl Engine {
         };
         let job = self.resolve(&parent_view).await?;
         let transcode = spec_of(&job)?;
-        let input = self
-            .job_input(&job, scratch, ctl)
-            .await?
-            .ok_or_else(|| Failure::new("InvalidInput", "the task has no input"))?;
+        // A segment reads only its stretch of the input (and the container's index): from
+        // S3 through ranged reads, never a download of the whole object per part.
+        let (input, _share) = if job.node.operation.input_url.is_some() {
+            let input = self.job_input(&job, scratch, ctl).await?;
+            (
+                input.ok_or_else(|| Failure::new("InvalidInput", "the task has no input"))?,
+                None,
+            )
+        } else {
+            self.ranged_object(&job.task.input_bucket, &job.task.input_key, scratch)
+                .await?
+        };
         let tools = MediaTools::default();
         let work = scratch.root.join("part");
         let file = match &spec.part {

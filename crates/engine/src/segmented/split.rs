@@ -16,6 +16,9 @@ use crate::execute::{Failure, Job};
 /// it alone (the store parked it: no longer leased, no slot held). Never stored.
 pub(crate) const SPLIT: &str = "SplitIntoSegments";
 
+/// Segments planned per live task slot when the count is not configured.
+pub(crate) const SEGMENTS_PER_SLOT: usize = 3;
+
 impl Engine {
     /// Splits the task of `job` (its input fetched to `input`) when it qualifies: `None` to
     /// run it as usual, else what its worker reports: [`SPLIT`] when it split (the store
@@ -31,7 +34,7 @@ impl Engine {
         }
         supported_spec(job)?;
         let target = self.segment_target().await?;
-        let (info, plan) = self.segment_plan(input, target, ctl).await?;
+        let (info, plan) = self.segment_plan(input, &target, ctl).await?;
         let parts = sub_tasks(job, &info, &plan);
         let split = self
             .store()
@@ -56,8 +59,8 @@ impl Engine {
 
     /// How many segments to plan, or `None` when segmentation does not apply now: off, or
     /// fewer than two live nodes running tasks (one ffmpeg already uses a node's cores), unless
-    /// forced. The default count is one per live task slot.
-    async fn segment_target(&self) -> Option<usize> {
+    /// forced. The default count is [`SEGMENTS_PER_SLOT`] per live task slot.
+    async fn segment_target(&self) -> Option<Target> {
         let config = &self.inner.config.segmented;
         if !config.enabled() {
             return None;
@@ -66,10 +69,21 @@ impl Engine {
         if !config.force && (nodes < 2 || slots < 2) {
             return None;
         }
-        // One per slot by default: every part downloads and demuxes the whole input, so more
-        // pieces cost more than they even out (measured, README).
-        let wanted = config.segments.unwrap_or(slots);
-        Some(wanted.clamp(2, config.max_segments.max(2)))
+        // Several per slot by default: parts are claimed as slots free up, so the slot that
+        // drew the slower pieces (content, a busier core) takes fewer of them and the last
+        // part ends soon after the others. A part reads only its stretch of the input
+        // (ranged reads), so more parts cost little (measured, README).
+        let max = config.max_segments.max(2);
+        Some(match config.segments {
+            Some(n) => Target {
+                segments: n.clamp(2, max),
+                slots: None,
+            },
+            None => Target {
+                segments: slots.saturating_mul(SEGMENTS_PER_SLOT).clamp(2, max),
+                slots: Some(slots),
+            },
+        })
     }
 
     /// Live nodes that run tasks, and their task slots (this node's at least).
@@ -90,16 +104,18 @@ impl Engine {
     async fn segment_plan(
         &self,
         input: &Path,
-        target: usize,
+        target: &Target,
         ctl: &RunControl,
     ) -> Option<(MediaInfo, SegmentPlan)> {
         let config = &self.inner.config.segmented;
         let info = reelflow_media::probe(input, ctl).await.ok()?;
-        if !info.has_video() || info.duration? <= config.min_input_secs {
+        let duration = info.duration?;
+        if !info.has_video() || duration <= config.min_input_secs {
             return None;
         }
         let params = SegmentParams {
-            target_segments: target,
+            target_segments: target.for_duration(duration, config.min_segment_secs.max(1.0)),
+            multiple_of: target.slots.unwrap_or(1),
             min_segment_secs: config.min_segment_secs.max(1.0),
         };
         let tools = MediaTools::default();
@@ -110,6 +126,29 @@ impl Engine {
                 tracing::info!(%error, "cannot plan segments; transcoding in one piece");
                 None
             }
+        }
+    }
+}
+
+/// How many segments to plan.
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    segments: usize,
+    /// The cluster's task slots, when the count follows from them (not configured).
+    slots: Option<usize>,
+}
+
+impl Target {
+    /// The count for an input of `duration` seconds with segments of at least `min_secs`:
+    /// when it follows from the slots and the length allows fewer than wanted, a multiple of
+    /// the slots (5 equal segments on 2 slots leave one slot idle for the whole last one;
+    /// 4 do not).
+    fn for_duration(&self, duration: f64, min_secs: f64) -> usize {
+        let fit = (duration / min_secs).floor().max(0.0) as usize;
+        let n = self.segments.min(fit);
+        match self.slots {
+            Some(slots) if slots >= 2 && n > slots => n - n % slots,
+            _ => n,
         }
     }
 }
@@ -156,5 +195,40 @@ fn sub_task(parent: &Task, node_name: String, spec: &PartSpec) -> Task {
             spec: serde_json::to_string(spec).unwrap_or_default(),
         }),
         ..parent.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn a_count_from_the_slots_fills_every_slot_to_the_end() {
+        let slots = |segments, slots| Target {
+            segments,
+            slots: Some(slots),
+        };
+        assert_eq!(slots(6, 2).for_duration(600.0, 20.0), 6);
+        assert_eq!(
+            slots(6, 2).for_duration(59.97, 10.0),
+            4,
+            "5 fit: rounded down to 2 per slot"
+        );
+        assert_eq!(slots(9, 3).for_duration(80.0, 10.0), 6);
+        assert_eq!(slots(6, 2).for_duration(25.0, 10.0), 2);
+        assert_eq!(
+            slots(6, 2).for_duration(15.0, 10.0),
+            1,
+            "too short: the plan runs unsegmented"
+        );
+        let fixed = Target {
+            segments: 5,
+            slots: None,
+        };
+        assert_eq!(
+            fixed.for_duration(59.97, 10.0),
+            5,
+            "a configured count is kept"
+        );
     }
 }

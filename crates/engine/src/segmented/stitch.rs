@@ -1,5 +1,6 @@
-//! Phase 3: the resubmitted parent checks its parts, fetches the pieces from the blob store,
-//! stitches them into its output and removes the pieces.
+//! Phase 3: the resubmitted parent checks its parts, fetches the pieces from the blob store
+//! and stitches them into its output. The pieces stay until the parent's end is recorded
+//! (a parent run again after a lost lease needs them): the collector then removes them.
 
 use reelflow_media::segmented::{audio_path, segment_path};
 use reelflow_media::{MediaTools, RunControl, StitchPiece, StitchTask, TranscodeSpec};
@@ -24,21 +25,12 @@ impl Engine {
         parts: &[Task],
         ctl: &RunControl,
     ) -> Result<TaskResult, Failure> {
-        let pieces = match finished_pieces(task, parts) {
-            Ok(pieces) => pieces,
-            Err(failure) => {
-                self.remove_pieces(parts).await;
-                return Err(failure);
-            }
-        };
+        let pieces = finished_pieces(task, parts)?;
         if let Some(progress) = &ctl.progress {
             progress(95);
         }
         let scratch = ScratchDir::create(self.inner.config.work_dir.join(&task.job_id))?;
         let result = self.stitch_pieces(task, &pieces, &scratch, ctl).await;
-        if result.is_ok() {
-            self.remove_pieces(parts).await;
-        }
         result.map_err(|f| scratch.redact(&task.input_key, f))
     }
 
@@ -117,20 +109,6 @@ impl Engine {
             }
         }
         Ok(stitch)
-    }
-
-    /// Deletes the stored pieces of `parts` (best effort: a leftover is only space).
-    async fn remove_pieces(&self, parts: &[Task]) {
-        for part in parts.iter().filter(|p| p.state == TaskState::Success) {
-            let Ok(out) = serde_json::from_str::<PartOutput>(&part.result) else {
-                continue;
-            };
-            if let Some(id) = out.blob_id
-                && let Err(error) = self.blobs().delete(&id).await
-            {
-                tracing::warn!(%error, "could not remove a segment piece");
-            }
-        }
     }
 }
 

@@ -81,7 +81,12 @@ pub fn segment_args(
     if let Some(seek) = segment.seek {
         args.extend(["-ss".into(), num(seek)]);
     }
-    args.extend(["-i".into(), paths::arg(input)?, "-map".into(), VIDEO.into()]);
+    args.extend([
+        "-i".into(),
+        paths::input_arg(input)?,
+        "-map".into(),
+        VIDEO.into(),
+    ]);
     args.extend(["-vf".into(), filters(codec, &video, info)?]);
     args.extend(closed_gop(encode_args(codec, &video, None)?));
     args.extend(vbv_args(codec, &video));
@@ -193,7 +198,7 @@ pub fn audio_pass_args(
     let mut args = prelude();
     args.extend([
         "-i".into(),
-        paths::arg(input)?,
+        paths::input_arg(input)?,
         "-map".into(),
         "0:a:0".into(),
     ]);

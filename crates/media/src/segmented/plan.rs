@@ -8,8 +8,10 @@
 //! The rule ([`choose_cuts`], pure): with `n = min(target, ⌊span / min⌋)` segments
 //! (at least one), cut `k` goes on the key frame nearest to the point that splits what
 //! is left after cut `k − 1` into `n − k + 1` equal parts, among the key frames that
-//! leave at least `min` seconds on both sides. When the GOP is too long to honour
-//! that, fewer segments come out. [`plan_segments`] turns the cuts into frame ranges:
+//! leave at least `min` seconds on both sides. When a cut finds no such key frame (a long
+//! or irregular GOP), the largest smaller count whose every cut does is planned instead
+//! (with `multiple_of`, preferring multiples of it), so segments stay near-equal: a lost
+//! cut never leaves its remainder to one long last segment. [`plan_segments`] turns the cuts into frame ranges:
 //! segment `i` holds frames `[first_i, first_{i+1})` in presentation order, which is
 //! what makes the seams exact (each segment encode stops after exactly that many
 //! frames).
@@ -54,6 +56,15 @@ pub struct SegmentParams {
     /// No segment shorter than this many seconds (start-up cost of an encoder, rate
     /// control settling). Must be positive.
     pub min_segment_secs: f64,
+    /// When fewer segments than wanted fit, prefer a count that is a multiple of this (the
+    /// encoders running at once: five equal segments on two encoders leave one idle for the
+    /// whole last one) or smaller than it. 1: any count.
+    #[serde(default = "one")]
+    pub multiple_of: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for SegmentParams {
@@ -61,6 +72,7 @@ impl Default for SegmentParams {
         Self {
             target_segments: 4,
             min_segment_secs: 10.0,
+            multiple_of: 1,
         }
     }
 }
@@ -211,7 +223,23 @@ pub fn choose_cuts(
     check_params(params)?;
     let span = end - start;
     let fit = (span / params.min_segment_secs).floor().max(1.0) as usize;
-    let n = params.target_segments.min(fit);
+    let multiple = params.multiple_of.max(1);
+    // The largest count whose every cut finds a key frame: a count that loses a cut would
+    // leave its remainder in one long last segment.
+    let counts = (1..=params.target_segments.min(fit)).rev();
+    let mut counts = counts.filter(|&n| n % multiple == 0 || n < multiple);
+    Ok(counts
+        .find_map(|n| {
+            let cuts = greedy_cuts(keyframes, start, end, n, params.min_segment_secs);
+            (cuts.len() + 1 == n).then_some(cuts)
+        })
+        .unwrap_or_default())
+}
+
+/// Cut `k` of `n` on the key frame nearest to the point that splits what is left after cut
+/// `k − 1` into `n − k + 1` equal parts, among those leaving `min` seconds on both sides;
+/// a cut that finds no such key frame is skipped.
+fn greedy_cuts(keyframes: &[f64], start: f64, end: f64, n: usize, min: f64) -> Vec<f64> {
     let mut cuts = Vec::with_capacity(n.saturating_sub(1));
     let mut prev = start;
     for k in 1..n {
@@ -219,14 +247,14 @@ pub fn choose_cuts(
         let allowed = keyframes
             .iter()
             .copied()
-            .filter(|t| t - prev >= params.min_segment_secs && end - t >= params.min_segment_secs);
+            .filter(|t| t - prev >= min && end - t >= min);
         let best = allowed.min_by(|a, b| (a - ideal).abs().total_cmp(&(b - ideal).abs()));
         if let Some(cut) = best {
             cuts.push(cut);
             prev = cut;
         }
     }
-    Ok(cuts)
+    cuts
 }
 
 fn check_params(params: &SegmentParams) -> Result<(), PlanError> {

@@ -11,6 +11,7 @@ fn params(target: usize, min: f64) -> SegmentParams {
     SegmentParams {
         target_segments: target,
         min_segment_secs: min,
+        multiple_of: 1,
     }
 }
 
@@ -123,4 +124,48 @@ fn bad_params_and_inputs_are_errors() {
     assert!(matches!(err, PlanError::BadLine { line: 1, .. }));
     let skipped = FrameIndex::parse("packet|pts_time=N/A|dts_time=N/A|flags=K_\n").unwrap();
     assert!(skipped.times.is_empty());
+}
+
+/// Key frames of a 60 s x264 source with `-g 60` and scene cuts (bench/segmented's source).
+const IRREGULAR: [f64; 38] = [
+    0.0, 1.967, 2.633, 3.3, 4.067, 4.7, 6.667, 8.633, 10.6, 12.567, 14.533, 16.5, 17.2, 19.167,
+    21.133, 23.1, 25.067, 25.567, 27.533, 28.2, 28.833, 30.8, 32.767, 34.733, 36.7, 38.667, 40.633,
+    42.6, 43.367, 45.333, 47.3, 49.267, 51.233, 53.2, 53.867, 55.833, 57.8, 59.767,
+];
+
+fn lengths(cuts: &[f64], end: f64) -> Vec<f64> {
+    let mut edges = vec![0.0];
+    edges.extend_from_slice(cuts);
+    edges.push(end);
+    edges.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[test]
+fn a_lost_cut_plans_fewer_equal_segments_not_a_long_last_one() {
+    // Six segments of at least 9.5 s do not fit these key frames (the fifth cut finds none);
+    // five do, all near 12 s, instead of four of 10 s and a last one of 19 s.
+    let cuts = choose_cuts(&IRREGULAR, 0.0, 60.0, &params(6, 9.5)).unwrap();
+    let parts = lengths(&cuts, 60.0);
+    assert_eq!(parts.len(), 5, "{parts:?}");
+    let (short, long) = (
+        parts.iter().copied().fold(f64::MAX, f64::min),
+        parts.iter().copied().fold(0.0, f64::max),
+    );
+    assert!(short >= 9.5 && long / short < 1.25, "{parts:?}");
+}
+
+#[test]
+fn a_multiple_of_the_encoders_is_preferred() {
+    let two = SegmentParams {
+        multiple_of: 2,
+        ..params(6, 9.5)
+    };
+    let parts = lengths(&choose_cuts(&IRREGULAR, 0.0, 60.0, &two).unwrap(), 60.0);
+    assert_eq!(parts.len(), 4, "{parts:?}");
+    let three = SegmentParams {
+        multiple_of: 3,
+        ..params(6, 9.5)
+    };
+    let parts = lengths(&choose_cuts(&IRREGULAR, 0.0, 60.0, &three).unwrap(), 60.0);
+    assert_eq!(parts.len(), 3, "{parts:?}");
 }

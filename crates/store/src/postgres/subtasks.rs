@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use super::{PgStore, notify};
 use crate::rows::{self, outputs_to_json};
 use crate::subtasks::{REFRESH_PROGRESS, SUB_COLUMNS};
-use crate::{StoreResult, SubTaskStore};
+use crate::{StoreResult, StoredPiece, SubTaskStore};
 
 #[async_trait]
 impl SubTaskStore for PgStore {
@@ -61,6 +61,35 @@ impl SubTaskStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn pieces_to_collect(&self, limit: u32) -> StoreResult<Vec<StoredPiece>> {
+        // The conditions on `s` are those of the partial index `tasks_pieces`.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT s.job_id, s.result FROM tasks s JOIN tasks p ON p.job_id = s.parent_job_id \
+             WHERE s.parent_job_id IS NOT NULL AND s.result <> '' \
+             AND p.state IN ('Success', 'Failed', 'Cancel') LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(job_id, result)| StoredPiece { job_id, result })
+            .collect())
+    }
+
+    async fn mark_piece_collected(&self, job_id: &str, result: &str) -> StoreResult<bool> {
+        let cleared = sqlx::query(
+            "UPDATE tasks SET result = '' WHERE job_id = $1 AND result = $2 \
+             AND result <> '' AND parent_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM tasks p \
+             WHERE p.job_id = tasks.parent_job_id AND p.state IN ('Success', 'Failed', 'Cancel'))",
+        )
+        .bind(job_id)
+        .bind(result)
+        .execute(&self.pool)
+        .await?;
+        Ok(cleared.rows_affected() == 1)
     }
 }
 

@@ -52,6 +52,8 @@ conformance! {
         the_last_part_resubmits_the_parent_and_progress_adds_up,
         a_cancel_before_the_split_refuses_it,
         cancelling_a_parked_parent_cancels_its_parts,
+        pieces_of_a_cancelled_parent_are_listed_until_collected,
+        pieces_of_an_ended_parent_are_listed_but_not_its_own_result,
     ],
     batch: [
         batches_are_created_read_and_listed_with_filters_and_paging,

@@ -224,3 +224,159 @@ pub async fn cancelling_a_parked_parent_cancels_its_parts(store: Arc<dyn Store>)
         FinishResult::LeaseLost
     );
 }
+
+/// Part `job` ends with a piece named by `result`.
+fn piece_end(result: &str) -> TaskOutcome {
+    TaskOutcome {
+        result: result.into(),
+        ..success()
+    }
+}
+
+/// The pieces to collect, by job id.
+async fn pieces(store: &Arc<dyn Store>, limit: u32) -> Vec<(String, String)> {
+    let mut pieces: Vec<(String, String)> = store
+        .pieces_to_collect(limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.job_id, p.result))
+        .collect();
+    pieces.sort();
+    pieces
+}
+
+pub async fn pieces_of_a_cancelled_parent_are_listed_until_collected(store: Arc<dyn Store>) {
+    claimed_parent(&store).await;
+    let parts = [part(0), part(1), part(2)];
+    assert!(store.split_task("jr1", "w1", &parts).await.unwrap());
+    let a = store.claim_task("w2", 12, 100).await.unwrap().unwrap();
+    let b = store.claim_task("w3", 12, 100).await.unwrap().unwrap();
+    let c = store.claim_task("w4", 12, 100).await.unwrap().unwrap();
+    for (part, owner, blob) in [(&a, "w2", "x0"), (&b, "w3", "x1")] {
+        let end = piece_end(&format!("{{\"blob_id\":\"{blob}\"}}"));
+        let applied = store
+            .finish_task(&part.job_id, owner, &end, &parts_decider, &no_callbacks)
+            .await
+            .unwrap();
+        assert!(matches!(applied, FinishResult::Applied { .. }));
+    }
+    // The parent still waits for its last part: its pieces are needed.
+    assert!(pieces(&store, 10).await.is_empty());
+    assert!(
+        !store
+            .mark_piece_collected(&a.job_id, "{\"blob_id\":\"x0\"}")
+            .await
+            .unwrap(),
+        "no piece of a parent that has not ended is cleared"
+    );
+
+    let outcome = store
+        .cancel_task("jr1", 13, &parts_decider, &no_callbacks)
+        .await
+        .unwrap();
+    assert_eq!(outcome, CancelOutcome::Cancelled { run_ended: true });
+    // The running part's end is refused: its result is never stored, nor listed.
+    let late = piece_end("{\"blob_id\":\"x2\"}");
+    let refused = store
+        .finish_task(&c.job_id, "w4", &late, &parts_decider, &no_callbacks)
+        .await
+        .unwrap();
+    assert_eq!(refused, FinishResult::LeaseLost);
+
+    let listed = pieces(&store, 10).await;
+    let want = [
+        (a.job_id.clone(), "{\"blob_id\":\"x0\"}".to_owned()),
+        (b.job_id.clone(), "{\"blob_id\":\"x1\"}".to_owned()),
+    ];
+    assert_eq!(listed, want);
+    assert_eq!(
+        store.pieces_to_collect(1).await.unwrap().len(),
+        1,
+        "limited"
+    );
+
+    // Collected once: a second mark, or a mark of another result, clears nothing.
+    assert!(
+        !store
+            .mark_piece_collected(&a.job_id, "other")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_piece_collected(&a.job_id, &want[0].1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_piece_collected(&a.job_id, &want[0].1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(pieces(&store, 10).await, want[1..]);
+    assert!(
+        store
+            .mark_piece_collected(&b.job_id, &want[1].1)
+            .await
+            .unwrap()
+    );
+    assert!(pieces(&store, 10).await.is_empty());
+    let stored = store.sub_tasks("jr1").await.unwrap();
+    assert!(stored.iter().all(|t| t.result.is_empty()), "{stored:#?}");
+}
+
+pub async fn pieces_of_an_ended_parent_are_listed_but_not_its_own_result(store: Arc<dyn Store>) {
+    claimed_parent(&store).await;
+    assert!(
+        store
+            .split_task("jr1", "w1", &[part(0), part(1)])
+            .await
+            .unwrap()
+    );
+    let a = store.claim_task("w2", 12, 100).await.unwrap().unwrap();
+    let b = store.claim_task("w3", 12, 100).await.unwrap().unwrap();
+    let end = piece_end("{\"blob_id\":\"y0\"}");
+    store
+        .finish_task(&a.job_id, "w2", &end, &parts_decider, &no_callbacks)
+        .await
+        .unwrap();
+    // The other part fails: the parent is resubmitted, and then fails too.
+    let failed = outcome(TaskState::Failed, 25);
+    let last = store
+        .finish_task(&b.job_id, "w3", &failed, &parts_decider, &no_callbacks)
+        .await
+        .unwrap();
+    assert_eq!(
+        last,
+        FinishResult::Applied {
+            run_ended: false,
+            submitted: true
+        }
+    );
+    // Resubmitted, the parent still needs its pieces (it reads them, or names the failure).
+    assert!(pieces(&store, 10).await.is_empty());
+    let parent = store.claim_task("w2", 13, 100).await.unwrap().unwrap();
+    assert_eq!(parent.job_id, "jr1");
+    let parent_end = TaskOutcome {
+        result: "<Result/>".into(),
+        ..outcome(TaskState::Failed, 26)
+    };
+    store
+        .finish_task("jr1", "w2", &parent_end, &parts_decider, &no_callbacks)
+        .await
+        .unwrap();
+    let listed = pieces(&store, 10).await;
+    assert_eq!(
+        listed,
+        [(a.job_id.clone(), "{\"blob_id\":\"y0\"}".to_owned())]
+    );
+    assert!(
+        !store
+            .mark_piece_collected("jr1", "<Result/>")
+            .await
+            .unwrap(),
+        "only sub-tasks have pieces"
+    );
+}
