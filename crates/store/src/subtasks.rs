@@ -30,6 +30,19 @@ pub(crate) const REFRESH_PROGRESS: &str = "UPDATE tasks SET progress = COALESCE(
     FROM tasks s WHERE s.parent_job_id = $1), progress) \
     WHERE job_id = $1 AND state = 'Waiting'";
 
+/// Up to `$1` pieces to collect: sub-tasks with a result whose parent ended (the conditions
+/// on `s` are those of the partial index `tasks_pieces`). Same text on both backends.
+pub(crate) const PIECES_TO_COLLECT: &str = "SELECT s.job_id, s.result FROM tasks s \
+     JOIN tasks p ON p.job_id = s.parent_job_id \
+     WHERE s.parent_job_id IS NOT NULL AND s.result <> '' \
+     AND p.state IN ('Success', 'Failed', 'Cancel') LIMIT $1";
+
+/// Clears sub-task `$1`'s result if it still is `$2` and its parent ended.
+pub(crate) const MARK_PIECE_COLLECTED: &str = "UPDATE tasks SET result = '' \
+     WHERE job_id = $1 AND result = $2 AND result <> '' AND parent_job_id IS NOT NULL \
+     AND EXISTS (SELECT 1 FROM tasks p WHERE p.job_id = tasks.parent_job_id \
+     AND p.state IN ('Success', 'Failed', 'Cancel'))";
+
 /// A piece a finished sub-task stored for its parent: the sub-task and its result (the
 /// engine's JSON naming the blob).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,8 @@
 
 mod collect;
 mod decide;
+#[cfg(test)]
+mod fixtures;
 mod part;
 mod split;
 mod stitch;

@@ -152,34 +152,13 @@ fn part_failure(task: &Task, part: &Task, spec: &PartSpec) -> Failure {
 #[cfg(test)]
 mod tests {
     use reelflow_model::execution::SubTask;
-    use reelflow_model::workflow::NodeType;
 
     use super::*;
 
     fn task(state: TaskState, sub: Option<SubTask>) -> Task {
         Task {
-            job_id: "j1".into(),
-            run_id: "i1".into(),
-            node_name: "Transcode_1".into(),
-            node_type: NodeType::Transcode,
-            tag: "Transcode".into(),
-            template_id: "t".into(),
-            template_name: "t".into(),
-            queue_id: String::new(),
-            state,
-            code: String::new(),
-            message: String::new(),
-            progress: 0,
-            input_bucket: "b".into(),
-            input_key: "in.mp4".into(),
-            outputs: vec![],
-            result: String::new(),
-            created: 1,
-            started: Some(1),
-            ended: None,
-            attempts: 0,
-            not_before: 0,
             sub,
+            ..super::super::fixtures::task("j1", state)
         }
     }
 

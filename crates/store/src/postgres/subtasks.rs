@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::{PgStore, notify};
 use crate::rows::{self, outputs_to_json};
-use crate::subtasks::{REFRESH_PROGRESS, SUB_COLUMNS};
+use crate::subtasks::{MARK_PIECE_COLLECTED, PIECES_TO_COLLECT, REFRESH_PROGRESS, SUB_COLUMNS};
 use crate::{StoreResult, StoredPiece, SubTaskStore};
 
 #[async_trait]
@@ -64,15 +64,10 @@ impl SubTaskStore for PgStore {
     }
 
     async fn pieces_to_collect(&self, limit: u32) -> StoreResult<Vec<StoredPiece>> {
-        // The conditions on `s` are those of the partial index `tasks_pieces`.
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT s.job_id, s.result FROM tasks s JOIN tasks p ON p.job_id = s.parent_job_id \
-             WHERE s.parent_job_id IS NOT NULL AND s.result <> '' \
-             AND p.state IN ('Success', 'Failed', 'Cancel') LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(PIECES_TO_COLLECT)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(job_id, result)| StoredPiece { job_id, result })
@@ -80,15 +75,11 @@ impl SubTaskStore for PgStore {
     }
 
     async fn mark_piece_collected(&self, job_id: &str, result: &str) -> StoreResult<bool> {
-        let cleared = sqlx::query(
-            "UPDATE tasks SET result = '' WHERE job_id = $1 AND result = $2 \
-             AND result <> '' AND parent_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM tasks p \
-             WHERE p.job_id = tasks.parent_job_id AND p.state IN ('Success', 'Failed', 'Cancel'))",
-        )
-        .bind(job_id)
-        .bind(result)
-        .execute(&self.pool)
-        .await?;
+        let cleared = sqlx::query(MARK_PIECE_COLLECTED)
+            .bind(job_id)
+            .bind(result)
+            .execute(&self.pool)
+            .await?;
         Ok(cleared.rows_affected() == 1)
     }
 }

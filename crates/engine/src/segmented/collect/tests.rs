@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reelflow_model::XmlElement;
 use reelflow_model::clock::DisplayOffset;
-use reelflow_model::execution::{Instance, RunState, SubTask};
+use reelflow_model::execution::{Instance, RunState};
 use reelflow_objects::{BlobStore, LocalBlobStore};
 use reelflow_store::sqlite::SqliteStore;
 use reelflow_store::{Decision, NewRun, Store};
@@ -72,31 +72,9 @@ fn config(dir: &std::path::Path) -> EngineConfig {
 
 fn part_task() -> Task {
     Task {
-        job_id: "p1".into(),
         run_id: "r1".into(),
-        node_name: "T#seg-00000".into(),
-        node_type: NodeType::TranscodePart,
-        tag: NodeType::TranscodePart.as_str().into(),
-        template_id: "t".into(),
-        template_name: "t".into(),
-        queue_id: String::new(),
-        state: TaskState::Submitted,
-        code: String::new(),
-        message: String::new(),
-        progress: 0,
-        input_bucket: "b".into(),
-        input_key: "in.mp4".into(),
-        outputs: vec![],
-        result: String::new(),
-        created: 1,
         started: None,
-        ended: None,
-        attempts: 0,
-        not_before: 0,
-        sub: Some(SubTask {
-            parent_job_id: "p0".into(),
-            spec: String::new(),
-        }),
+        ..super::super::fixtures::part("p1", "T#seg-00000", "p0", TaskState::Submitted)
     }
 }
 

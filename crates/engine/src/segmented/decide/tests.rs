@@ -1,45 +1,11 @@
-use reelflow_model::execution::SubTask;
-use reelflow_model::workflow::NodeType;
-
 use super::*;
 
-fn task(id: &str, state: TaskState) -> Task {
-    Task {
-        job_id: id.into(),
-        run_id: "i1".into(),
-        node_name: "A".into(),
-        node_type: NodeType::Transcode,
-        tag: "Transcode".into(),
-        template_id: "t".into(),
-        template_name: "t".into(),
-        queue_id: String::new(),
-        state,
-        code: String::new(),
-        message: String::new(),
-        progress: 0,
-        input_bucket: "b".into(),
-        input_key: "in.mp4".into(),
-        outputs: vec![],
-        result: String::new(),
-        created: 1,
-        started: Some(1),
-        ended: None,
-        attempts: 0,
-        not_before: 0,
-        sub: None,
-    }
-}
+use super::super::fixtures::task;
 
 fn part(id: &str, state: TaskState) -> Task {
     Task {
-        node_name: format!("A#{id}"),
-        node_type: NodeType::TranscodePart,
-        sub: Some(SubTask {
-            parent_job_id: "jp".into(),
-            spec: String::new(),
-        }),
         started: None,
-        ..task(id, state)
+        ..super::super::fixtures::part(id, &format!("Transcode_1#{id}"), "jp", state)
     }
 }
 
