@@ -32,30 +32,7 @@ async fn segmenting(segments: usize) -> Harness {
 
 /// A `seconds` long 320x240 25 fps clip with a key frame every second, and a tone.
 fn clip(h: &Harness, seconds: u32) -> std::path::PathBuf {
-    let path = h.dir.path().join(format!("gop{seconds}.mp4"));
-    let d = seconds.to_string();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=1000",
-        "-t",
-        &d,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-        path.to_str().unwrap(),
-    ]);
-    path
+    h.clip_sized(&format!("gop{seconds}.mp4"), "320x240", seconds)
 }
 
 fn parts(tasks: &[Task]) -> Vec<&Task> {
