@@ -1,6 +1,6 @@
 //! Ranged reads of stored blobs for ffmpeg: a loopback HTTP server that serves a blob the
 //! engine shares for the length of one task, so ffmpeg fetches only the bytes it reads
-//! (`Range: bytes=a-b`, RFC 9110 §14) instead of the task downloading the whole object first.
+//! (`Range: bytes=a-b`, RFC 9110 §14, resolved by `reelflow_objects::range` like GET Object) instead of the task downloading the whole object first.
 //!
 //! A segment of a long input needs the container's index and its own stretch of the file;
 //! with the blob store on S3 (no local path) each segment would otherwise download the whole
@@ -16,11 +16,12 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::StreamExt;
 use reelflow_objects::BlobStore;
+use reelflow_objects::range::{RangeAnswer, resolve};
 
 use crate::Engine;
 use crate::execute::{Failure, ScratchDir};
@@ -175,10 +176,11 @@ async fn serve(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let range = match headers.get(header::RANGE).map(|v| parse_range(v, size)) {
-        None => None,
-        Some(Some(range)) => Some(range),
-        Some(None) => {
+    let header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, end) = match resolve(header, size) {
+        RangeAnswer::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end),
+        RangeAnswer::Whole => (StatusCode::OK, 0, size.saturating_sub(1)),
+        RangeAnswer::Unsatisfiable => {
             let unsatisfied = format!("bytes */{size}");
             return (
                 StatusCode::RANGE_NOT_SATISFIABLE,
@@ -187,15 +189,14 @@ async fn serve(
                 .into_response();
         }
     };
-    let (status, start, end) = match range {
-        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end),
-        None => (StatusCode::OK, 0, size.saturating_sub(1)),
-    };
     let mut response = Response::builder()
         .status(status)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_LENGTH, end + 1 - start);
-    if range.is_some() {
+        .header(
+            header::CONTENT_LENGTH,
+            if size == 0 { 0 } else { end + 1 - start },
+        );
+    if status == StatusCode::PARTIAL_CONTENT {
         response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
     }
     let body = if method == Method::HEAD || size == 0 {
@@ -216,45 +217,4 @@ async fn serve(
     response
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// The inclusive byte range of a single-range `Range` header against a blob of `size`
-/// bytes, clamped like RFC 9110 §14.1.2; `None` when it cannot be satisfied.
-fn parse_range(value: &HeaderValue, size: u64) -> Option<(u64, u64)> {
-    let spec = value.to_str().ok()?.trim().strip_prefix("bytes=")?;
-    let (first, last) = spec.split_once('-')?;
-    let (start, end) = match (first.trim(), last.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
-        }
-        (first, "") => (first.parse().ok()?, size.checked_sub(1)?),
-        (first, last) => (
-            first.parse().ok()?,
-            last.parse::<u64>().ok()?.min(size.checked_sub(1)?),
-        ),
-    };
-    (start <= end && start < size).then_some((start, end))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn range(value: &str, size: u64) -> Option<(u64, u64)> {
-        parse_range(&HeaderValue::from_str(value).unwrap(), size)
-    }
-
-    #[test]
-    fn ranges_follow_rfc_9110() {
-        assert_eq!(range("bytes=0-99", 1000), Some((0, 99)));
-        assert_eq!(range("bytes=500-", 1000), Some((500, 999)));
-        assert_eq!(range("bytes=900-5000", 1000), Some((900, 999)));
-        assert_eq!(range("bytes=-100", 1000), Some((900, 999)));
-        assert_eq!(range("bytes=-5000", 1000), Some((0, 999)));
-        assert_eq!(range("bytes=1000-", 1000), None);
-        assert_eq!(range("bytes=5-4", 1000), None);
-        assert_eq!(range("items=0-1", 1000), None);
-        assert_eq!(range("bytes=0-0", 0), None);
-    }
 }

@@ -37,6 +37,7 @@ mod error;
 mod guard;
 mod id;
 mod local;
+pub mod range;
 mod s3;
 mod write;
 

@@ -2,7 +2,7 @@
 
 /// How to answer a GET given its `Range` header and the object's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RangeAnswer {
+pub enum RangeAnswer {
     /// No usable range: send the whole object (200). Covers a missing header, one that is not
     /// a byte range or is malformed (ignored, as RFC 9110 requires), and multi-range requests
     /// (not supported).
@@ -19,7 +19,7 @@ pub(super) enum RangeAnswer {
 }
 
 /// Resolves `header` (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against an object of `size` bytes.
-pub(super) fn resolve(header: Option<&str>, size: u64) -> RangeAnswer {
+pub fn resolve(header: Option<&str>, size: u64) -> RangeAnswer {
     let Some(spec) = header.map(str::trim).and_then(strip_bytes_unit) else {
         return RangeAnswer::Whole;
     };

@@ -18,7 +18,6 @@ mod part_copy;
 mod process;
 #[cfg(test)]
 mod proptests;
-mod range;
 pub mod service;
 
 use std::time::{Duration, UNIX_EPOCH};

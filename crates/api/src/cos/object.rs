@@ -12,13 +12,13 @@ use futures::{StreamExt, TryStreamExt};
 use reelflow_model::object::ObjectRecord;
 use reelflow_objects::{BlobError, BlobWritten, ByteStream};
 
-use super::range::{RangeAnswer, resolve};
 use super::{
     commit_upload, content_type, header_text, http_date, missing_object, quoted_etag,
     require_bucket, user_meta,
 };
 use crate::state::AppState;
 use crate::{ApiError, Ctx};
+use reelflow_objects::range::{RangeAnswer, resolve};
 
 /// Query parameters that override response headers of GET/HEAD Object.
 const RESPONSE_OVERRIDES: &[(&str, HeaderName)] = &[

@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 
-use super::range::{RangeAnswer, resolve};
 use super::{check_key, copy, delete, multipart};
+use reelflow_objects::range::{RangeAnswer, resolve};
 
 /// XML-ish text: markup tokens of the two body grammars mixed with arbitrary text.
 fn xml_soup() -> impl Strategy<Value = String> {

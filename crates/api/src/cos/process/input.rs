@@ -37,8 +37,8 @@ use reelflow_objects::BlobStore;
 use tokio::task::JoinHandle;
 
 use crate::ApiError;
-use crate::cos::range::{RangeAnswer, resolve};
 use crate::state::AppState;
+use reelflow_objects::range::{RangeAnswer, resolve};
 
 /// The input of one call; keeps its loopback server (if any) alive until dropped.
 #[derive(Debug)]
