@@ -5,6 +5,7 @@
 //! blob ids or scratch paths behind them ([`redact`]).
 
 mod outputs;
+mod package;
 mod redact;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::nodes;
 use crate::{Engine, EngineError};
 
 pub(crate) use outputs::{main_file, main_key};
+pub(crate) use package::Package;
 pub(crate) use redact::redact;
 
 /// Why a task failed: a stable code and a message for the user.
@@ -295,13 +297,17 @@ impl Engine {
 
     /// A local path to read the object `bucket/key` (in place when the blob store allows,
     /// else downloaded into the scratch directory), recorded so that failure messages
-    /// mentioning it name the key. An empty object is refused here, by its key.
+    /// mentioning it name the key. An empty object is refused here, by its key. An HLS or
+    /// DASH playlist comes with the objects it references ([`package`]).
     pub(crate) async fn local_object(
         &self,
         bucket: &str,
         key: &str,
         scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
+        if Package::of(key).is_some() {
+            return self.stage_package(bucket, key, scratch).await;
+        }
         let object = self.input_object(bucket, key, scratch).await?;
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             scratch.names.add(&path, key);

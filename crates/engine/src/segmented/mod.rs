@@ -126,6 +126,10 @@ pub(crate) fn supported_spec(job: &Job) -> Option<TranscodeSpec> {
     if !job.watermarks.is_empty() || job.node.operation.remove_watermark.is_some() {
         return None;
     }
+    // An HLS/DASH input is many objects; parts read one blob by ranged requests.
+    if crate::execute::Package::of(&job.task.input_key).is_some() {
+        return None;
+    }
     let params = TranscodeParams::from_container(&job.template.as_ref()?.params).ok()?;
     let extras = crate::specs::transcode_extras(&params);
     if extras != reelflow_media::TranscodeExtras::default() {

@@ -1,0 +1,148 @@
+//! Nodes reading HLS and DASH outputs of earlier nodes (or uploaded playlists): the playlist
+//! comes with the objects it references, so a Snapshot after an HLS/DASH Transcode reads
+//! any point of the stream; references outside the bucket and missing segments
+//! fail the task naming the playlist's and the segment's keys.
+
+mod common;
+
+use common::outputs::*;
+use common::*;
+use reelflow_model::execution::RunState;
+
+fn op(name: &str, ty: &str, body: &str) -> String {
+    format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
+}
+
+fn out(object: &str) -> String {
+    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output>")
+}
+
+async fn package_template(h: &Harness, format: &str) -> String {
+    h.template(&format!(
+        "<Request><Tag>Transcode</Tag><Name>{format}</Name><Container><Format>{format}</Format>\
+         <ClipConfig><Duration>1</Duration></ClipConfig></Container><Video><Codec>H.264</Codec>\
+         <Height>144</Height></Video><Audio><Codec>aac</Codec></Audio></Request>"
+    ))
+    .await
+}
+
+async fn snapshot_template(h: &Harness) -> String {
+    h.template(
+        "<Request><Tag>Snapshot</Tag><Name>s</Name><Snapshot><Start>3</Start><Count>1</Count>\
+         </Snapshot></Request>",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_after_hls_and_dash_transcodes_read_the_whole_stream() {
+    let h = harness().await;
+    let hls = package_template(&h, "hls").await;
+    let dash = package_template(&h, "dash").await;
+    let snap = snapshot_template(&h).await;
+    let nodes = [
+        op(
+            "H",
+            "Transcode",
+            &format!(
+                "<TemplateId>{hls}</TemplateId>{}",
+                out("hls/${InputName}.${Ext}")
+            ),
+        ),
+        op(
+            "D",
+            "Transcode",
+            &format!(
+                "<TemplateId>{dash}</TemplateId>{}",
+                out("dash/${InputName}.${Ext}")
+            ),
+        ),
+        op(
+            "HS",
+            "Snapshot",
+            &format!("<TemplateId>{snap}</TemplateId>{}", out("snap/hls.jpg")),
+        ),
+        op(
+            "DS",
+            "Snapshot",
+            &format!("<TemplateId>{snap}</TemplateId>{}", out("snap/dash.jpg")),
+        ),
+    ]
+    .concat();
+    h.workflow(
+        "<Start>H,D</Start><H>HS</H><D>DS</D><HS>End</HS><DS>End</DS>",
+        &nodes,
+    )
+    .await;
+    h.run_ok("in/clip.mp4", &h.clip(4)).await;
+
+    // Both shots are at 3 s, in the fourth of the 1 s segments: read through the playlist.
+    let root = h.materialize("").await;
+    for shot in ["snap/hls.jpg", "snap/dash.jpg"] {
+        let (w, height, _) = picture(&root.join(shot));
+        assert_eq!((w > 0, height), (true, 144), "{shot}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_reading_outside_the_bucket_or_missing_segments_fail_by_key() {
+    let h = harness().await;
+    let snap = snapshot_template(&h).await;
+    let nodes = op(
+        "S",
+        "Snapshot",
+        &format!(
+            "<TemplateId>{snap}</TemplateId>{}",
+            out("snap/${InputName}.jpg")
+        ),
+    );
+    h.workflow("<Start>S</Start><S>End</S>", &nodes).await;
+    let cases = [
+        (
+            "in/abs.m3u8",
+            "/etc/passwd",
+            "InvalidInput",
+            "not relative to it",
+        ),
+        (
+            "in/url.m3u8",
+            "http://10.0.0.1/x.ts",
+            "InvalidInput",
+            "not relative to it",
+        ),
+        (
+            "in/up.m3u8",
+            "../../x.ts",
+            "InvalidInput",
+            "above the bucket",
+        ),
+        (
+            "in/gone.m3u8",
+            "seg/missing-00000.ts",
+            "InputNotFound",
+            "in/seg/missing-00000.ts",
+        ),
+    ];
+    for (key, reference, code, says) in cases {
+        let playlist = h.dir.path().join("p.m3u8");
+        std::fs::write(
+            &playlist,
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{reference}\n#EXT-X-ENDLIST\n"
+            ),
+        )
+        .unwrap();
+        let runs = h.upload(key, &playlist).await;
+        let (instance, tasks) = h.wait_run(&runs[0]).await;
+        assert_eq!(instance.state, RunState::Failed, "{key}");
+        let task = &tasks[0];
+        assert_eq!(task.code, code, "{key}: {}", task.message);
+        assert!(
+            task.message.contains(key) || code == "InputNotFound",
+            "{}",
+            task.message
+        );
+        assert!(task.message.contains(says), "{key}: {}", task.message);
+        assert!(!task.message.contains("/tmp/"), "{}", task.message);
+    }
+}
