@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,44 @@ def run_cli(server, *args: str, check: bool = True, timeout: float = 120) -> sub
 def cli_json(server, *args: str) -> dict:
     """`reelflow ARGS --output json`, parsed (the whole stdout must be one JSON document)."""
     return json.loads(run_cli(server, *args, "--output", "json").stdout)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of `text`: East Asian wide and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def assert_table(text: str) -> None:
+    """`text` (one table: header and rows) is aligned in terminal columns: cell i of every line
+    starts (left-aligned) or ends (right-aligned) at the same column, and each column is as wide
+    as its widest cell, two spaces from the next (no header wider than its data, no row
+    unpadded)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    spans = []  # per line: [(start, end)] of its cells, in terminal columns
+    for line in lines:
+        cells = []
+        for m in re.finditer(r"\S+(?: \S+)*", line):
+            start = _width(line[: m.start()])
+            cells.append((start, start + _width(m.group())))
+        spans.append(cells)
+    count = len(spans[0])
+    assert all(len(c) == count for c in spans), f"rows with other cell counts:\n{text}"
+    for i in range(count):
+        starts = {c[i][0] for c in spans}
+        ends = {c[i][1] for c in spans}
+        assert len(starts) == 1 or len(ends) == 1, f"column {i} is not aligned:\n{text}"
+        if i + 1 < count:
+            gap = min(c[i + 1][0] for c in spans) - max(c[i][1] for c in spans)
+            assert gap == 2, f"column {i} is {gap - 2} wider than its widest cell:\n{text}"
+
+
+TABLE_TIME = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b")
+
+
+def assert_times_printed_one_way(text: str) -> None:
+    """Every time in `text` is RFC 3339 in UTC to the second (`2026-12-01T00:47:34Z`)."""
+    stamps = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*", text)
+    assert stamps and all(TABLE_TIME.fullmatch(t) for t in stamps), f"{stamps}\n{text}"
 
 
 def random_file(path: Path, size: int) -> Path:
@@ -271,7 +311,8 @@ def test_jobs_submit_from_a_json_file(server, bucket, media, tmp_path):
 
 def test_batch_create_ls_show(server, bucket, media, tmp_path):
     wf = create_workflow(server, tmp_path, bucket, "batched", state="Paused")
-    for key in ("input/1.mp4", "input/2.mp4"):
+    keys = ["input/1.mp4", "input/2.mp4", "input/视频 ü.mp4"]
+    for key in keys:
         run_cli(server, "put", str(media.video), f"cos://{bucket}/{key}")
     created = cli_json(server, "batch", "create", "-b", bucket, "--name", "backfill", "--workflow", wf, "--prefix", "input/")
     batch_id = created["JobsDetail"][0]["JobId"]
@@ -282,10 +323,16 @@ def test_batch_create_ls_show(server, bucket, media, tmp_path):
         return detail if detail["State"] in ("Success", "Failed") else None
 
     detail = rf.eventually(ended, 120, 0.5, "the batch's end")
-    assert detail["State"] == "Success" and detail["Statistics"]["Submitted"] == "2", detail
-    assert sorted(r["Object"] for r in detail["Result"]) == ["input/1.mp4", "input/2.mp4"]
+    assert detail["State"] == "Success" and detail["Statistics"]["Submitted"] == "3", detail
+    assert sorted(r["Object"] for r in detail["Result"]) == sorted(keys)
     assert batch_id in [b["JobId"] for b in cli_json(server, "batch", "ls", "-b", bucket)["JobsDetail"]]
-    assert "backfill" in run_cli(server, "batch", "show", batch_id, "-b", bucket).stdout
+    shown = run_cli(server, "batch", "show", batch_id, "-b", bucket).stdout
+    assert "backfill" in shown and "input/视频 ü.mp4" in shown, shown
+    # Both tables line up in terminal columns, the wide CJK key included; times as `…Z`.
+    batches, results = shown.strip("\n").split("\n\n")
+    assert_table(batches)
+    assert_table(results)
+    assert_times_printed_one_way(batches)
 
 
 # --- demo, completions ----------------------------------------------------------------------------
@@ -305,6 +352,23 @@ def test_demo_json_output_carries_the_callback(server):
     # The server's side of the same delivery, through `callbacks ls` (alias of `list`).
     [message] = cli_json(server, "callbacks", "ls", f"--run={doc['run_id']}")["callbacks"]
     assert message["id"] == doc["callback"]["webhook_id"] and message["state"] == "Delivered", message
+    # As tables: aligned on the widest cell, times printed as everywhere else.
+    listed = run_cli(server, "callbacks", "ls", f"--run={doc['run_id']}").stdout
+    assert message["id"] in listed, listed
+    assert_table(listed)
+    assert_times_printed_one_way(listed)
+    shown = run_cli(server, "callbacks", "show", message["id"]).stdout
+    attempts = shown[shown.index("\n#") + 1 :]
+    assert_table(attempts)
+    assert_times_printed_one_way(attempts)
+    # `--since`/`--until` take what `runs ls` takes: ages, RFC 3339 (any offset form), Unix seconds.
+    hour_ago = time.time() - 3600
+    for since in ("1h", "90s", str(int(hour_ago)), time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(hour_ago))):
+        found = cli_json(server, "callbacks", "ls", f"--run={doc['run_id']}", "--since", since)["callbacks"]
+        assert [m["id"] for m in found] == [message["id"]], (since, found)
+    assert cli_json(server, "callbacks", "ls", f"--run={doc['run_id']}", "--until", "1h")["callbacks"] == []
+    recovered = cli_json(server, "callbacks", "recover", "--since", "1h", "--bucket", doc["bucket"])
+    assert recovered["recovered"] == 0, recovered
     run = cli_json(server, "runs", "show", doc["run_id"], "-b", doc["bucket"])
     assert sorted(t["Name"] for t in run["Tasks"]) == ["Snapshot_1", "Transcode_1"]
 
@@ -314,6 +378,15 @@ def test_demo_explains_a_refused_loopback_callback(server_factory):
     done = run_cli(strict, "demo", "--callback-wait", "3", check=False, timeout=300)
     assert done.returncode == 1, done.stdout
     assert "REELFLOW_CALLBACK_ALLOW_CIDRS=127.0.0.0/8" in done.stderr, done.stderr
+    # With --output json a failed demo still prints one document saying what happened; the
+    # error stays on stderr and the exit status is the same.
+    done = run_cli(strict, "demo", "--callback-wait", "3", "--output", "json", check=False, timeout=300)
+    assert done.returncode == 1, done.stdout
+    assert "REELFLOW_CALLBACK_ALLOW_CIDRS=127.0.0.0/8" in done.stderr, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["succeeded"] is False and doc["workflow_paused"] is True and doc["callback"] is None, doc
+    assert rf.RUN_ID.match(doc["run_id"]) and doc["workflow_id"] and doc["bucket"], doc
+    assert "REELFLOW_CALLBACK_ALLOW_CIDRS" in doc["error"], doc
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -428,14 +501,22 @@ def test_usage_mistakes_exit_2(server, bucket, tmp_path):
         ("batch", "create", "-b", bucket, "--name", "x"),
         ("batch", "create", "-b", bucket, "--name", "x", "--workflow", "w" + "0" * 32),
         ("runs", "ls", "-b", bucket, "--since", "yesterday"),
+        ("jobs", "ls", "-b", bucket, "--until", "soon"),
+        ("callbacks", "ls", "--since", "yesterday"),
+        ("callbacks", "recover", "--since", "2h ago"),
+        ("login", "--ttl", "30"),
+        ("login", "--ttl", "13h"),
         ("mb", "cos://"),
         ("rm", f"cos://{bucket}"),
     ]
     for args in cases:
         done = run_cli(server, *args, check=False)
         assert done.returncode == 2, (args, done.returncode, done.stderr)
-    since = run_cli(server, "runs", "ls", "-b", bucket, "--since", "yesterday", check=False)
-    assert "RFC 3339" in since.stderr and "2h" in since.stderr, since.stderr
+    for command in (("runs", "ls", "-b", bucket), ("callbacks", "ls"), ("callbacks", "recover")):
+        since = run_cli(server, *command, "--since", "yesterday", check=False)
+        assert "RFC 3339" in since.stderr and "2h" in since.stderr, (command, since.stderr)
+    ttl = run_cli(server, "login", "--ttl", "30", check=False)
+    assert "60 s" in ttl.stderr and "12h" in ttl.stderr and "400" not in ttl.stderr, ttl.stderr
     env = dict(_env(server), REELFLOW_BUCKET="")
     empty = subprocess.run(_cmd(server, ("runs", "ls")), env=env, capture_output=True, text=True, timeout=30)
     assert empty.returncode == 2 and "--bucket" in empty.stderr, empty.stderr
@@ -541,6 +622,34 @@ def test_each_fused_task_logs_its_own_end(server_factory, tmp_path, media):
     for name, job_id in tasks.items():
         doc = found[job_id]
         assert doc["node"] == name and doc["span"]["job_id"] == job_id and doc["span"]["node"] == name, doc
+        # Its own task span, once: not nested in (or repeated after) the group's span.
+        assert doc["spans"] == [doc["span"]], doc
+
+
+def test_times_are_taken_and_printed_one_way(server, bucket, media, tmp_path):
+    """The server answers CI times with its zone's offset (+0800 here); tables print every time
+    as RFC 3339 UTC with `Z`, `--since` takes that form back (and `+0000`, `+00:00`), and
+    `--output json` keeps the server's text."""
+    wf = create_workflow(server, tmp_path, bucket, "timed")
+    run_cli(server, "put", str(media.video), f"cos://{bucket}/input/t.mp4")
+    run = run_of(server, bucket, wf, "input/t.mp4")
+    run_cli(server, "runs", "watch", run, "-b", bucket)
+    [listed] = cli_json(server, "runs", "ls", "-b", bucket, "--workflow", wf)["runs"]
+    assert listed["CreateTime"].endswith("+0800"), listed  # the server's data, unchanged
+    table = run_cli(server, "runs", "ls", "-b", bucket, "--workflow", wf).stdout
+    assert_table(table)
+    assert_times_printed_one_way(table)
+    [created] = TABLE_TIME.findall(table)
+    shown = run_cli(server, "runs", "show", run, "-b", bucket).stdout
+    assert_times_printed_one_way(shown)
+    assert_times_printed_one_way(run_cli(server, "jobs", "ls", "-b", bucket, "--workflow", wf).stdout)
+    plus = created.replace("Z", "+0000")
+    for since in (created, plus, created.replace("Z", "+00:00"), "1h", "3600s", "1d"):
+        runs = cli_json(server, "runs", "ls", "-b", bucket, "--workflow", wf, "--since", since)["runs"]
+        assert [r["RunId"] for r in runs] == [run], (since, runs)
+    assert cli_json(server, "runs", "ls", "-b", bucket, "--workflow", wf, "--until", "1h")["runs"] == []
+    jobs = cli_json(server, "jobs", "ls", "-b", bucket, "--workflow", wf, "--since", plus)
+    assert jobs["JobsDetail"], jobs
 
 
 def test_server_messages_are_printed_without_xml_escapes(server, bucket):

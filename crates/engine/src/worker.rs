@@ -433,8 +433,11 @@ impl Engine {
             Some(FinishResult::Applied { submitted, .. }) => {
                 // One line per task end the store accepted (tests count them).
                 // In its own span: a fused group runs under the first task's span, and each
-                // task's end line must carry that task's job_id and node.
-                tracing::info_span!("task", job_id = %task.job_id, node = %task.node_name)
+                // task's end line must carry that task's job_id and node. That span is a root
+                // (`parent: None`), not a child of the `task` span this runs in: as a child,
+                // a single task's line would list the same span twice in `spans`, and a fused
+                // sibling's would list the first task's span before its own.
+                tracing::info_span!(parent: None, "task", job_id = %task.job_id, node = %task.node_name)
                     .in_scope(|| {
                         tracing::info!(
                             job_id = %task.job_id,

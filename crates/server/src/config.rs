@@ -228,8 +228,11 @@ impl Config {
                 .listen
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:9600".parse().expect("valid")),
+            // The flag, the environment (the same REELFLOW_DATA the client commands read),
+            // the file: `serve` and `doctor` both resolve it here.
             data: overrides
                 .data
+                .or_else(|| env("REELFLOW_DATA").map(PathBuf::from))
                 .or(file.data)
                 .unwrap_or_else(|| PathBuf::from("./reelflow-data")),
             workers,

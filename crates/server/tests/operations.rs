@@ -53,13 +53,94 @@ fn doctor_passes_on_a_healthy_setup() {
         );
     }
     assert!(!text.contains("FAIL"), "{text}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .filter(|n| n.to_string_lossy().starts_with(".doctor"))
-        .collect();
-    assert!(leftovers.is_empty(), "probe files left: {leftovers:?}");
+    // The data directory did not exist: doctor made it for its probes and removed it again.
+    assert!(
+        !dir.path().join("data").exists(),
+        "left behind: {:?}",
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .collect::<Vec<_>>()
+    );
+}
+
+/// `reelflow doctor` run in `cwd` with no `--data`, with `env` set (and REELFLOW_* cleared).
+fn doctor_in(cwd: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(cwd)
+        .args(["doctor", "--listen", &free_addr()]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run reelflow doctor")
+}
+
+/// Every path under `dir`, relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        out.push(path.strip_prefix(dir).unwrap().display().to_string());
+        if path.is_dir() {
+            for sub in tree(&path) {
+                out.push(format!("{}/{sub}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn doctor_takes_the_data_dir_as_serve_does_and_leaves_nothing_it_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    // REELFLOW_DATA, as `serve` and the client commands take it; not ./reelflow-data.
+    let data = dir.path().join("srv").join("data");
+    let shown = data.display().to_string();
+    let out = doctor_in(&cwd, &[("REELFLOW_DATA", shown.as_str())]);
+    let text = lines_of(&out);
+    assert!(out.status.success(), "{text}");
+    let line = line_of(&text, "OK", "data dir");
+    assert!(line.contains(&shown), "{line}");
+    assert!(line_of(&text, "OK", "blobs").contains(&shown), "{text}");
+    assert!(
+        tree(&cwd).is_empty(),
+        "left in the working directory: {:?}",
+        tree(&cwd)
+    );
+    assert_eq!(tree(dir.path()), ["cwd"], "doctor left what it created");
+    // `data` in the config file when the environment names none; the flag wins over both.
+    let config = dir.path().join("reelflow.toml");
+    let from_file = dir.path().join("from-file");
+    std::fs::write(
+        &config,
+        format!("data = {:?}\n", from_file.display().to_string()),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(&cwd)
+        .args(["doctor", "--listen", &free_addr(), "--config", &config_arg]);
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("REELFLOW_")) {
+        command.env_remove(name);
+    }
+    let text = lines_of(&command.output().unwrap());
+    let file_line = line_of(&text, "OK", "data dir");
+    assert!(file_line.contains("from-file"), "{text}");
+    // An existing data directory keeps what it had, and gets no `blobs` from doctor.
+    let existing = dir.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    std::fs::write(existing.join("keep"), b"x").unwrap();
+    let out = doctor(&existing, &[("REELFLOW_DATA", "/nonexistent/elsewhere")]);
+    assert!(out.status.success(), "{}", lines_of(&out));
+    assert!(lines_of(&out).contains(&existing.display().to_string()));
+    assert_eq!(tree(&existing), ["keep"]);
+    assert!(tree(&cwd).is_empty(), "{:?}", tree(&cwd));
 }
 
 #[test]

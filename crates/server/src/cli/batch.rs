@@ -11,6 +11,7 @@ use reqwest::Method;
 use super::command::{Outcome, Session, usage};
 use super::cos::leaf;
 use super::output::{Table, print_json};
+use super::times::display;
 use super::xmljson::{answer_json, read_request};
 
 /// `reelflow batch …`.
@@ -184,7 +185,7 @@ fn print_table(doc: &XmlElement) {
             stat("Succeeded"),
             stat("Failed"),
             stat("Running"),
-            leaf(b, "CreationTime").to_owned(),
+            display(leaf(b, "CreationTime")),
         ]);
     }
     table.print();

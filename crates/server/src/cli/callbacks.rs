@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::output::Table;
+use super::times::{TimeArg, display};
 use super::{AdminClient, CallbacksCommand};
 
 /// `callbacks list` filters.
@@ -24,12 +26,12 @@ pub struct ListArgs {
     /// Only this event: WorkflowFinish, TaskFinish.
     #[arg(long)]
     kind: Option<String>,
-    /// Created at or after (RFC 3339 or Unix seconds).
+    /// Created at or after: RFC 3339, Unix seconds, or an age such as `30m`, `2h`, `1d`.
     #[arg(long)]
-    since: Option<String>,
-    /// Created before (RFC 3339 or Unix seconds).
+    since: Option<TimeArg>,
+    /// Created before (same forms as `--since`).
     #[arg(long)]
-    until: Option<String>,
+    until: Option<TimeArg>,
     /// Continue after this message id (from the previous page).
     #[arg(long)]
     after: Option<String>,
@@ -41,12 +43,12 @@ pub struct ListArgs {
 /// `callbacks recover` range.
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
-    /// Created at or after (RFC 3339 or Unix seconds).
+    /// Created at or after: RFC 3339, Unix seconds, or an age such as `30m`, `2h`, `1d`.
     #[arg(long)]
-    since: String,
-    /// Created before (default: now).
+    since: TimeArg,
+    /// Created before (same forms as `--since`; default: now).
     #[arg(long)]
-    until: Option<String>,
+    until: Option<TimeArg>,
     /// Only this bucket.
     #[arg(long)]
     bucket: Option<String>,
@@ -122,32 +124,34 @@ async fn list(client: &AdminClient, args: ListArgs) -> Result<String> {
     push(&mut query, "run", args.run);
     push(&mut query, "state", args.state);
     push(&mut query, "kind", args.kind);
-    push(&mut query, "since", args.since);
-    push(&mut query, "until", args.until);
+    push(&mut query, "since", args.since.map(TimeArg::rfc3339));
+    push(&mut query, "until", args.until.map(TimeArg::rfc3339));
     push(&mut query, "after", args.after);
     push(&mut query, "limit", args.limit.map(|l| l.to_string()));
     client.get("/callbacks", &query).await
 }
 
 fn print_list(page: &Value) {
-    println!(
-        "{:<52} {:<10} {:>8} {:>6}  {:<24} URL",
-        "ID", "STATE", "ATTEMPTS", "STATUS", "CREATED"
-    );
-    for m in page["callbacks"].as_array().into_iter().flatten() {
-        println!(
-            "{:<52} {:<10} {:>8} {:>6}  {:<24} {}",
-            text(&m["id"]),
-            text(&m["state"]),
-            m["attempt_count"],
-            text(&m["last_status"]),
-            text(&m["created_at"]),
-            text(&m["url"]),
-        );
-    }
+    print!("{}", list_table(page).render());
     if let Some(next) = page["next_after"].as_str() {
         println!("(more: --after {next})");
     }
+}
+
+fn list_table(page: &Value) -> Table {
+    let mut table =
+        Table::new(&["ID", "STATE", "ATTEMPTS", "STATUS", "CREATED", "URL"]).right_aligned(&[2, 3]);
+    for m in page["callbacks"].as_array().into_iter().flatten() {
+        table.row(vec![
+            text(&m["id"]),
+            text(&m["state"]),
+            text(&m["attempt_count"]),
+            text(&m["last_status"]),
+            display(&text(&m["created_at"])),
+            text(&m["url"]),
+        ]);
+    }
+    table
 }
 
 fn print_redeliver(m: &Value) {
@@ -159,8 +163,8 @@ fn print_redeliver(m: &Value) {
 }
 
 async fn recover(client: &AdminClient, args: RecoverArgs) -> Result<String> {
-    let mut query = vec![("since", args.since)];
-    push(&mut query, "until", args.until);
+    let mut query = vec![("since", args.since.rfc3339())];
+    push(&mut query, "until", args.until.map(TimeArg::rfc3339));
     push(&mut query, "bucket", args.bucket);
     push(&mut query, "workflow", args.workflow);
     client.post("/callbacks/recover", &query, None).await
@@ -208,6 +212,12 @@ fn print_secret(info: &Value) {
 }
 
 fn print_detail(m: &Value) {
+    print!("{}", detail_text(m));
+}
+
+/// A message's fields, body and delivery attempts as text.
+fn detail_text(m: &Value) -> String {
+    let mut fields = Table::new(&["FIELD", "VALUE"]);
     for key in [
         "id",
         "kind",
@@ -217,10 +227,6 @@ fn print_detail(m: &Value) {
         "run_id",
         "job_id",
         "url",
-    ] {
-        println!("{key:<16} {}", text(&m[key]));
-    }
-    for key in [
         "round",
         "attempt_count",
         "created_at",
@@ -228,26 +234,38 @@ fn print_detail(m: &Value) {
         "delivered_at",
         "last_error",
     ] {
-        println!("{key:<16} {}", text(&m[key]));
+        let value = match key {
+            "created_at" | "next_attempt_at" | "delivered_at" => display(&text(&m[key])),
+            _ => text(&m[key]),
+        };
+        fields.row(vec![key.to_owned(), value]);
     }
-    println!("body:\n{}\n", text(&m["body"]));
-    println!(
-        "{:>3} {:>5} {:<9} {:<24} {:>8} {:>6} {:<10} ERROR",
-        "#", "ROUND", "TRIGGER", "STARTED", "MS", "STATUS", "VERDICT"
-    );
+    // The field names without the header row.
+    let mut out: String = fields
+        .render()
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("body:\n{}\n\n", text(&m["body"])));
+    let mut attempts = Table::new(&[
+        "#", "ROUND", "TRIGGER", "STARTED", "MS", "STATUS", "VERDICT", "ERROR",
+    ])
+    .right_aligned(&[0, 1, 4, 5]);
     for a in m["attempts"].as_array().into_iter().flatten() {
-        println!(
-            "{:>3} {:>5} {:<9} {:<24} {:>8} {:>6} {:<10} {}",
-            a["number"],
-            a["round"],
+        attempts.row(vec![
+            text(&a["number"]),
+            text(&a["round"]),
             text(&a["trigger"]),
-            text(&a["started_at"]),
-            a["duration_ms"],
+            display(&text(&a["started_at"])),
+            text(&a["duration_ms"]),
             text(&a["status"]),
             text(&a["verdict"]),
             text(&a["error"]),
-        );
+        ]);
     }
+    out.push_str(&attempts.render());
+    out
 }
 
 fn parse(body: &str) -> Result<Value> {
@@ -310,4 +328,63 @@ fn split_labels(labels: &str) -> Vec<&str> {
         out.push(&labels[start..]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each column starts on `line`, in terminal columns: after a run of 2+ spaces.
+    fn starts(line: &str) -> Vec<usize> {
+        let mut out = vec![0];
+        let (mut col, mut spaces) = (0, 0);
+        for c in line.chars() {
+            if c == ' ' {
+                spaces += 1;
+            } else {
+                if spaces >= 2 {
+                    out.push(col);
+                }
+                spaces = 0;
+            }
+            col += super::super::output::width(c.encode_utf8(&mut [0; 4]));
+        }
+        out
+    }
+
+    #[test]
+    fn callback_tables_line_up_with_their_headers() {
+        let page = json!({"callbacks": [
+            {"id": "msg_i1_workflowfinish", "state": "Delivered", "attempt_count": 1,
+             "last_status": 200, "created_at": "2026-12-01T00:47:34.123Z", "url": "http://h/视频"},
+            {"id": "msg_i22_taskfinish", "state": "Exhausted", "attempt_count": 12,
+             "last_status": null, "created_at": "2026-12-01T08:47:35+08:00", "url": "http://h/b"},
+        ]});
+        let text = list_table(&page).render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        // ATTEMPTS and STATUS are right-aligned: their header and cells end together.
+        let header = lines[0];
+        for line in &lines[1..] {
+            assert_eq!(starts(line).len(), 6, "{text}");
+            let (h, l) = (starts(header), starts(line));
+            for column in [0, 1, 4, 5] {
+                assert_eq!(h[column], l[column], "column {column}:\n{text}");
+            }
+        }
+        assert!(text.contains("2026-12-01T00:47:34Z") && text.contains("2026-12-01T00:47:35Z"));
+        let detail = detail_text(&json!({
+            "id": "msg_x", "created_at": "2026-12-01T00:47:34Z", "body": "<x/>",
+            "attempts": [{"number": 1, "round": 1, "trigger": "schedule",
+                "started_at": "2026-12-01T00:47:34.5Z", "duration_ms": 12345, "status": 500,
+                "verdict": "retry", "error": "HTTP 500"}],
+        }));
+        let rows: Vec<&str> = detail.lines().skip_while(|l| !l.starts_with('#')).collect();
+        assert_eq!(rows.len(), 2, "{detail}");
+        assert_eq!(starts(rows[0])[3], starts(rows[1])[3], "{detail}");
+        assert_eq!(
+            rows[0].find("MS").map(|i| i + 2),
+            rows[1].find("12345").map(|i| i + 5)
+        );
+    }
 }

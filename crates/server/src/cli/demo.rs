@@ -50,8 +50,46 @@ struct Callback {
     body: String,
 }
 
-/// Runs the demo.
+/// What the demo got to, for the one JSON document `--output json` prints whatever happens.
+#[derive(Debug, Default)]
+struct Progress {
+    bucket: Option<String>,
+    workflow_id: Option<String>,
+    run_id: Option<String>,
+    run_state: Option<String>,
+    workflow_paused: bool,
+}
+
+/// Runs the demo. With `--output json`, every outcome prints exactly one JSON document on
+/// stdout: `succeeded`, what was created (`bucket`, `workflow_id`, `run_id`, `run_state`),
+/// `workflow_paused`, the `callback` received (or null) and, when the demo failed, its
+/// `error` (also printed on stderr; the exit status is the same as without JSON).
 pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
+    let mut progress = Progress::default();
+    let result = demo(session, &args, &mut progress).await;
+    if session.json() {
+        let (succeeded, callback, error) = match &result {
+            Ok((outcome, callback)) => (
+                *outcome == Outcome::Ok,
+                json!({"path": callback.path, "webhook_id": callback.webhook_id,
+                    "body": callback.body}),
+                Value::Null,
+            ),
+            Err(e) => (false, Value::Null, Value::String(format!("{e:#}"))),
+        };
+        print_json(&json!({"succeeded": succeeded, "bucket": progress.bucket,
+            "workflow_id": progress.workflow_id, "run_id": progress.run_id,
+            "run_state": progress.run_state, "workflow_paused": progress.workflow_paused,
+            "callback": callback, "error": error}));
+    }
+    result.map(|(outcome, _)| outcome)
+}
+
+async fn demo(
+    session: &Session,
+    args: &DemoArgs,
+    progress: &mut Progress,
+) -> Result<(Outcome, Callback)> {
     let say = |line: &str| {
         if !session.json() {
             println!("{line}");
@@ -64,10 +102,12 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
         format!("demo-{}-1250000000", &id[..8])
     });
     session.cos.create_bucket(&bucket).await?;
+    progress.bucket = Some(bucket.clone());
     say(&format!("bucket      {bucket}"));
     let (url, mut received) = start_receiver().await?;
     say(&format!("receiver    {url} (in this process)"));
     let workflow = create_workflow(session, &bucket, &url).await?;
+    progress.workflow_id = Some(workflow.clone());
     say(&format!(
         "workflow    {workflow} (Active: Transcode 360p + Snapshot)"
     ));
@@ -79,12 +119,14 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
             "uploaded    cos://{bucket}/{key} (3 s testsrc2 clip)"
         ));
         let run_id = first_run(session, &bucket, &workflow).await?;
+        progress.run_id = Some(run_id.clone());
         say(&format!("run         {run_id}\n"));
         let run = runs::follow(session, &bucket, &run_id, Some(600), !session.json()).await?;
+        progress.run_state = Some(leaf(&run, "State").to_owned());
         let callback = wait_for_callback(session, &mut received, &run_id, args.callback_wait)
             .await
             .with_context(|| format!("no callback reached {url}"))?;
-        anyhow::Ok((run_id, run, callback))
+        anyhow::Ok((run, callback))
     }
     .await;
     let paused = session
@@ -97,6 +139,7 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
             None,
         )
         .await;
+    progress.workflow_paused = paused.is_ok();
     match &paused {
         Ok(_) => say(&format!(
             "\nworkflow    {workflow} paused (its callback receiver ended with the demo)"
@@ -106,23 +149,15 @@ pub async fn run(session: &Session, args: DemoArgs) -> Result<Outcome> {
              `reelflow workflow pause {workflow} -b {bucket}`"
         ),
     }
-    let (run_id, run, callback) = result?;
-    let outcome = runs::outcome_of(&run);
-    if session.json() {
-        print_json(
-            &json!({"bucket": bucket, "workflow_id": workflow, "run_id": run_id,
-            "succeeded": outcome == Outcome::Ok, "workflow_paused": paused.is_ok(),
-            "callback": {"path": callback.path,
-            "webhook_id": callback.webhook_id, "body": callback.body}}),
-        );
-    } else {
+    let (run, callback) = result?;
+    if !session.json() {
         println!(
             "\ncallback received: POST {} (webhook-id {})",
             callback.path, callback.webhook_id
         );
         println!("{}", callback.body);
     }
-    Ok(outcome)
+    Ok((runs::outcome_of(&run), callback))
 }
 
 /// Generates the clip in a temporary directory; returns its bytes.

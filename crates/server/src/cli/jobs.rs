@@ -11,7 +11,8 @@ use reqwest::Method;
 use super::command::{Outcome, Session, usage};
 use super::cos::{CosPath, leaf};
 use super::output::{Table, print_json};
-use super::runs::{api_time, terminal};
+use super::runs::terminal;
+use super::times::{TimeArg, display};
 use super::xmljson::{answer_json, read_request};
 
 /// `reelflow jobs …`.
@@ -68,12 +69,12 @@ pub struct LsArgs {
     /// Only tasks of this workflow.
     #[arg(short, long)]
     workflow: Option<String>,
-    /// Created at or after (RFC 3339, Unix seconds, or an age such as `2h`).
+    /// Created at or after: RFC 3339, Unix seconds, or an age such as `30m`, `2h`, `1d`.
     #[arg(long)]
-    since: Option<String>,
-    /// Created before.
+    since: Option<TimeArg>,
+    /// Created before (same forms as `--since`).
     #[arg(long)]
-    until: Option<String>,
+    until: Option<TimeArg>,
     /// Page size (at most 100).
     #[arg(long, default_value_t = 20)]
     limit: u32,
@@ -96,7 +97,7 @@ pub async fn run(session: &Session, bucket: &str, command: JobsCommand) -> Resul
             (doc, args.wait)
         }
         JobsCommand::Ls(args) => {
-            let doc = cos.ci_get(bucket, "/jobs", &list_query(&args)?).await?;
+            let doc = cos.ci_get(bucket, "/jobs", &list_query(&args)).await?;
             (Some(doc), false)
         }
         JobsCommand::Show { id } => {
@@ -162,7 +163,7 @@ fn print(session: &Session, doc: &XmlElement) -> Result<()> {
             leaf(j, "Tag").to_owned(),
             leaf(j, "State").to_owned(),
             progress,
-            leaf(j, "CreationTime").to_owned(),
+            display(leaf(j, "CreationTime")),
             input.to_owned(),
             message,
         ]);
@@ -208,7 +209,7 @@ fn submit_body(args: &SubmitArgs) -> Result<String> {
     Ok(request.to_xml())
 }
 
-fn list_query(args: &LsArgs) -> Result<Vec<(&'static str, String)>> {
+fn list_query(args: &LsArgs) -> Vec<(&'static str, String)> {
     let mut q = vec![("tag", args.tag.clone()), ("size", args.limit.to_string())];
     let mut push = |name, value: Option<String>| {
         if let Some(v) = value {
@@ -218,15 +219,9 @@ fn list_query(args: &LsArgs) -> Result<Vec<(&'static str, String)>> {
     push("states", args.state.clone());
     push("workflowId", args.workflow.clone());
     push("nextToken", args.next.clone());
-    push(
-        "startCreationTime",
-        args.since.as_deref().map(api_time).transpose()?,
-    );
-    push(
-        "endCreationTime",
-        args.until.as_deref().map(api_time).transpose()?,
-    );
-    Ok(q)
+    push("startCreationTime", args.since.map(TimeArg::ci));
+    push("endCreationTime", args.until.map(TimeArg::ci));
+    q
 }
 
 /// Polls the jobs of `doc` until each has ended; returns their last details.

@@ -17,6 +17,7 @@ mod nodes;
 mod objects;
 mod output;
 mod runs;
+mod times;
 mod upload;
 mod workflow;
 mod xmljson;

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::AdminClient;
+use super::output::Table;
 
 /// Prints `GET /_reelflow/v1/nodes` as a table, or as it came with `raw`.
 pub(super) async fn run(client: &AdminClient, raw: bool) -> Result<()> {
@@ -14,25 +15,36 @@ pub(super) async fn run(client: &AdminClient, raw: bool) -> Result<()> {
     }
     let page: Value =
         serde_json::from_str(&body).context("the server answered something that is not JSON")?;
-    println!(
-        "{:<34} {:<7} {:<8} {:<20} {:>8} {:>6} {:>10} {:>9} {:>10}",
-        "NODE", "ROLE", "STATE", "HOST", "PID", "TASKS", "CALLBACKS", "DONE", "HEARTBEAT"
-    );
+    let mut table = Table::new(&[
+        "NODE",
+        "ROLE",
+        "STATE",
+        "HOST",
+        "PID",
+        "TASKS",
+        "CALLBACKS",
+        "DONE",
+        "HEARTBEAT",
+    ])
+    .right_aligned(&[4, 5, 6, 7, 8]);
     for n in page["nodes"].as_array().into_iter().flatten() {
         let text = |name: &str| n[name].as_str().unwrap_or("").to_owned();
         let int = |name: &str| n[name].as_u64().unwrap_or(0);
-        println!(
-            "{:<34} {:<7} {:<8} {:<20} {:>8} {:>6} {:>10} {:>9} {:>9}s",
+        table.row(vec![
             text("id"),
             text("role"),
             text("state"),
             text("hostname"),
-            int("pid"),
-            int("tasks_held"),
-            int("callbacks_held"),
-            n["metrics"]["tasks_succeeded"].as_u64().unwrap_or(0),
-            int("heartbeat_age_ms") / 1000,
-        );
+            int("pid").to_string(),
+            int("tasks_held").to_string(),
+            int("callbacks_held").to_string(),
+            n["metrics"]["tasks_succeeded"]
+                .as_u64()
+                .unwrap_or(0)
+                .to_string(),
+            format!("{}s", int("heartbeat_age_ms") / 1000),
+        ]);
     }
+    table.print();
     Ok(())
 }

@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 use super::command::{Outcome, Session, usage};
 use super::cos::{CosPath, leaf, status_of};
 use super::output::{Table, byte_bar, human_bytes, print_json};
+use super::times::display;
 
 /// `get` arguments.
 #[derive(Debug, Args)]
@@ -75,7 +76,7 @@ pub async fn ls(session: &Session, args: LsArgs) -> Result<Outcome> {
         table.row(vec![String::new(), "PRE".into(), p]);
     }
     for e in entries {
-        table.row(vec![e.modified, human_bytes(e.size), e.key]);
+        table.row(vec![display(&e.modified), human_bytes(e.size), e.key]);
     }
     table.print();
     Ok(Outcome::Ok)
@@ -109,7 +110,7 @@ async fn list_buckets(session: &Session) -> Result<Outcome> {
     } else {
         let mut table = Table::new(&["CREATED", "BUCKET"]);
         for (name, created) in buckets {
-            table.row(vec![created, name]);
+            table.row(vec![display(&created), name]);
         }
         table.print();
     }

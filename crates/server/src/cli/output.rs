@@ -15,10 +15,13 @@ pub enum Output {
     Json,
 }
 
-/// A table printed with each column as wide as its widest cell.
+/// A table printed with each column as wide as its widest cell, measured in terminal columns
+/// ([`width`]: a CJK character takes two), columns two spaces apart. Every table the CLI
+/// prints is one of these, so they all align the same way.
 #[derive(Debug, Default)]
 pub struct Table {
     rows: Vec<Vec<String>>,
+    right: Vec<usize>,
 }
 
 impl Table {
@@ -26,7 +29,14 @@ impl Table {
     pub fn new(header: &[&str]) -> Self {
         Self {
             rows: vec![header.iter().map(|h| (*h).to_owned()).collect()],
+            right: Vec::new(),
         }
+    }
+
+    /// The same table with these columns (0-based) aligned right (numbers).
+    pub fn right_aligned(mut self, columns: &[usize]) -> Self {
+        self.right = columns.to_vec();
+        self
     }
 
     /// Appends a row.
@@ -42,7 +52,7 @@ impl Table {
                 self.rows
                     .iter()
                     .filter_map(|r| r.get(c))
-                    .map(|s| s.chars().count())
+                    .map(|s| width(s))
                     .max()
                     .unwrap_or(0)
             })
@@ -52,7 +62,15 @@ impl Table {
             let cells: Vec<String> = row
                 .iter()
                 .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
+                .enumerate()
+                .map(|(c, (cell, &w))| {
+                    let fill = " ".repeat(w.saturating_sub(width(cell)));
+                    if self.right.contains(&c) {
+                        format!("{fill}{cell}")
+                    } else {
+                        format!("{cell}{fill}")
+                    }
+                })
                 .collect();
             out.push_str(cells.join("  ").trim_end());
             out.push('\n');
@@ -64,6 +82,23 @@ impl Table {
     pub fn print(&self) {
         print!("{}", self.render());
     }
+}
+
+/// How many terminal columns `text` takes (a CJK character two, a combining mark none).
+pub fn width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// `text` cut to at most `max` terminal columns.
+pub fn cut_to_width(text: &str, max: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used > max {
+            return &text[..i];
+        }
+    }
+    text
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -123,6 +158,22 @@ mod tests {
             t.render(),
             "KEY             SIZE\na/long/key.mp4  1\nb               22\n"
         );
+    }
+
+    #[test]
+    fn columns_are_measured_in_display_width() {
+        let mut t = Table::new(&["KEY", "N"]).right_aligned(&[1]);
+        t.row(vec!["input/视频 ü.mp4".into(), "7".into()]);
+        t.row(vec!["a".into(), "123".into()]);
+        let text = t.render();
+        // `视频` takes 4 columns: the key column is 16 wide, and N starts at 18 on every line.
+        assert_eq!(
+            text,
+            "KEY                 N\ninput/视频 ü.mp4    7\na                 123\n"
+        );
+        let ends: Vec<usize> = text.lines().map(width).collect();
+        assert!(ends.iter().all(|&e| e == ends[0]), "{text}");
+        assert_eq!(cut_to_width("视频ab", 3), "视");
     }
 
     #[test]

@@ -13,9 +13,10 @@ use clap::{Args, Subcommand};
 use reelflow_model::XmlElement;
 use serde_json::{Value, json};
 
-use super::command::{Outcome, Session, usage};
+use super::command::{Outcome, Session};
 use super::cos::leaf;
-use super::output::{Table, interactive, print_json};
+use super::output::{Table, cut_to_width, interactive, print_json, width};
+use super::times::{TimeArg, display};
 use super::xmljson::answer_json;
 
 /// `reelflow runs …`.
@@ -49,10 +50,10 @@ pub struct LsArgs {
     state: Option<String>,
     /// Created at or after: RFC 3339, Unix seconds, or an age such as `30m`, `2h`, `1d`.
     #[arg(long)]
-    since: Option<String>,
+    since: Option<TimeArg>,
     /// Created before (same forms as `--since`).
     #[arg(long)]
-    until: Option<String>,
+    until: Option<TimeArg>,
     /// At most this many runs.
     #[arg(long, default_value_t = 20)]
     limit: usize,
@@ -98,11 +99,11 @@ async fn list(session: &Session, bucket: &str, args: LsArgs) -> Result<Outcome> 
     if let Some(states) = &args.state {
         query.push(("states", states.clone()));
     }
-    if let Some(since) = &args.since {
-        query.push(("startCreationTime", api_time(since)?));
+    if let Some(since) = args.since {
+        query.push(("startCreationTime", since.ci()));
     }
-    if let Some(until) = &args.until {
-        query.push(("endCreationTime", api_time(until)?));
+    if let Some(until) = args.until {
+        query.push(("endCreationTime", until.ci()));
     }
     let mut runs: Vec<XmlElement> = Vec::new();
     for workflow in workflows {
@@ -121,8 +122,13 @@ async fn list(session: &Session, bucket: &str, args: LsArgs) -> Result<Outcome> 
     }
     let mut table = Table::new(&["RUN ID", "WORKFLOW ID", "STATE", "CREATED", "OBJECT"]);
     for r in &runs {
-        let cells = ["RunId", "WorkflowId", "State", "CreateTime", "Object"];
-        table.row(cells.map(|n| leaf(r, n).to_owned()).to_vec());
+        table.row(vec![
+            leaf(r, "RunId").to_owned(),
+            leaf(r, "WorkflowId").to_owned(),
+            leaf(r, "State").to_owned(),
+            display(leaf(r, "CreateTime")),
+            leaf(r, "Object").to_owned(),
+        ]);
     }
     table.print();
     Ok(Outcome::Ok)
@@ -144,44 +150,6 @@ async fn workflow_ids(session: &Session, bucket: &str) -> Result<Vec<String>> {
         }
     }
     Ok(ids)
-}
-
-/// A time for the CI list filters (`2026-11-30T10:00:00+0000`) from RFC 3339, Unix seconds or
-/// an age (`90s`, `30m`, `2h`, `1d`); anything else is a usage error naming those forms.
-pub fn api_time(text: &str) -> Result<String> {
-    parse_time(text).or_else(|_| {
-        usage(format!(
-            "{text:?} is not a time: give RFC 3339 (2026-11-30T10:00:00Z), Unix seconds \
-             (1796000000) or an age (90s, 30m, 2h, 1d)"
-        ))
-    })
-}
-
-fn parse_time(text: &str) -> Result<String> {
-    use time::format_description::well_known::Rfc3339;
-    let now = time::OffsetDateTime::now_utc();
-    let t = text.trim();
-    let at = if let Ok(secs) = t.parse::<i64>() {
-        time::OffsetDateTime::from_unix_timestamp(secs)?
-    } else if let Ok(at) = time::OffsetDateTime::parse(t, &Rfc3339) {
-        at
-    } else {
-        let (n, unit) = t.split_at(t.len().saturating_sub(1));
-        let n: i64 = n
-            .parse()
-            .with_context(|| format!("{text:?} is not a time"))?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            _ => bail!("{text:?} is not a time (RFC 3339, Unix seconds, or 30m/2h/1d)"),
-        };
-        now - time::Duration::seconds(secs)
-    };
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+0000");
-    Ok(at.to_offset(time::UtcOffset::UTC).format(&format)?)
 }
 
 /// A run and its tasks as text.
@@ -211,8 +179,8 @@ pub fn render(run: &XmlElement) -> String {
             leaf(t, "Type").to_owned(),
             leaf(t, "State").to_owned(),
             format!("{}%", leaf(t, "Progress")),
-            leaf(t, "StartTime").to_owned(),
-            leaf(t, "EndTime").to_owned(),
+            display(leaf(t, "StartTime")),
+            display(leaf(t, "EndTime")),
             outputs,
             message,
         ]);
@@ -243,10 +211,10 @@ pub fn render(run: &XmlElement) -> String {
 
 fn short(text: &str, max: usize) -> String {
     let first = text.lines().next().unwrap_or("");
-    if first.chars().count() <= max {
+    if width(first) <= max {
         return first.to_owned();
     }
-    first.chars().take(max).collect::<String>() + "…"
+    cut_to_width(first, max).to_owned() + "…"
 }
 
 /// Whether a run (or task) state is final.
@@ -372,7 +340,7 @@ fn transient(error: &anyhow::Error) -> bool {
 fn fit_to_terminal(text: &str) -> String {
     let width = usize::from(console::Term::stdout().size().1).max(20) - 1;
     text.lines()
-        .map(|line| line.chars().take(width).collect::<String>() + "\n")
+        .map(|line| cut_to_width(line, width).to_owned() + "\n")
         .collect()
 }
 
@@ -389,20 +357,4 @@ fn print_changes(run: &XmlElement, seen: &mut Vec<(String, String)>) {
         }
     }
     *seen = now;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filter_times() {
-        assert_eq!(api_time("0").unwrap(), "1970-01-01T00:00:00+0000");
-        assert_eq!(
-            api_time("2026-11-30T10:00:00+08:00").unwrap(),
-            "2026-11-30T02:00:00+0000"
-        );
-        assert!(api_time("2h").unwrap().ends_with("+0000"));
-        assert!(api_time("soon").is_err());
-    }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::command::{Outcome, Session};
 use super::cos::leaf;
 use super::output::{Table, print_json};
+use super::times::display;
 use super::xmljson::{answer_json, read_request};
 
 /// `reelflow workflow …`.
@@ -126,11 +127,12 @@ async fn list(session: &Session, bucket: &str) -> Result<Outcome> {
     }
     let mut table = Table::new(&["WORKFLOW ID", "STATE", "UPDATED", "NAME"]);
     for w in &all {
-        table.row(
-            ["WorkflowId", "State", "UpdateTime", "Name"]
-                .map(|n| leaf(w, n).to_owned())
-                .to_vec(),
-        );
+        table.row(vec![
+            leaf(w, "WorkflowId").to_owned(),
+            leaf(w, "State").to_owned(),
+            display(leaf(w, "UpdateTime")),
+            leaf(w, "Name").to_owned(),
+        ]);
     }
     table.print();
     Ok(Outcome::Ok)
@@ -153,7 +155,11 @@ fn print_workflow(doc: &XmlElement) {
         "CreateTime",
         "UpdateTime",
     ] {
-        println!("{name:<11} {}", leaf(w, name));
+        let value = match name {
+            "CreateTime" | "UpdateTime" => display(leaf(w, name)),
+            _ => leaf(w, name).to_owned(),
+        };
+        println!("{name:<11} {value}");
     }
     if let Some(topology) = w.child("Topology") {
         println!();

@@ -22,7 +22,8 @@ use crate::config::{Config, Overrides};
 /// `reelflow doctor` flags: the same configuration sources as `reelflow serve`.
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
-    /// Data directory [default: ./reelflow-data].
+    /// Data directory, as for `serve` [default: env REELFLOW_DATA, else `data` in the
+    /// config file, else ./reelflow-data].
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// TOML configuration file.
@@ -150,12 +151,15 @@ async fn run_checks(args: DoctorArgs, mut emit: impl FnMut(Check)) -> Result<boo
     for check in media::encoders().await {
         report(check);
     }
+    // Directories the checks may create; those that do not exist now are removed again.
+    let created = storage::NewDirs::before(&config.data);
     let data_dir = storage::data_dir(&config.data);
     let data_writable = data_dir.status == Status::Ok;
     report(data_dir);
     report(storage::credentials(&config.data));
     report(storage::blob_store(&config, data_writable).await);
     report(storage::database(&config, data_writable).await);
+    created.remove_if_empty();
     report(match &args.server {
         Some(server) => network::server_health(server).await,
         None => network::listen_address("listen", config.listen).await,

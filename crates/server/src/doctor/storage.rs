@@ -1,7 +1,7 @@
 //! Where reelflow keeps things: the data directory, the blob store (local or S3) and the
 //! database (reachable, and with this build's migrations).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -10,6 +10,40 @@ use reelflow_store::Backend;
 
 use super::Check;
 use crate::config::Config;
+
+/// The directories the checks may create (the data directory with its missing parents, and
+/// `DATA/blobs` for a local blob store) that did not exist before them, innermost first.
+pub(super) struct NewDirs(Vec<PathBuf>);
+
+impl NewDirs {
+    /// Notes which of those directories do not exist yet.
+    pub(super) fn before(data: &Path) -> Self {
+        let mut dirs = vec![data.join("blobs")];
+        dirs.extend(data.ancestors().map(Path::to_path_buf));
+        dirs.retain(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err());
+        Self(dirs)
+    }
+
+    /// Removes each of them that holds no file now (with the empty directories the checks
+    /// made inside it): `doctor` leaves nothing behind it created, and never a file.
+    pub(super) fn remove_if_empty(&self) {
+        for dir in &self.0 {
+            remove_empty_tree(dir);
+        }
+    }
+}
+
+/// Removes `dir` and the directories in it when none holds a file.
+fn remove_empty_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_tree(&entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
 
 /// The data directory exists (or can be made) and takes a file: write, read back, delete.
 pub(super) fn data_dir(data: &Path) -> Check {
