@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import reelflow_e2e as rf
 from conftest import REPO, make_video
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -466,5 +467,162 @@ def test_console_reports_malformed_xml_under_the_editor(server_factory, tmp_path
         shot(driver, artifacts, "13-malformed-xml")
         # Parsing it logged no CSP violation (the parser's error document is allowed its styles).
         assert not [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+    finally:
+        driver.quit()
+
+
+# --- defects found by a new user: each kind of fault, not only the one input ------------------
+HLS_720 = "t00000000000000000000000000000a720"  # official HLS-H264-720P: a long name + id in a cell
+
+
+def _no_overflow(driver, what):
+    assert no_horizontal_overflow(driver), (what, driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"))
+
+
+def test_console_shell_after_a_bad_token_url(server_factory, tmp_path, artifacts):
+    """A bad token URL, then a key-pair login: navigation, the bucket picker and Log out work
+    (handlers attached whichever way login went); two quick navigations render one page, the
+    latest; a run or workflow looked up in the wrong bucket names the bucket and offers the
+    others (and `?bucket=` links select it); XML errors do not repeat themselves."""
+    server = server_factory()
+    client = server.client()
+    first, second = sorted([rf.create_bucket(client, "shell"), rf.create_bucket(client, "shell")])
+    wid = rf.create_workflow(client, second, rf.workflow_body(
+        "in-second", {"MediaInfo_1": {"Type": "MediaInfo"}}, notify_url=None, prefix="x/", state="Paused"))
+    driver = make_driver(tmp_path, 1280, 800)
+    try:
+        driver.get(f"{server.base_url}/_reelflow/console/#token=rfs1.garbage")
+        css(driver, "p.error[role=alert]")
+        assert "#token=" not in driver.current_url
+        css(driver, "input[name=secret_id]").send_keys(server.secret_id)
+        key = driver.find_element(By.CSS_SELECTOR, "input[name=secret_key]")
+        key.send_keys(server.secret_key)
+        key.send_keys(Keys.ENTER)
+        css(driver, "#nav")
+        # Navigation renders the page, not only the hash.
+        click(driver, "#nav a[data-page=workflows]")
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Workflows")
+        click(driver, "#nav a[data-page=templates]")
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Templates")
+        # The picker switches bucket (back to the page's list).
+        click(driver, "#nav a[data-page=workflows]")
+        Select(css(driver, "#bucket-picker")).select_by_value(second)
+        wait(driver).until(lambda d: d.find_elements(By.XPATH, f"//caption[normalize-space()='Workflows of {second}']"))
+        # Two navigations in a row: only the latest renders (one upload form, the right bucket).
+        Select(css(driver, "#bucket-picker")).select_by_value(first)
+        wait(driver).until(lambda d: d.find_elements(By.XPATH, "//p[contains(@class,'empty') and contains(., 'No workflows yet')]"))
+        for _ in range(3):
+            driver.execute_script(
+                "location.hash = '#/buckets'; setTimeout(() => { location.hash = '#/buckets?bucket=' + arguments[0]; }, 5);", second)
+            wait(driver).until(lambda d: d.find_elements(By.XPATH, f"//nav[@aria-label='Prefix']/a[normalize-space()='{second}']"))
+            time.sleep(0.5)  # a stale render would land by now
+            assert len(driver.find_elements(By.CSS_SELECTOR, "form.upload-form")) == 1
+            assert len(driver.find_elements(By.TAG_NAME, "h1")) == 1
+            assert driver.find_element(By.ID, "bucket-picker").get_attribute("value") == second
+            driver.execute_script("location.hash = '#/templates'")
+            wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Templates")
+            Select(css(driver, "#bucket-picker")).select_by_value(first)
+        # A workflow of another bucket: the error names the bucket searched and links the others.
+        driver.get(f"{server.base_url}/_reelflow/console/#/workflows/{wid}")
+        err = css(driver, "main div.error[role=alert]")
+        assert first in err.text and "Another bucket may hold it" in err.text, err.text
+        shot(driver, artifacts, "14-not-in-this-bucket")
+        err.find_element(By.LINK_TEXT, second).click()
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "in-second")
+        assert driver.find_element(By.ID, "bucket-picker").get_attribute("value") == second
+        # Links carry the bucket: they open in any picker state.
+        Select(css(driver, "#bucket-picker")).select_by_value(first)
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Workflows")
+        driver.get(f"{server.base_url}/_reelflow/console/#/workflows/{wid}?bucket={second}")
+        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "in-second")
+        # A parser error says what it is once.
+        driver.get(f"{server.base_url}/_reelflow/console/#/workflows/new")
+        area = css(driver, "textarea[name=xml]")
+        area.send_keys("<Request><MediaWorkflow><Name>x</Nme></MediaWorkflow></Request>")
+        button(driver, "Preview graph")
+        err = css(driver, "#xml-error")
+        assert err.text.startswith("BadXml: ") and err.text.lower().count("xml") == 2, err.text
+        # Log out forgets the token and shows the form.
+        button(driver, "Log out")
+        css(driver, "input[name=secret_id]")
+        assert "rfs1." not in json.dumps(driver.execute_script("return Object.assign({}, sessionStorage)"))
+        assert not driver.find_element(By.ID, "nav").is_displayed()
+    finally:
+        driver.quit()
+
+
+def test_console_form_keeps_what_it_does_not_show_and_phone_pages_fit(server_factory, tmp_path, artifacts):
+    """Saving an unchanged workflow with the form changes nothing (NotifyConfig's Event and
+    ResultFormat, no ExtFilter, a filter the select cannot express); at 390 px long names, ids
+    and task messages wrap (workflow, failed run and objects pages); Escape closes the menu."""
+    server = server_factory()
+    client = server.client()
+    bucket = rf.create_bucket(client, "keep")
+    other = rf.create_bucket(client, "other")
+    out = "out/${RunId}/${InputName}.${Ext}"
+    plain = rf.workflow_body("keep-me", {"Transcode_1": rf.transcode_node(HLS_720, bucket, out)},
+                             notify_url="http://127.0.0.1:9/hook", prefix="in/", state="Paused", result_format="JSON")
+    start = plain["MediaWorkflow"]["Topology"]["Nodes"]["Start"]["Input"]
+    start["NotifyConfig"]["Event"] = "TaskFinish"
+    del start["ExtFilter"]
+    custom = rf.workflow_body("custom-filter", {"MediaInfo_1": {"Type": "MediaInfo"}}, notify_url=None, prefix="c/",
+                              state="Paused", ext_filter={"State": "On", "Video": "true", "Custom": "true", "CustomExts": "txt/srt"})
+    failing = rf.workflow_body("fails", {"Transcode_1": rf.transcode_node(HLS_720, bucket, out)}, notify_url=None,
+                               prefix="bad/", ext_filter={"State": "On", "AllFile": "true"})
+    ids = {w["MediaWorkflow"]["Name"]: rf.create_workflow(client, bucket, w) for w in (plain, custom, failing)}
+    rf.upload(client, bucket, "bad/" + "v" * 90 + ".mp4", os.urandom(4096))  # the key is in the task's Message
+
+    def stored(name):
+        w = client.ci_get_workflow(Bucket=bucket, Ids=ids[name])["MediaWorkflowList"]
+        return (w[0] if isinstance(w, list) else w)["Topology"]
+
+    before = {n: stored(n) for n in ("keep-me", "custom-filter")}
+    driver = make_driver(tmp_path, 1280, 800)
+    try:
+        login_with_keys(driver, server)
+        for name, files in (("keep-me", "all"), ("custom-filter", "stored")):
+            driver.get(f"{server.base_url}/_reelflow/console/#/workflows/{ids[name]}/edit?bucket={bucket}")
+            form = css(driver, "#workflow-form")
+            assert Select(form.find_element(By.NAME, "filter")).first_selected_option.get_attribute("value") == files
+            assert Select(form.find_element(By.NAME, "state")).first_selected_option.text == "Paused"
+            click(driver, "#save-workflow")
+            toast_text(driver, "saved")
+            wait(driver).until(lambda d, name=name: d.find_element(By.TAG_NAME, "h1").text == name)
+            assert stored(name) == before[name], (name, stored(name), before[name])
+        shot(driver, artifacts, "15-saved-unchanged")
+
+        runs = rf.eventually(lambda: [r for r in rf.list_executions(client, bucket, ids["fails"]) if r["State"] == "Failed"],
+                             timeout=60, what="the failed run")
+        run_id = runs[0]["RunId"]
+        rf.upload(client, bucket, f"out/{run_id}/clip.mp4", b"x")
+
+        set_viewport(driver, 390, 844)
+        driver.get(f"{server.base_url}/_reelflow/console/#/workflows/{ids['keep-me']}?bucket={bucket}")
+        wait(driver).until(lambda d: d.find_elements(By.XPATH, f"//td[@data-label='Template' and contains(., '{HLS_720}')]"))
+        _no_overflow(driver, "workflow page")
+        driver.get(f"{server.base_url}/_reelflow/console/#/runs/{run_id}?bucket={bucket}")
+        wait(driver).until(lambda d: d.find_elements(By.XPATH, "//td[@data-label='Message' and contains(., 'vvvvvvvvvv')]"))
+        _no_overflow(driver, "failed run page")
+        shot(driver, artifacts, "16-phone-failed-run")
+        driver.get(f"{server.base_url}/_reelflow/console/#/buckets?bucket={bucket}&prefix=out/")
+        css(driver, "a.folder")
+        _no_overflow(driver, "objects page")
+        # Escape closes the menu; focus goes back to its button.
+        click(driver, ".nav-toggle")
+        css(driver, "#nav a[data-page=runs]")
+        ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+        wait(driver).until(lambda d: not d.find_element(By.ID, "nav").is_displayed())
+        assert "nav-toggle" in driver.switch_to.active_element.get_attribute("class")
+        assert driver.find_element(By.CSS_SELECTOR, ".nav-toggle").get_attribute("aria-expanded") == "false"
+        # An old run link while the picker is on another bucket: the bucket searched, and a way there.
+        Select(css(driver, "#bucket-picker")).select_by_value(other)
+        wait(driver).until(lambda d: d.find_elements(By.XPATH, f"//nav[@aria-label='Prefix']/a[normalize-space()='{other}']"))
+        driver.get(f"{server.base_url}/_reelflow/console/#/runs/{run_id}")
+        err = css(driver, "main div.error[role=alert]")
+        assert other in err.text and "Another bucket may hold it" in err.text, err.text
+        _no_overflow(driver, "run not found")
+        click(driver, f"main div.error a[href*='bucket={bucket}']")
+        wait(driver).until(lambda d: d.find_element(By.ID, "run-state").get_attribute("data-state") == "Failed")
     finally:
         driver.quit()

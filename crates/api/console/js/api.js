@@ -8,7 +8,9 @@ const STORE = 'reelflow.session';
 
 export class ApiError extends Error {
   constructor(status, code, message) {
-    super(`${code}: ${message}`);
+    // "Code: message", without saying the code twice when the message starts with it.
+    const m = String(message ?? '').trim();
+    super(!m ? String(code) : m.toLowerCase().startsWith(String(code).toLowerCase()) ? m : `${code}: ${m}`);
     this.status = status;
     this.code = code;
     this.detail = message;
@@ -122,7 +124,7 @@ export async function admin(method, path, { query, body } = {}) {
 export function parseXml(text, what = "the server's answer") {
   const doc = new DOMParser().parseFromString(text, 'application/xml');
   const error = doc.querySelector('parsererror');
-  if (error) throw new ApiError(0, 'BadXml', `${what} is not well-formed XML: ${parserMessage(error)}`);
+  if (error) throw new ApiError(0, 'BadXml', `${what} is not well-formed: ${parserMessage(error)}`);
   return doc.documentElement;
 }
 

@@ -42,7 +42,14 @@ function parseHash() {
   return { page: parts[0] || 'buckets', args: parts.slice(1), query: Object.fromEntries(new URLSearchParams(q || '')) };
 }
 
+// Every navigation gets a number; a render that resumes after a newer navigation started is
+// stale: it draws into its own (by then detached) view, never into <main>, and whatever it
+// registers to run on leaving runs at once (timers, players).
+let navSeq = 0;
+
 async function route() {
+  const seq = ++navSeq;
+  const stale = () => seq !== navSeq;
   runCleanups();
   if (!session.get()) { renderLogin(); return; }
   const { page, args, query } = parseHash();
@@ -51,13 +58,27 @@ async function route() {
     if (a.dataset.page === page) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   closeMenu();
-  clear(main);
+  const view = h('div', { class: 'view' });
+  clear(main, view);
+  const pageApp = Object.create(app, {
+    onLeave: { value: (fn) => { if (stale()) { try { fn(); } catch { /* ignore */ } } else cleanups.push(fn); } },
+  });
   try {
-    await mod.render(main, { app, args, query });
+    // `?bucket=` in a link (runs, workflows, objects) selects that bucket.
+    if (query.bucket && query.bucket !== app.bucket) {
+      if (!app.buckets.includes(query.bucket)) await app.refreshBuckets().catch(() => {});
+      if (stale()) return;
+      if (app.buckets.includes(query.bucket)) {
+        app.bucket = query.bucket;
+        document.getElementById('bucket-picker').value = query.bucket;
+      }
+    }
+    await mod.render(view, { app: pageApp, args, query, stale });
   } catch (e) {
-    main.append(h('div', { class: 'error', role: 'alert' }, e.message || String(e)));
+    view.append(h('div', { class: 'error', role: 'alert' }, e.message || String(e)));
   }
-  const heading = main.querySelector('h1');
+  if (stale()) return;
+  const heading = view.querySelector('h1');
   document.title = `${heading ? heading.textContent : page} · reelflow console`;
   // After an in-app navigation, keyboard and screen-reader users continue at the new content
   // (not on the first page load, where Tab should reach the skip link first).
@@ -82,6 +103,7 @@ function closeMenu() {
 }
 
 function renderLogin(message) {
+  navSeq++; // a page still loading must not draw over the form
   runCleanups();
   showShell(false);
   document.title = 'Log in · reelflow console';
@@ -128,31 +150,49 @@ function renderLogin(message) {
 async function start() {
   showShell(true);
   try { await app.refreshBuckets(); } catch (e) { toast(e.message, 'error'); }
-  if (!location.hash || location.hash === '#') location.hash = '#/buckets';
+  // replaceState: no hashchange, so the first page is rendered once.
+  if (!location.hash || location.hash === '#') history.replaceState(null, '', `${location.pathname}#/buckets`);
   route();
 }
 
-async function boot() {
-  setUnauthorizedHandler(() => renderLogin('Your session ended; please log in again.'));
-  const m = location.hash.match(/^#token=([^&]+)/);
-  if (m) {
-    history.replaceState(null, '', location.pathname);
-    try { await loginWithToken(decodeURIComponent(m[1])); } catch (e) { renderLogin(e.message); return; }
-  }
+/** The shell's handlers: attached once, before any login, whichever way the login goes. */
+function attachHandlers() {
   document.querySelector('.skip').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
   document.getElementById('bucket-picker').addEventListener('change', (e) => {
     // Another bucket: back to the current page's list (its ids and prefixes were the old bucket's).
     app.bucket = e.target.value;
     app.navigate(`#/${parseHash().page}`);
   });
-  document.getElementById('logout').addEventListener('click', () => { session.clear(); sessionStorage.clear(); location.hash = ''; renderLogin(); });
+  document.getElementById('logout').addEventListener('click', () => {
+    session.clear();
+    sessionStorage.clear();
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    renderLogin();
+  });
   const toggle = document.querySelector('.nav-toggle');
   toggle.addEventListener('click', () => {
     const open = toggle.getAttribute('aria-expanded') !== 'true';
     toggle.setAttribute('aria-expanded', String(open));
     document.body.classList.toggle('menu-open', open);
   });
+  // Escape closes the phone-width menu; focus goes back to its button.
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !document.body.classList.contains('menu-open')) return;
+    if (document.querySelector('dialog[open]')) return;
+    closeMenu();
+    toggle.focus();
+  });
   window.addEventListener('hashchange', () => { if (session.get()) route(); });
+}
+
+async function boot() {
+  setUnauthorizedHandler(() => renderLogin('Your session ended; please log in again.'));
+  attachHandlers();
+  const m = location.hash.match(/^#token=([^&]+)/);
+  if (m) {
+    history.replaceState(null, '', location.pathname);
+    try { await loginWithToken(decodeURIComponent(m[1])); } catch (e) { session.clear(); renderLogin(e.message); return; }
+  }
   if (session.get()) start(); else renderLogin();
 }
 

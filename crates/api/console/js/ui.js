@@ -43,6 +43,23 @@ export function errorBox(err) {
   return h('div', { class: 'error', role: 'alert' }, String(err?.message || err));
 }
 
+/** "Not found" for something looked up in one bucket: names the bucket searched and offers the
+ *  same page in every other bucket (`link(bucket)` → href). */
+export function notInBucket(what, bucket, app, link, err) {
+  const others = (app.buckets || []).filter((b) => b !== bucket);
+  const detail = err?.detail || err?.message || '';
+  return h('div', { class: 'error', role: 'alert' },
+    h('p', {}, `${what} was not found in bucket ${bucket}${detail ? ` (${err?.code ? `${err.code}: ` : ''}${detail})` : ''}.`),
+    others.length
+      ? h('p', {}, 'Another bucket may hold it: ', others.flatMap((b, i) => [i ? ', ' : '', h('a', { href: link(b) }, b)]), '.')
+      : null);
+}
+
+/** Whether an API error means "no such thing". */
+export function isNotFound(err) {
+  return err?.status === 404 || /NotFound|NoSuch|NotExist/i.test(err?.code || '');
+}
+
 export function formatBytes(n) {
   n = Number(n);
   if (!Number.isFinite(n)) return '';

@@ -3,8 +3,9 @@
 import { listObjects, deleteObject, uploadMultipart, presign, createBucket } from '../api.js';
 import { h, clear, table, toast, formatBytes, formatTime, field, busy, confirmDialog, loading, href, errorBox } from '../ui.js';
 
-export async function render(main, { app, query }) {
+export async function render(main, { app, query, stale }) {
   await app.refreshBuckets().catch(() => {});
+  if (stale?.()) return;
   const bucket = query.bucket || app.bucket;
   if (query.bucket && query.bucket !== app.bucket && app.buckets.includes(query.bucket)) {
     app.bucket = query.bucket;

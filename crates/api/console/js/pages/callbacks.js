@@ -83,7 +83,7 @@ async function detail(main, { app }, id) {
     clear(box,
       h('div', { class: 'page-head' }, h('h1', {}, `${m.kind} callback`), stateBadge(m.state)),
       h('div', { class: 'actions' }, redeliverButton(m, () => refresh()),
-        m.run_id ? h('a', { class: 'button', href: href(`/runs/${m.run_id}`) }, 'Open run') : null),
+        m.run_id ? h('a', { class: 'button', href: href(`/runs/${m.run_id}`, { bucket: m.bucket }) }, 'Open run') : null),
       h('dl', { class: 'props' },
         ...[['Id', m.id], ['URL', m.url], ['Bucket', m.bucket], ['Workflow', m.workflow_id], ['Run', m.run_id], ['Job', m.job_id],
           ['Round', m.round], ['Created', formatTime(m.created_at)], ['Next attempt', m.next_attempt_at ? formatTime(m.next_attempt_at) : '–'],

@@ -2,7 +2,7 @@
 // task timeline (Gantt), progress, Code/Message, and its outputs: thumbnails and players.
 
 import { ci, arr, presign, parseTime, ciTime } from '../api.js';
-import { h, svg, clear, table, field, select, stateBadge, formatTime, formatDuration, progressBar, href, loading, errorBox, modal, toast } from '../ui.js';
+import { h, svg, clear, table, field, select, stateBadge, formatTime, formatDuration, progressBar, href, loading, errorBox, modal, toast, notInBucket, isNotFound } from '../ui.js';
 import { dagSvg } from '../dag.js';
 import { listWorkflows } from './workflows.js';
 import { download } from './buckets.js';
@@ -36,9 +36,10 @@ export async function render(main, ctx) {
   return list(main, ctx);
 }
 
-async function list(main, { app, query }) {
+async function list(main, { app, query, stale }) {
   const bucket = app.bucket;
   const workflows = await listWorkflows(bucket);
+  if (stale?.()) return;
   const wf = select([['', 'All workflows'], ...workflows.map((w) => [w.WorkflowId, w.Name])], query.workflow || '', { name: 'workflow' });
   const st = select(STATES, query.state || 'All', { name: 'state' });
   const since = h('input', { type: 'datetime-local', name: 'since', value: query.since || '' });
@@ -69,7 +70,7 @@ async function list(main, { app, query }) {
       const runs = pages.flatMap((p) => arr(p.WorkflowExecutionList))
         .sort((a, b) => (parseTime(b.CreateTime) - parseTime(a.CreateTime)) || (a.RunId < b.RunId ? 1 : -1));
       clear(box, table([
-        { label: 'Run', cell: (r) => h('a', { href: href(`/runs/${r.RunId}`), class: 'mono' }, r.RunId) },
+        { label: 'Run', cell: (r) => h('a', { href: href(`/runs/${r.RunId}`, { bucket }), class: 'mono' }, r.RunId) },
         { label: 'Workflow', cell: (r) => names[r.WorkflowId] || r.WorkflowId },
         { label: 'Object', cell: (r) => h('span', { class: 'mono' }, r.Object) },
         { label: 'State', cell: (r) => stateBadge(r.State) },
@@ -82,7 +83,7 @@ async function list(main, { app, query }) {
   if (live.checked) poll(app, refresh, 3000);
 }
 
-async function detail(main, { app }, runId) {
+async function detail(main, { app, stale }, runId) {
   const bucket = app.bucket;
   const head = h('div', {});
   const dag = h('section', { 'aria-labelledby': 'rdag-h' });
@@ -96,11 +97,18 @@ async function detail(main, { app }, runId) {
     head, dag, gantt, tasks, outputs);
 
   const templateNames = Object.fromEntries((await loadTemplates(bucket).catch(() => [])).map((t) => [t.TemplateId, t.Name]));
+  if (stale?.()) return;
   let lastState = null;
   async function refresh() {
     let r;
-    try { r = (await ci(bucket, 'GET', `workflowexecution/${runId}`)).WorkflowExecution; } catch (e) { clear(head, errorBox(e)); return true; }
+    try { r = (await ci(bucket, 'GET', `workflowexecution/${runId}`)).WorkflowExecution; } catch (e) {
+      // Not in this bucket: say which bucket was searched and offer the others (no more polling).
+      if (isNotFound(e)) { clear(head, h('h1', {}, 'Run'), notInBucket(`Run ${runId}`, bucket, app, (b) => href(`/runs/${runId}`, { bucket: b }), e)); return false; }
+      clear(head, errorBox(e));
+      return true;
+    }
     const run = Array.isArray(r) ? r[0] : r;
+    if (!run) { clear(head, h('h1', {}, 'Run'), notInBucket(`Run ${runId}`, bucket, app, (b) => href(`/runs/${runId}`, { bucket: b }))); return false; }
     const list = arr(run.Tasks);
     const running = !['Success', 'Failed', 'Cancel'].includes(run.State);
     clear(head,
@@ -108,7 +116,7 @@ async function detail(main, { app }, runId) {
       h('dl', { class: 'props' },
         h('dt', {}, 'RunId'), h('dd', { class: 'mono' }, run.RunId),
         h('dt', {}, 'Object'), h('dd', { class: 'mono' }, run.Object),
-        h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: href(`/workflows/${run.WorkflowId}`) }, run.WorkflowName || run.WorkflowId)),
+        h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: href(`/workflows/${run.WorkflowId}`, { bucket }) }, run.WorkflowName || run.WorkflowId)),
         h('dt', {}, 'Created'), h('dd', {}, formatTime(parseTime(run.CreateTime)))),
       running ? h('p', { class: 'muted' }, 'Live: refreshing every 1.5 s.') : null);
     if (lastState !== run.State || running) {

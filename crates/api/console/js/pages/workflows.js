@@ -2,7 +2,7 @@
 // the DAG drawn from the topology.
 
 import { ci, arr, toXml, parseXml, xmlToObj, parseTime } from '../api.js';
-import { h, clear, table, toast, field, select, busy, confirmDialog, stateBadge, formatTime, href, loading, errorBox } from '../ui.js';
+import { h, clear, table, toast, field, select, busy, confirmDialog, stateBadge, formatTime, href, loading, errorBox, notInBucket, isNotFound } from '../ui.js';
 import { dagSvg } from '../dag.js';
 import { loadTemplates } from './templates.js';
 
@@ -26,7 +26,7 @@ export async function render(main, ctx) {
   try {
     const list = await listWorkflows(bucket);
     clear(box, table([
-      { label: 'Name', cell: (w) => h('a', { href: href(`/workflows/${w.WorkflowId}`) }, w.Name) },
+      { label: 'Name', cell: (w) => h('a', { href: href(`/workflows/${w.WorkflowId}`, { bucket }) }, w.Name) },
       { label: 'State', cell: (w) => stateBadge(w.State) },
       { label: 'Prefix', cell: (w) => h('span', { class: 'mono' }, w.Topology?.Nodes?.Start?.Input?.ObjectPrefix ?? '') },
       { label: 'Nodes', class: 'num', cell: (w) => String(Object.keys(w.Topology?.Nodes || {}).length) },
@@ -50,20 +50,34 @@ function toggleButton(bucket, w, after) {
   }, active ? 'Pause' : 'Activate');
 }
 
-async function detail(main, { app }, id) {
+/** The workflow `id` of the bucket, or null after showing where it was looked for. */
+async function loadWorkflow(main, app, bucket, id, link) {
+  let w;
+  try {
+    w = arr((await ci(bucket, 'GET', 'workflow', { query: { ids: id } })).MediaWorkflowList)[0];
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    main.append(h('h1', {}, 'Workflow'), notInBucket(`Workflow ${id}`, bucket, app, link, e));
+    return null;
+  }
+  if (!w) { main.append(h('h1', {}, 'Workflow'), notInBucket(`Workflow ${id}`, bucket, app, link)); return null; }
+  return w;
+}
+
+async function detail(main, { app, stale }, id) {
   const bucket = app.bucket;
-  const r = await ci(bucket, 'GET', 'workflow', { query: { ids: id } });
-  const w = arr(r.MediaWorkflowList)[0];
-  if (!w) { main.append(h('h1', {}, 'Workflow'), errorBox(`no workflow ${id} in ${bucket}`)); return; }
+  const w = await loadWorkflow(main, app, bucket, id, (b) => href(`/workflows/${id}`, { bucket: b }));
+  if (!w) return;
   const templates = await loadTemplates(bucket).catch(() => []);
+  if (stale?.()) return;
   const names = Object.fromEntries(templates.map((t) => [t.TemplateId, t.Name]));
   const nodes = Object.entries(w.Topology?.Nodes || {});
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: href('/workflows') }, 'Workflows'), ' / ', w.Name),
     h('div', { class: 'page-head' }, h('h1', {}, w.Name), stateBadge(w.State)),
     h('div', { class: 'actions' },
-      toggleButton(bucket, w, () => app.navigate(href(`/workflows/${id}`))),
-      w.State === 'Paused' ? h('a', { class: 'button', href: href(`/workflows/${id}/edit`) }, 'Edit') : h('span', { class: 'muted' }, 'Pause to edit.'),
+      toggleButton(bucket, w, () => app.navigate(href(`/workflows/${id}`, { bucket }))),
+      w.State === 'Paused' ? h('a', { class: 'button', href: href(`/workflows/${id}/edit`, { bucket }) }, 'Edit') : h('span', { class: 'muted' }, 'Pause to edit.'),
       h('a', { class: 'button', href: href('/runs', { workflow: id }) }, 'Runs'),
       h('button', { type: 'button', class: 'danger', onclick: async (e) => {
         if (!(await confirmDialog(`Delete workflow ${w.Name}?`))) return;
@@ -108,14 +122,43 @@ const DEFAULT_OUTPUT = {
   Animation: 'output/${RunId}/${InputName}.${Ext}',
 };
 
-async function editor(main, { app }, id) {
+const truthy = (v) => String(v ?? '').trim().toLowerCase() === 'true';
+
+/** The "Files" choice showing a stored ExtFilter: none, off or AllFile → every file; one kind
+ *  alone → that kind; anything else cannot be shown by the select → 'stored' (kept as is). */
+function filterChoice(f) {
+  if (!f || typeof f !== 'object' || String(f.State ?? '').toLowerCase() !== 'on' || truthy(f.AllFile)) return 'all';
+  const kinds = ['Video', 'Audio', 'Image'].filter((k) => truthy(f[k]));
+  if (kinds.length === 1 && !truthy(f.ContentType) && !truthy(f.Custom)) return kinds[0].toLowerCase();
+  return 'stored';
+}
+
+function describeFilter(f) {
+  const parts = ['Video', 'Audio', 'Image', 'ContentType'].filter((k) => truthy(f?.[k]));
+  if (truthy(f?.Custom)) parts.push(`.${String(f.CustomExts || '').split('/').join(' .')}`);
+  return parts.join(', ') || 'no file';
+}
+
+/** Whether the form can show a topology: a tree of the node types it knows. */
+function formCanEdit(topology) {
+  const nodes = Object.entries(topology?.Nodes || {}).filter(([n]) => n !== 'Start' && n !== 'End');
+  if (nodes.some(([, v]) => !NODE_TYPES.some(([t]) => t === v?.Type))) return false;
+  const parents = {};
+  for (const [from, to] of Object.entries(topology?.Dependencies || {})) {
+    for (const t of String(to).split(',').map((x) => x.trim()).filter((x) => x && x !== 'End')) parents[t] = (parents[t] || 0) + 1;
+  }
+  return nodes.every(([n]) => (parents[n] || 0) <= 1);
+}
+
+async function editor(main, { app, stale }, id) {
   const bucket = app.bucket;
   let existing = null;
   if (id) {
-    const r = await ci(bucket, 'GET', 'workflow', { query: { ids: id } });
-    existing = arr(r.MediaWorkflowList)[0];
+    existing = await loadWorkflow(main, app, bucket, id, (b) => href(`/workflows/${id}/edit`, { bucket: b }));
+    if (!existing) return;
   }
   const templates = await loadTemplates(bucket).catch(() => []);
+  if (stale?.()) return;
   const title = existing ? `Edit ${existing.Name}` : 'New workflow';
   main.append(h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: href('/workflows') }, 'Workflows'), ' / ', title),
     h('h1', {}, title));
@@ -125,7 +168,14 @@ async function editor(main, { app }, id) {
   const name = h('input', { name: 'name', required: true, value: existing?.Name || '', pattern: '[\\w\\-\\u4e00-\\u9fa5]{1,128}' });
   const state = select([['Active', 'Active'], ['Paused', 'Paused']], existing?.State || 'Active', { name: 'state' });
   const prefix = h('input', { name: 'prefix', value: start.ObjectPrefix ?? 'input/', spellcheck: 'false' });
-  const filter = select([['video', 'Video files'], ['audio', 'Audio files'], ['image', 'Image files'], ['all', 'Every file']], 'video', { name: 'filter' });
+  // The form shows what is stored; what it does not show (NotifyConfig's Event and
+  // ResultFormat, queues, a filter it cannot express, a node's other settings) is saved as stored.
+  const filterInit = existing ? filterChoice(start.ExtFilter) : 'video';
+  const filterOptions = [['video', 'Video files'], ['audio', 'Audio files'], ['image', 'Image files'], ['all', 'Every file']];
+  if (filterInit === 'stored') filterOptions.push(['stored', `As stored: ${describeFilter(start.ExtFilter)}`]);
+  const filter = select(filterOptions, filterInit, { name: 'filter' });
+  const storedUrl = start.NotifyConfig?.Url || '';
+  const editable = !existing || formCanEdit(existing.Topology);
   const cbUrl = h('input', { name: 'callback', type: 'url', value: start.NotifyConfig?.Url || '', placeholder: 'https://example.com/hook (optional)' });
   const steps = h('ol', { class: 'steps' });
   const preview = h('div', { class: 'preview' });
@@ -138,8 +188,11 @@ async function editor(main, { app }, id) {
     const fillTemplates = () => {
       const tag = NODE_TYPES.find(([t]) => t === type.value)[1];
       const opts = tag ? templates.filter((t) => t.Tag === tag) : [];
+      // A stored template that is not listed (deleted, or the list failed) is still shown.
+      const unlisted = tag && init.template && type.value === init.type && !opts.some((t) => t.TemplateId === init.template);
       clear(tpl, tag === 'SmartCover' || !tag ? h('option', { value: '' }, tag ? '(defaults)' : '(none)') : null,
-        opts.map((t) => h('option', { value: t.TemplateId, selected: t.TemplateId === init.template }, `${t.Name} (${t.Category})`)));
+        opts.map((t) => h('option', { value: t.TemplateId, selected: t.TemplateId === init.template }, `${t.Name} (${t.Category})`)),
+        unlisted ? h('option', { value: init.template, selected: true }, `${init.template} (not listed)`) : null);
       // A sensible default for a new Transcode node: the first MP4 template.
       if (!init.template && tag === 'Transcode') {
         const mp4 = opts.find((t) => /mp4/i.test(t.Name));
@@ -160,19 +213,28 @@ async function editor(main, { app }, id) {
     return li;
   }
 
-  /** Node names: `<Type>_<n>`, numbered per type in form order. */
+  /** Node names: a stored node keeps its name (while its type is unchanged); new ones are
+   *  `<Type>_<n>`, numbered per type in form order, skipping names in use. */
   function nodeNames() {
+    const rows = [...steps.children];
+    const keep = rows.map((li) => (li._init.name && li._get().type === li._init.type ? li._init.name : null));
+    const used = new Set(keep.filter(Boolean));
     const seen = {};
-    return [...steps.children].map((li) => {
+    return rows.map((li, i) => {
+      if (keep[i]) return keep[i];
       const t = li._get().type;
-      seen[t] = (seen[t] || 0) + 1;
-      return `${t}_${seen[t]}`;
+      let n = seen[t] || 0;
+      let name;
+      do { n += 1; name = `${t}_${n}`; } while (used.has(name));
+      seen[t] = n;
+      used.add(name);
+      return name;
     });
   }
 
   function stepsList() {
     const names = nodeNames();
-    return [...steps.children].map((li, i) => ({ ...li._get(), node: names[i] }));
+    return [...steps.children].map((li, i) => ({ ...li._get(), node: names[i], init: li._init }));
   }
 
   function refreshAfter() {
@@ -188,23 +250,31 @@ async function editor(main, { app }, id) {
   function buildRequest() {
     const list = stepsList();
     const deps = { Start: [] };
-    const nodes = {
-      Start: {
-        Type: 'Start',
-        Input: {
-          ObjectPrefix: prefix.value,
-          ...(cbUrl.value ? { NotifyConfig: { Url: cbUrl.value, Event: 'WorkflowFinish', ResultFormat: 'XML', Type: 'Url', State: 'On' } } : {}),
-          ExtFilter: filter.value === 'all' ? { State: 'On', AllFile: 'true' } : { State: 'On', [filter.value[0].toUpperCase() + filter.value.slice(1)]: 'true' },
-        },
-      },
-    };
+    const input = existing ? structuredClone(start) : {};
+    input.ObjectPrefix = prefix.value;
+    if (cbUrl.value !== storedUrl) {
+      if (cbUrl.value) {
+        input.NotifyConfig = { Event: 'WorkflowFinish', ResultFormat: 'XML', Type: 'Url', State: 'On', ...(input.NotifyConfig || {}), Url: cbUrl.value };
+      } else delete input.NotifyConfig;
+    }
+    if (!existing || filter.value !== filterInit) {
+      if (filter.value === 'all') input.ExtFilter = { State: 'On', AllFile: 'true' };
+      else if (filter.value !== 'stored') input.ExtFilter = { State: 'On', [filter.value[0].toUpperCase() + filter.value.slice(1)]: 'true' };
+    }
+    const nodes = { Start: { Type: 'Start', Input: input } };
     for (const s of list) {
       deps[s.node] = [];
       (deps[s.after] || deps.Start).push(s.node);
-      const op = {};
-      if (s.template) op.TemplateId = s.template;
-      if (s.type !== 'MediaInfo') op.Output = { Region: 'ap-guangzhou', Bucket: bucket, Object: s.output };
-      nodes[s.node] = s.type === 'MediaInfo' ? { Type: s.type } : { Type: s.type, Operation: op };
+      // A stored node of the same type keeps every setting the form does not show.
+      const node = s.init.stored && s.init.type === s.type ? structuredClone(s.init.stored) : { Type: s.type };
+      if (s.type !== 'MediaInfo') {
+        const op = (node.Operation && typeof node.Operation === 'object') ? node.Operation : {};
+        if (s.template) op.TemplateId = s.template; else delete op.TemplateId;
+        const out = op.Output && typeof op.Output === 'object' ? op.Output : {};
+        op.Output = { Region: 'ap-guangzhou', Bucket: bucket, ...out, Object: s.output };
+        node.Operation = op;
+      }
+      nodes[s.node] = node;
     }
     const dependencies = Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v.length ? v.join(',') : 'End']));
     return { MediaWorkflow: { Name: name.value, State: state.value, Topology: { Dependencies: dependencies, Nodes: nodes } } };
@@ -212,18 +282,34 @@ async function editor(main, { app }, id) {
 
   function update() {
     refreshAfter();
-    try { clear(preview, dagSvg(buildRequest().MediaWorkflow.Topology, { templateNames: Object.fromEntries(templates.map((t) => [t.TemplateId, t.Name])), title: 'Preview of the graph' })); } catch { /* incomplete */ }
+    try { clear(preview, dagSvg(editable ? buildRequest().MediaWorkflow.Topology : existing.Topology, { templateNames: Object.fromEntries(templates.map((t) => [t.TemplateId, t.Name])), title: 'Preview of the graph' })); } catch { /* incomplete */ }
   }
 
   // Existing workflow → rows (when it is a simple chain/tree of supported nodes).
-  if (existing) {
+  if (existing && editable) {
     const deps = existing.Topology?.Dependencies || {};
+    const children = {};
     const parent = {};
-    for (const [from, to] of Object.entries(deps)) for (const t of String(to).split(',')) parent[t.trim()] = from;
-    Object.entries(existing.Topology?.Nodes || {}).filter(([n]) => n !== 'Start').forEach(([n, v]) => {
-      steps.append(stepRow({ type: v.Type, template: v.Operation?.TemplateId, output: v.Operation?.Output?.Object, after: parent[n], name: n }));
-    });
-  } else {
+    for (const [from, to] of Object.entries(deps)) {
+      children[from] = String(to).split(',').map((t) => t.trim()).filter((t) => t && t !== 'End');
+      for (const t of children[from]) parent[t] = from;
+    }
+    // Parents before children (the "After" choices are the rows above).
+    const all = existing.Topology?.Nodes || {};
+    const order = [];
+    const queue = [...(children.Start || [])];
+    while (queue.length) {
+      const n = queue.shift();
+      if (order.includes(n) || !(n in all)) continue;
+      order.push(n);
+      queue.push(...(children[n] || []));
+    }
+    for (const n of Object.keys(all)) if (n !== 'Start' && n !== 'End' && !order.includes(n)) order.push(n);
+    for (const n of order) {
+      const v = all[n];
+      steps.append(stepRow({ type: v.Type, template: v.Operation?.TemplateId, output: v.Operation?.Output?.Object, after: parent[n], name: n, stored: v }));
+    }
+  } else if (!existing) {
     steps.append(stepRow({ type: 'Transcode' }));
   }
 
@@ -237,15 +323,16 @@ async function editor(main, { app }, id) {
         : await ci(bucket, 'POST', 'workflow', { body });
       const wf = r.MediaWorkflow;
       toast(`Workflow ${wf?.Name || ''} saved`);
-      app.navigate(href(`/workflows/${wf?.WorkflowId || existing.WorkflowId}`));
+      app.navigate(href(`/workflows/${wf?.WorkflowId || existing.WorkflowId}`, { bucket }));
     });
   }
 
   const form = h('form', {
     class: 'card', id: 'workflow-form', 'aria-labelledby': 'form-h',
-    onsubmit: (e) => { e.preventDefault(); save(toXml('Request', buildRequest()), e.submitter); },
+    onsubmit: (e) => { e.preventDefault(); if (editable) save(toXml('Request', buildRequest()), e.submitter); },
   },
   h('h2', { id: 'form-h' }, 'Form'),
+  editable ? null : h('p', { class: 'error', id: 'form-unsupported' }, 'The form cannot show this graph (node types or joins it does not build); edit the XML instead.'),
   h('div', { class: 'row' }, field('Name', name), field('State', state)),
   h('div', { class: 'row' }, field('Object prefix', prefix, 'uploads under this prefix start a run'), field('Files', filter)),
   field('Callback URL', cbUrl),
@@ -253,8 +340,8 @@ async function editor(main, { app }, id) {
   h('button', { type: 'button', onclick: () => { steps.append(stepRow({ type: 'Snapshot' })); update(); } }, 'Add node'),
   h('h3', {}, 'Graph preview'), preview,
   h('div', { class: 'actions' },
-    h('button', { type: 'submit', class: 'primary', id: 'save-workflow' }, existing ? 'Save changes' : 'Create workflow'),
-    h('button', { type: 'button', onclick: () => { xmlArea.value = pretty(toXml('Request', buildRequest())); xmlArea.focus(); } }, 'Show as XML')));
+    h('button', { type: 'submit', class: 'primary', id: 'save-workflow', disabled: !editable }, existing ? 'Save changes' : 'Create workflow'),
+    h('button', { type: 'button', disabled: !editable, onclick: () => { xmlArea.value = pretty(toXml('Request', buildRequest())); xmlArea.focus(); } }, 'Show as XML')));
 
   // The parser's error (line, column, what) under the editor, not only a passing toast.
   const xmlError = h('p', { class: 'error', role: 'alert', id: 'xml-error', hidden: true });
