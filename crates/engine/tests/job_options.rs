@@ -125,10 +125,6 @@ fn jobs(body: &str) -> Vec<reelflow_model::job::JobRequest> {
     parse_jobs(&XmlElement::parse(body.as_bytes()).unwrap()).unwrap()
 }
 
-fn out(key: &str) -> String {
-    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{key}</Object></Output>")
-}
-
 const SMALL: &str = "<Transcode><Container><Format>mp4</Format></Container><Video><Codec>H.264</Codec><Width>160</Width><Preset>veryfast</Preset></Video></Transcode>";
 
 impl Harness {

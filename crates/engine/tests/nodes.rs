@@ -8,14 +8,6 @@ use common::*;
 use reelflow_model::execution::RunState;
 use reelflow_objects::BlobStore;
 
-fn op(name: &str, ty: &str, body: &str) -> String {
-    format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
-}
-
-fn out(object: &str) -> String {
-    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output>")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_type_produces_what_it_promises() {
     let h = harness().await;

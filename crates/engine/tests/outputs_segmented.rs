@@ -9,14 +9,6 @@ use common::outputs::*;
 use common::*;
 use reelflow_model::execution::{RunState, TaskState};
 
-fn op(name: &str, ty: &str, body: &str) -> String {
-    format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
-}
-
-fn out(object: &str) -> String {
-    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output>")
-}
-
 async fn stream_template(h: &Harness, format: &str) -> String {
     h.template(&format!(
         "<Request><Tag>Transcode</Tag><Name>{format}</Name><Container><Format>{format}</Format>\

@@ -8,14 +8,6 @@ mod common;
 use common::outputs::*;
 use common::*;
 
-fn op(name: &str, ty: &str, body: &str) -> String {
-    format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
-}
-
-fn out(object: &str) -> String {
-    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output>")
-}
-
 async fn rendition(h: &Harness, height: u32) -> String {
     h.template(&format!(
         "<Request><Tag>Transcode</Tag><Name>h{height}</Name><Container><Format>hls</Format>\

@@ -224,7 +224,9 @@ impl Engine {
     }
 
     /// Places the object `bucket/key` at `root/key`: a link to its blob on the local
-    /// store, a download otherwise. Missing objects are refused by their key.
+    /// store, a download otherwise. Missing objects are refused by their key. A key staged
+    /// before in this scratch directory (packages sharing files, a StreamPack reading
+    /// several renditions) is the same object: it stays.
     async fn stage_file(
         &self,
         bucket: &str,
@@ -232,8 +234,11 @@ impl Engine {
         root: &Path,
         scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
-        let object = self.input_object(bucket, key, scratch).await?;
         let dest = root.join(key);
+        if tokio::fs::symlink_metadata(&dest).await.is_ok() {
+            return Ok(dest);
+        }
+        let object = self.input_object(bucket, key, scratch).await?;
         let io = |e: std::io::Error| Failure {
             transient: true,
             ..Failure::new("InternalError", format!("cannot stage {key}: {e}"))

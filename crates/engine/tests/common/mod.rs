@@ -241,6 +241,16 @@ impl Harness {
     }
 }
 
+/// A workflow node `name` of type `ty` with the Operation `body`.
+pub fn op(name: &str, ty: &str, body: &str) -> String {
+    format!("<{name}><Type>{ty}</Type><Operation>{body}</Operation></{name}>")
+}
+
+/// An Output writing `object` to [`BUCKET`].
+pub fn out(object: &str) -> String {
+    format!("<Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output>")
+}
+
 pub fn node(name: &str, ty: &str, template: &str, object: &str) -> String {
     format!(
         "<{name}><Type>{ty}</Type><Operation><TemplateId>{template}</TemplateId><Output><Region>r</Region><Bucket>{BUCKET}</Bucket><Object>{object}</Object></Output></Operation></{name}>"
