@@ -136,6 +136,13 @@ impl Engine {
         scratch: &ScratchDir,
     ) -> Result<(std::path::PathBuf, Option<Share>), Failure> {
         let object = self.input_object(bucket, key, scratch).await?;
+        match self.input_kind(&object).await? {
+            reelflow_media::sniff::InputKind::Media => {}
+            reelflow_media::sniff::InputKind::Refused(what) => {
+                return Err(crate::execute::not_media(key, what));
+            }
+            _ => return Err(crate::execute::not_media(key, "a playlist")),
+        }
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             scratch.names.add(&path, key);
             return Ok((path, None));

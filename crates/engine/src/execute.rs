@@ -10,6 +10,7 @@ mod redact;
 
 use std::path::{Path, PathBuf};
 
+use reelflow_media::sniff::InputKind;
 use reelflow_media::{MediaError, RunControl};
 use reelflow_model::clock::now_unix;
 use reelflow_model::execution::{Instance, OutputObject, Task};
@@ -305,10 +306,18 @@ impl Engine {
         key: &str,
         scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
-        if Package::of(key).is_some() {
-            return self.stage_package(bucket, key, scratch).await;
+        if let Some(kind) = Package::of(key) {
+            return self.stage_package(bucket, key, kind, scratch).await;
         }
         let object = self.input_object(bucket, key, scratch).await?;
+        match self.input_kind(&object).await? {
+            InputKind::Media => {}
+            InputKind::Refused(what) => return Err(not_media(key, what)),
+            kind => {
+                let kind = Package::of_kind(kind).unwrap_or(Package::Hls);
+                return self.stage_package(bucket, key, kind, scratch).await;
+            }
+        }
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             scratch.names.add(&path, key);
             return Ok(path);
@@ -433,4 +442,12 @@ pub(crate) fn content_type_for(key: &str) -> &'static str {
         "webp" => "image/webp",
         _ => "application/octet-stream",
     }
+}
+
+/// The failure of an input whose content names other resources ([`InputKind::Refused`]).
+pub(crate) fn not_media(key: &str, what: &str) -> Failure {
+    Failure::new(
+        "InvalidInput",
+        format!("{key} is {what}, which names other files; it is not read as media"),
+    )
 }

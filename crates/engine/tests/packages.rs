@@ -138,3 +138,75 @@ async fn playlists_reading_outside_the_bucket_or_missing_segments_fail_by_key() 
         assert!(!task.message.contains("/tmp/"), "{}", task.message);
     }
 }
+
+/// ffmpeg picks its demuxer by content: a playlist or ffconcat script stored under any other
+/// name is still checked (it must not read files of the server's disk into the bucket).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_under_other_names_are_checked_by_content() {
+    let h = harness().await;
+    let snap = snapshot_template(&h).await;
+    let nodes = op(
+        "S",
+        "Snapshot",
+        &format!(
+            "<TemplateId>{snap}</TemplateId>{}",
+            out("snap/${InputName}.jpg")
+        ),
+    );
+    h.workflow("<Start>S</Start><S>End</S>", &nodes).await;
+    // A real media file outside the bucket, which a playlist names by its absolute path.
+    let secret = h.dir.path().join("secret.ts");
+    ffmpeg(&[
+        "-i",
+        h.clip(1).to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        secret.to_str().unwrap(),
+    ]);
+    let secret = secret.to_str().unwrap();
+    let cases = [
+        (
+            "in/leak.txt",
+            format!("#EXTM3U\n#EXTINF:1.0,\n{secret}\n#EXT-X-ENDLIST\n"),
+            "not relative to it",
+        ),
+        (
+            "in/leak.mp4",
+            format!("\u{feff}\n#EXTM3U\n#EXTINF:1.0,\nfile:{secret}\n"),
+            "not relative to it",
+        ),
+        (
+            "in/cat.mp4",
+            format!("ffconcat version 1.0\nfile '{secret}'\n"),
+            "an ffconcat script",
+        ),
+        (
+            "in/seg.m3u8",
+            "#EXTM3U\n#EXTINF:1.0,\ninner.ts\n#EXT-X-ENDLIST\n".into(),
+            "not a media file",
+        ),
+    ];
+    // The segment named by in/seg.m3u8 is itself a playlist reaching outside.
+    let inner = h.dir.path().join("inner.ts");
+    std::fs::write(&inner, format!("#EXTM3U\n#EXTINF:1.0,\n{secret}\n")).unwrap();
+    for (key, text, says) in cases {
+        let file = h.dir.path().join("input");
+        std::fs::write(&file, text).unwrap();
+        if key == "in/seg.m3u8" {
+            h.upload("in/inner.ts", &inner).await;
+        }
+        let runs = h.upload(key, &file).await;
+        let (instance, tasks) = h.wait_run(runs.last().unwrap()).await;
+        assert_eq!(instance.state, RunState::Failed, "{key}");
+        let task = &tasks[0];
+        assert_eq!(task.code, "InvalidInput", "{key}: {}", task.message);
+        assert!(
+            task.message.contains(key) && task.message.contains(says),
+            "{key}: {}",
+            task.message
+        );
+        assert!(h.keys("snap/").await.is_empty(), "{key} wrote a snapshot");
+    }
+}

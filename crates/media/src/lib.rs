@@ -53,6 +53,7 @@ pub mod segment;
 pub mod segmented;
 pub mod smartcover;
 pub mod snapshot;
+pub mod sniff;
 pub mod source;
 pub mod still;
 pub mod streampack;

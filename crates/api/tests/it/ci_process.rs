@@ -391,6 +391,29 @@ async fn errors_name_the_problem() {
         .await;
     expect_error(text, bad, inv, "\"notes.txt\" is not a media file").await;
 
+    // Content that makes ffmpeg open other files is refused whatever the key: an HLS
+    // playlist naming a file of the server's disk, an ffconcat script.
+    // The named file is real media (ffmpeg would read it), outside every bucket.
+    let outside = clips().clip.display().to_string();
+    let playlist = format!("#EXTM3U\n#EXTINF:2.0,\n{outside}\n#EXT-X-ENDLIST\n").leak();
+    let script = format!("ffconcat version 1.0\nfile '{outside}'\n").leak();
+    for (key, body) in [
+        ("leak.mp4", playlist.as_bytes()),
+        ("cat.jpg", script.as_bytes()),
+    ] {
+        assert_eq!(s.put(key, body).await.status(), StatusCode::OK);
+        for process in ["snapshot", "videoinfo"] {
+            let answer = s
+                .send(
+                    Req::new(Method::GET, key)
+                        .query("ci-process", process)
+                        .query("time", "1"),
+                )
+                .await;
+            expect_error(answer, bad, inv, &format!("\"{key}\" is not a media file")).await;
+        }
+    }
+
     put_file(&s, "audio.m4a", &clips().audio).await;
     let audio = snapshot(&s, "audio.m4a", &[("time", "1")]).await;
     expect_error(audio, bad, inv, "has no video stream").await;

@@ -15,6 +15,10 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt;
+use reelflow_media::sniff::{HEAD_LEN, InputKind, classify};
+use reelflow_model::object::ObjectRecord;
+
 use super::{Failure, ScratchDir};
 use crate::Engine;
 
@@ -31,6 +35,15 @@ pub(crate) enum Package {
 }
 
 impl Package {
+    /// The package an input of `kind` is the playlist of, if any.
+    pub(crate) fn of_kind(kind: InputKind) -> Option<Self> {
+        match kind {
+            InputKind::Hls => Some(Self::Hls),
+            InputKind::Dash => Some(Self::Dash),
+            _ => None,
+        }
+    }
+
     /// The package `key` is the playlist of, if any (`.m3u8`, `.mpd`; any case).
     pub(crate) fn of(key: &str) -> Option<Self> {
         let ext = key.rsplit_once('.')?.1.to_ascii_lowercase();
@@ -54,6 +67,7 @@ pub(crate) enum Reference {
 /// The references of an HLS playlist: URI lines and `URI="…"` attributes, in order.
 pub(crate) fn hls_references(text: &str) -> Vec<Reference> {
     let mut refs = Vec::new();
+    let text = text.trim_start_matches('\u{feff}');
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if !line.starts_with('#') {
             refs.push(Reference::File(line.to_owned()));
@@ -146,27 +160,30 @@ pub(crate) fn resolve(playlist_key: &str, reference: &str) -> Result<String, Str
 }
 
 impl Engine {
-    /// Stages the package whose playlist is `bucket/key` under `scratch` (see the module
-    /// documentation) and returns the staged playlist's path.
+    /// Stages the package of `kind` whose playlist is `bucket/key` under `scratch` (see the
+    /// module documentation) and returns the staged playlist's path.
     pub(crate) async fn stage_package(
         &self,
         bucket: &str,
         key: &str,
+        kind: Package,
         scratch: &ScratchDir,
     ) -> Result<PathBuf, Failure> {
         let root = scratch.root.join("package");
         let mut staged = BTreeSet::new();
-        let mut playlists = VecDeque::from([key.to_owned()]);
-        while let Some(playlist) = playlists.pop_front() {
-            let path = self.stage_file(bucket, &playlist, &root, scratch).await?;
+        let mut playlists = VecDeque::from([(key.to_owned(), kind)]);
+        while let Some((playlist, kind)) = playlists.pop_front() {
+            let path = self
+                .stage_file(bucket, &playlist, &root, scratch, None)
+                .await?;
             staged.insert(playlist.clone());
             let text = tokio::fs::read(&path).await.map_err(|e| {
                 Failure::new("InternalError", format!("cannot read {playlist}: {e}"))
             })?;
             let text = String::from_utf8_lossy(&text);
-            let refs = match Package::of(&playlist) {
-                Some(Package::Dash) => dash_references(&text),
-                _ => hls_references(&text),
+            let refs = match kind {
+                Package::Dash => dash_references(&text),
+                Package::Hls => hls_references(&text),
             };
             for reference in refs {
                 let keys = self.referenced_keys(bucket, &playlist, &reference).await?;
@@ -181,14 +198,35 @@ impl Engine {
                         ));
                     }
                     if Package::of(&referenced) == Some(Package::Hls) {
-                        playlists.push_back(referenced);
+                        playlists.push_back((referenced, Package::Hls));
                     } else {
-                        self.stage_file(bucket, &referenced, &root, scratch).await?;
+                        self.stage_file(bucket, &referenced, &root, scratch, Some(&playlist))
+                            .await?;
                     }
                 }
             }
         }
         Ok(root.join(key))
+    }
+
+    /// What the first bytes of the stored `object` are ([`classify`]).
+    pub(crate) async fn input_kind(&self, object: &ObjectRecord) -> Result<InputKind, Failure> {
+        let mut stream = self
+            .blobs()
+            .get(&object.blob_id, Some((0, HEAD_LEN - 1)))
+            .await?;
+        let mut head = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Failure {
+                transient: true,
+                ..Failure::new("InternalError", format!("cannot read {}: {e}", object.key))
+            })?;
+            head.extend_from_slice(&chunk);
+            if head.len() as u64 >= HEAD_LEN {
+                break;
+            }
+        }
+        Ok(classify(&head))
     }
 
     /// The keys one reference of `playlist` names (one, or a template's matches).
@@ -227,18 +265,29 @@ impl Engine {
     /// store, a download otherwise. Missing objects are refused by their key. A key staged
     /// before in this scratch directory (packages sharing files, a StreamPack reading
     /// several renditions) is the same object: it stays.
+    /// A file referenced by `playlist` must be media: a playlist under another name, or a
+    /// file naming other resources, is refused.
     async fn stage_file(
         &self,
         bucket: &str,
         key: &str,
         root: &Path,
         scratch: &ScratchDir,
+        playlist: Option<&str>,
     ) -> Result<PathBuf, Failure> {
         let dest = root.join(key);
         if tokio::fs::symlink_metadata(&dest).await.is_ok() {
             return Ok(dest);
         }
         let object = self.input_object(bucket, key, scratch).await?;
+        if let Some(playlist) = playlist
+            && self.input_kind(&object).await? != InputKind::Media
+        {
+            return Err(Failure::new(
+                "InvalidInput",
+                format!("{playlist} references {key}, which is not a media file"),
+            ));
+        }
         let io = |e: std::io::Error| Failure {
             transient: true,
             ..Failure::new("InternalError", format!("cannot stage {key}: {e}"))

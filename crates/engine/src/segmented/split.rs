@@ -110,7 +110,9 @@ impl Engine {
         let config = &self.inner.config.segmented;
         let info = reelflow_media::probe(input, ctl).await.ok()?;
         let duration = info.duration?;
-        if !info.has_video() || duration <= config.min_input_secs {
+        // A playlist (HLS/DASH, whatever its key) is many objects; parts read one blob.
+        let playlist = ["hls", "dash"].contains(&info.format_name.as_str());
+        if playlist || !info.has_video() || duration <= config.min_input_secs {
             return None;
         }
         let params = SegmentParams {
