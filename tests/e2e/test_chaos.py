@@ -70,9 +70,15 @@ def test_runs_survive_random_sigkills(deployment, receiver, media):
     for i in range(RUNS):
         rf.upload(client, bucket, f"in/clip{i:02d}.mp4", video)
 
-    for _ in range(KILLS):
-        time.sleep(rng.uniform(0.3, 2.5))
-        victim = rng.choice(processes)
+    for kill in range(KILLS):
+        if kill == 0:
+            # The first kill lands on a process just after it claimed a task, so at least one
+            # kill interrupts work however fast this machine finishes the runs; the others
+            # are random in time and victim.
+            victim = _first_claimer(processes)
+        else:
+            time.sleep(rng.uniform(0.3, 2.5))
+            victim = rng.choice(processes)
         victim.kill()  # SIGKILL
         time.sleep(rng.uniform(0.0, 0.5))
         victim.start()
@@ -89,6 +95,17 @@ def test_runs_survive_random_sigkills(deployment, receiver, media):
     for p in processes:
         assert p.stop() == 0, f"seed {seed}: graceful stop failed\n{p.log_tail()}"
     _assert_nothing_left(processes)
+
+
+def _first_claimer(processes):
+    """The first process whose log shows a claimed task (polled every 10 ms)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for p in processes:
+            if CLAIMED.search(p.log_path.read_text(errors="replace")):
+                return p
+        time.sleep(0.01)
+    raise AssertionError("no process claimed a task within 60 s")
 
 
 def _called_back(receiver, url: str) -> dict[str, str]:
