@@ -2,7 +2,8 @@
 each pinned to its own core (`taskset -c`), divided by one worker on one core, same input,
 same run; plus the split + stitch overhead as a fraction of the segmented total.
 
-Deployment: PostgreSQL + the moto S3 server (scripts/setup.sh), one `--role api` process (not
+Deployment: PostgreSQL + the moto S3 server (scripts/setup.sh; `--blobs local`: one local blob
+directory all processes share instead), one `--role api` process (not
 pinned; it only takes the upload and sends the callback) and the pinned workers with one task
 slot each. The single-core baseline runs the same template unsegmented
 (`REELFLOW_SEGMENT_MIN_SECONDS=0`). Time is from the source stored (its PUT answered: object
@@ -75,23 +76,34 @@ def pinned(binary: str, work: Path, core: int) -> str:
 
 
 class Cluster:
-    def __init__(self, binary: str, work: Path, cores: list[int], env: dict[str, str]) -> None:
+    """PostgreSQL, an API process and one pinned worker per core; object bodies in the moto S3
+    server (`blobs="s3"`) or in one local directory every process shares (`blobs="local"`: the
+    processes' `DATA/blobs` link to it, as workers on one machine or on a shared filesystem)."""
+
+    def __init__(self, binary: str, work: Path, cores: list[int], env: dict[str, str], blobs: str) -> None:
         root = setting("test-database-url")
         self.root, self.name = root, "rf_bench_" + uuid.uuid4().hex[:10]
         subprocess.run(["psql", root, "-q", "-c", f"CREATE DATABASE {self.name}"], check=True)
-        endpoint = setting("test-s3-url")
-        blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
-        import boto3
-
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                     aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
         sid, key = "AKIDbench" + secrets.token_hex(4), secrets.token_hex(16)
         base = dict(os.environ, REELFLOW_SECRET_ID=sid, REELFLOW_SECRET_KEY=key, REELFLOW_LOG="info",
                     NO_COLOR="1", REELFLOW_CALLBACK_ALLOW_CIDRS="127.0.0.0/8", REELFLOW_WORKERS="1",
-                    REELFLOW_DATABASE_URL=root.rsplit("/", 1)[0] + "/" + self.name,
-                    REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
-                    REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
-                    REELFLOW_S3_SECRET_ACCESS_KEY="test", **env)
+                    REELFLOW_DATABASE_URL=root.rsplit("/", 1)[0] + "/" + self.name, **env)
+        if blobs == "s3":
+            endpoint = setting("test-s3-url")
+            blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
+            import boto3
+
+            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                         aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
+            base.update(REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
+                        REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
+                        REELFLOW_S3_SECRET_ACCESS_KEY="test")
+        else:
+            shared = work / "blobs"
+            shared.mkdir(parents=True, exist_ok=True)
+            for name in ["api", *(f"worker{c}" for c in cores)]:
+                (work / name).mkdir(parents=True, exist_ok=True)
+                (work / name / "blobs").symlink_to(shared)
         self.api = Process(binary, work / "api", dict(base, REELFLOW_ROLE="api"))
         self.workers = [Process(pinned(binary, work, c), work / f"worker{c}", dict(base, REELFLOW_ROLE="worker"))
                         for c in cores]
@@ -206,7 +218,7 @@ def _template_xml() -> str:
 
 
 def single_run(args, work: Path, receiver, src: Path) -> tuple[float, float]:
-    one = Cluster(args.bin, work, [0], {"REELFLOW_SEGMENT_MIN_SECONDS": "0"})
+    one = Cluster(args.bin, work, [0], {"REELFLOW_SEGMENT_MIN_SECONDS": "0"}, args.blobs)
     try:
         return through(one, receiver, src, receiver.url)
     finally:
@@ -219,7 +231,7 @@ def segmented_run(args, work: Path, receiver, src: Path) -> tuple[float, float, 
     env = {"REELFLOW_SEGMENT_MIN_SECONDS": "10", "REELFLOW_SEGMENT_MIN_LENGTH": "9.5"}
     if args.segments:
         env["REELFLOW_SEGMENT_COUNT"] = str(args.segments)
-    many = Cluster(args.bin, work, list(range(args.workers)), env)
+    many = Cluster(args.bin, work, list(range(args.workers)), env, args.blobs)
     try:
         seconds, upload = through(many, receiver, src, receiver.url)
         split, stitch, segments = overhead(many.logs())
@@ -241,6 +253,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; each side's best counts")
     parser.add_argument("--segments", type=int, default=0, help="REELFLOW_SEGMENT_COUNT (default: the engine's)")
+    parser.add_argument("--blobs", choices=["s3", "local"], default="s3",
+                        help="object bodies in the moto S3 server, or in one local directory all processes share")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="reelflow-segmented-"))
     receiver = wb.Receiver()
@@ -266,7 +280,8 @@ def main() -> None:
         segmented, _, split, stitch, segments = min(runs)
         ratio = segmented / single
         share = (split + stitch) / segmented
-        print(f"{args.seconds} s {args.size} source, x264 CRF 23 preset medium, best of {args.rounds} round(s)")
+        print(f"{args.seconds} s {args.size} source, x264 CRF 23 preset medium, best of {args.rounds} round(s), "
+              f"PostgreSQL, blobs {'moto S3' if args.blobs == 's3' else 'in a shared local directory'}")
         print("wall time from the input stored (PUT answered) to the callback received")
         print(f"1 worker on 1 core, unsegmented: {single:.2f} s")
         print(f"{args.workers} workers on {args.workers} cores, {segments} segments + audio pass: {segmented:.2f} s")

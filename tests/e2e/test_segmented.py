@@ -36,7 +36,8 @@ SEGMENT_ENV = {
     "REELFLOW_SEGMENT_MIN_LENGTH": "10",
 }
 FINISHED = re.compile(r"node=(\S+?#seg-\d+)\}.*task finished.*state=Success")
-RANGED = re.compile(r"#seg-\d+\}.*input read by ranged requests read_bytes=(\d+) size=(\d+)")
+RANGED = re.compile(r"#(?:seg-\d+|audio)\}.*input read by ranged requests read_bytes=(\d+) size=(\d+)")
+KEPT = re.compile(r"#(?:seg-\d+|audio)\}.*input read from the parent's download kept on this worker")
 CLAIMED_SEGMENT = re.compile(r"node=\S+?#seg-\d+\}.*claimed")
 
 
@@ -140,6 +141,11 @@ class Cluster:
     def log(self, server) -> str:
         return server.log_path.read_text(errors="replace")
 
+    def kept_inputs(self) -> list[list[str]]:
+        """Per worker, the inputs kept for its parts (`DATA/work/inputs`)."""
+        dirs = [w.data_dir / "work" / "inputs" for w in self.workers]
+        return [sorted(p.name for p in d.iterdir()) if d.is_dir() else [] for d in dirs]
+
     def finished_segments(self) -> list[list[str]]:
         """Per worker, the segments whose end the store accepted."""
         return [FINISHED.findall(self.log(w)) for w in self.workers]
@@ -166,9 +172,17 @@ def test_segments_spread_over_workers_and_stitch_exactly(server_factory, shared_
     assert "claimed" not in c.log(c.api)
     # With the blobs on S3, each segment read the input by ranged requests through the
     # worker's loopback server instead of downloading the whole object first (how much it
-    # reads is measured by bench/segmented on a large input; this clip fits in the buffers).
+    # reads is measured by bench/segmented on a large input; this clip fits in the buffers),
+    # or, on the parent's worker, from the parent's download kept there.
     reads = [(int(r), int(n)) for w in c.workers for r, n in RANGED.findall(c.log(w))]
-    assert len(reads) >= SEGMENTS and all(r > 0 for r, _ in reads), reads
+    kept = [i for i, w in enumerate(c.workers) for _ in KEPT.findall(c.log(w))]
+    assert len(reads) + len(kept) >= SEGMENTS + 1 and all(r > 0 for r, _ in reads), (reads, kept)
+    assert len(set(kept)) <= 1, "only the parent's worker keeps its download"
+    # The parent ended: every worker's collector removes its kept download.
+    deadline = time.monotonic() + 30
+    while any(c.kept_inputs()):
+        assert time.monotonic() < deadline, f"kept inputs left: {c.kept_inputs()}"
+        time.sleep(0.2)
     out = rf.download(c.client, c.bucket, "out/marks.mp4", tmp_path / "out.mp4")
     check_output(out, clip)
     # The job records show the Transcode task only, finished.

@@ -128,20 +128,40 @@ impl Engine {
     /// Where ffmpeg reads the stored object `bucket/key` from for a task that needs only part
     /// of it (a segment): the blob's local path when the blob store has one, else a loopback
     /// URL served with ranged reads while the returned [`Share`] lives. Names are recorded
-    /// for failure messages as [`Engine::local_object`] does.
+    /// for failure messages as [`Engine::local_object`] does. `planned` is the blob the
+    /// parent planned from, its content already checked: the object must still name it
+    /// (a part of a replaced input fails), it is not read again to check it, and when the
+    /// parent's download of it is kept on this worker it is read from there
+    /// ([`crate::segmented`]'s `kept`).
     pub(crate) async fn ranged_object(
         &self,
         bucket: &str,
         key: &str,
+        planned: Option<&str>,
         scratch: &ScratchDir,
     ) -> Result<(std::path::PathBuf, Option<Share>), Failure> {
         let object = self.input_object(bucket, key, scratch).await?;
-        match self.input_kind(&object).await? {
-            reelflow_media::sniff::InputKind::Media => {}
-            reelflow_media::sniff::InputKind::Refused(what) => {
-                return Err(crate::execute::not_media(key, what));
+        match planned {
+            Some(blob) if blob == object.blob_id => {
+                if let Some(path) = self.kept_input(blob, scratch).await {
+                    tracing::info!("input read from the parent's download kept on this worker");
+                    scratch.names.add(&path, key);
+                    return Ok((path, None));
+                }
             }
-            _ => return Err(crate::execute::not_media(key, "a playlist")),
+            Some(_) => {
+                return Err(Failure::new(
+                    "InvalidInput",
+                    format!("input object {key} was replaced while its segments were encoded"),
+                ));
+            }
+            None => match self.input_kind(&object).await? {
+                reelflow_media::sniff::InputKind::Media => {}
+                reelflow_media::sniff::InputKind::Refused(what) => {
+                    return Err(crate::execute::not_media(key, what));
+                }
+                _ => return Err(crate::execute::not_media(key, "a playlist")),
+            },
         }
         if let Some(path) = self.blobs().local_path(&object.blob_id) {
             scratch.names.add(&path, key);

@@ -122,6 +122,8 @@ pub(crate) struct TaskResult {
 pub(crate) struct ScratchDir {
     pub root: PathBuf,
     pub names: redact::Names,
+    /// (key, blob id) of the stored objects read here whose content was checked as media.
+    media: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl ScratchDir {
@@ -135,7 +137,23 @@ impl ScratchDir {
                 format!("cannot create a work directory: {e}"),
             )
         })?;
-        Ok(Self { root: path, names })
+        Ok(Self {
+            root: path,
+            names,
+            media: Default::default(),
+        })
+    }
+
+    /// Records that the blob `blob_id` read as object `key` is media ([`InputKind::Media`]).
+    fn checked_media(&self, key: &str, blob_id: &str) {
+        let mut media = self.media.lock().unwrap_or_else(|e| e.into_inner());
+        media.push((key.to_owned(), blob_id.to_owned()));
+    }
+
+    /// The blob read as object `key` here and checked as media, if one was.
+    pub(crate) fn media_blob(&self, key: &str) -> Option<String> {
+        let media = self.media.lock().unwrap_or_else(|e| e.into_inner());
+        media.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone())
     }
 
     pub(crate) fn out(&self) -> PathBuf {
@@ -212,7 +230,7 @@ impl Engine {
             let job = self.resolve(task).await?;
             let input = self.job_input(&job, &scratch, ctl).await?;
             if let Some(input) = &input
-                && let Some(split) = self.try_split(&job, input, ctl).await
+                && let Some(split) = self.try_split(&job, input, &scratch, ctl).await
             {
                 return Err(split);
             }
@@ -311,7 +329,7 @@ impl Engine {
         }
         let object = self.input_object(bucket, key, scratch).await?;
         match self.input_kind(&object).await? {
-            InputKind::Media => {}
+            InputKind::Media => scratch.checked_media(key, &object.blob_id),
             InputKind::Refused(what) => return Err(not_media(key, what)),
             kind => {
                 let kind = Package::of_kind(kind).unwrap_or(Package::Hls);

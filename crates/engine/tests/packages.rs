@@ -7,7 +7,7 @@ mod common;
 
 use common::outputs::*;
 use common::*;
-use reelflow_model::execution::RunState;
+use reelflow_model::execution::{RunState, Task};
 
 async fn package_template(h: &Harness, format: &str) -> String {
     h.template(&format!(
@@ -24,6 +24,30 @@ async fn snapshot_template(h: &Harness) -> String {
          </Snapshot></Request>",
     )
     .await
+}
+
+/// A workflow taking a snapshot at 3 s of every upload.
+async fn snapshot_workflow(h: &Harness) {
+    let snap = snapshot_template(h).await;
+    let nodes = op(
+        "S",
+        "Snapshot",
+        &format!(
+            "<TemplateId>{snap}</TemplateId>{}",
+            out("snap/${InputName}.jpg")
+        ),
+    );
+    h.workflow("<Start>S</Start><S>End</S>", &nodes).await;
+}
+
+/// Uploads `text` as `key`: the task of the failed run it starts.
+async fn failed_task(h: &Harness, key: &str, text: &str) -> Task {
+    let file = h.dir.path().join("input");
+    std::fs::write(&file, text).unwrap();
+    let runs = h.upload(key, &file).await;
+    let (instance, mut tasks) = h.wait_run(runs.last().unwrap()).await;
+    assert_eq!(instance.state, RunState::Failed, "{key}");
+    tasks.remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,16 +103,7 @@ async fn nodes_after_hls_and_dash_transcodes_read_the_whole_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playlists_reading_outside_the_bucket_or_missing_segments_fail_by_key() {
     let h = harness().await;
-    let snap = snapshot_template(&h).await;
-    let nodes = op(
-        "S",
-        "Snapshot",
-        &format!(
-            "<TemplateId>{snap}</TemplateId>{}",
-            out("snap/${InputName}.jpg")
-        ),
-    );
-    h.workflow("<Start>S</Start><S>End</S>", &nodes).await;
+    snapshot_workflow(&h).await;
     let cases = [
         (
             "in/abs.m3u8",
@@ -116,18 +131,10 @@ async fn playlists_reading_outside_the_bucket_or_missing_segments_fail_by_key() 
         ),
     ];
     for (key, reference, code, says) in cases {
-        let playlist = h.dir.path().join("p.m3u8");
-        std::fs::write(
-            &playlist,
-            format!(
-                "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{reference}\n#EXT-X-ENDLIST\n"
-            ),
-        )
-        .unwrap();
-        let runs = h.upload(key, &playlist).await;
-        let (instance, tasks) = h.wait_run(&runs[0]).await;
-        assert_eq!(instance.state, RunState::Failed, "{key}");
-        let task = &tasks[0];
+        let playlist = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{reference}\n#EXT-X-ENDLIST\n"
+        );
+        let task = failed_task(&h, key, &playlist).await;
         assert_eq!(task.code, code, "{key}: {}", task.message);
         assert!(
             task.message.contains(key) || code == "InputNotFound",
@@ -144,16 +151,7 @@ async fn playlists_reading_outside_the_bucket_or_missing_segments_fail_by_key() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn playlists_under_other_names_are_checked_by_content() {
     let h = harness().await;
-    let snap = snapshot_template(&h).await;
-    let nodes = op(
-        "S",
-        "Snapshot",
-        &format!(
-            "<TemplateId>{snap}</TemplateId>{}",
-            out("snap/${InputName}.jpg")
-        ),
-    );
-    h.workflow("<Start>S</Start><S>End</S>", &nodes).await;
+    snapshot_workflow(&h).await;
     // A real media file outside the bucket, which a playlist names by its absolute path.
     let secret = h.dir.path().join("secret.ts");
     ffmpeg(&[
@@ -192,15 +190,10 @@ async fn playlists_under_other_names_are_checked_by_content() {
     let inner = h.dir.path().join("inner.ts");
     std::fs::write(&inner, format!("#EXTM3U\n#EXTINF:1.0,\n{secret}\n")).unwrap();
     for (key, text, says) in cases {
-        let file = h.dir.path().join("input");
-        std::fs::write(&file, text).unwrap();
         if key == "in/seg.m3u8" {
             h.upload("in/inner.ts", &inner).await;
         }
-        let runs = h.upload(key, &file).await;
-        let (instance, tasks) = h.wait_run(runs.last().unwrap()).await;
-        assert_eq!(instance.state, RunState::Failed, "{key}");
-        let task = &tasks[0];
+        let task = failed_task(&h, key, &text).await;
         assert_eq!(task.code, "InvalidInput", "{key}: {}", task.message);
         assert!(
             task.message.contains(key) && task.message.contains(says),

@@ -221,3 +221,38 @@ async fn cancelling_a_parent_removes_the_pieces_of_its_finished_parts() {
     let stored = stored_blobs(&h);
     assert!(finished.iter().all(|b| !stored.contains(b)), "{stored:?}");
 }
+
+/// A part reads the blob its parent planned from: when the input object names another blob
+/// by then (overwritten mid-run), the parts still to start fail naming the key, and the
+/// parent fails with them instead of stitching pieces of two different files.
+#[tokio::test]
+async fn parts_of_an_input_replaced_mid_run_fail_naming_it() {
+    let h = segmenting(4).await;
+    let t = h.template(H264).await;
+    h.workflow(
+        "<Start>T</Start><T>End</T>",
+        &node("T", "Transcode", &t, "out/r.${Ext}"),
+    )
+    .await;
+    let runs = h.upload("in/r.mp4", &clip(&h, 40)).await;
+    // Once the parent split, the object is overwritten (without starting a run).
+    await_tasks(&h, &runs[0], |tasks| !parts(tasks).is_empty()).await;
+    let mut record = h
+        .store
+        .get_object(BUCKET, "in/r.mp4")
+        .await
+        .unwrap()
+        .unwrap();
+    let other = h.blobs.put_file(&clip(&h, 16)).await.unwrap();
+    (record.blob_id, record.size, record.etag) = (other.id, other.size, other.md5_hex);
+    h.store.put_object(&record, &[]).await.unwrap();
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Failed, "{tasks:#?}");
+    let parent = tasks.iter().find(|t| t.node_name == "T").unwrap();
+    assert_eq!(parent.code, "InvalidInput", "{}", parent.message);
+    assert!(
+        parent.message.contains("in/r.mp4 was replaced"),
+        "{}",
+        parent.message
+    );
+}

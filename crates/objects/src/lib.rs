@@ -142,3 +142,28 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// [`BlobError::InvalidComposite`] for a plain blob id.
     async fn forget_composite(&self, id: &str) -> Result<(), BlobError>;
 }
+
+/// The first `len` bytes of blob `id` (all of it when it is shorter; nothing for an empty
+/// blob of `size` 0): what a content check reads before a tool opens the blob. One ranged
+/// read; the stream is dropped as soon as `len` bytes arrived.
+pub async fn read_prefix(
+    store: &dyn BlobStore,
+    id: &str,
+    size: u64,
+    len: u64,
+) -> Result<Vec<u8>, BlobError> {
+    use futures::StreamExt;
+    if size == 0 || len == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stream = store.get(id, Some((0, len - 1))).await?;
+    let mut head = Vec::with_capacity(len.min(size) as usize);
+    while let Some(chunk) = stream.next().await {
+        head.extend_from_slice(&chunk.map_err(BlobError::io("read the start of a blob", id))?);
+        if head.len() as u64 >= len {
+            head.truncate(len as usize);
+            break;
+        }
+    }
+    Ok(head)
+}

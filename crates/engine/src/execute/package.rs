@@ -15,7 +15,6 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use futures::StreamExt;
 use reelflow_media::sniff::{HEAD_LEN, InputKind, classify};
 use reelflow_model::object::ObjectRecord;
 
@@ -211,21 +210,13 @@ impl Engine {
 
     /// What the first bytes of the stored `object` are ([`classify`]).
     pub(crate) async fn input_kind(&self, object: &ObjectRecord) -> Result<InputKind, Failure> {
-        let mut stream = self
-            .blobs()
-            .get(&object.blob_id, Some((0, HEAD_LEN - 1)))
-            .await?;
-        let mut head = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Failure {
-                transient: true,
-                ..Failure::new("InternalError", format!("cannot read {}: {e}", object.key))
-            })?;
-            head.extend_from_slice(&chunk);
-            if head.len() as u64 >= HEAD_LEN {
-                break;
-            }
-        }
+        let head = reelflow_objects::read_prefix(
+            self.blobs().as_ref(),
+            &object.blob_id,
+            object.size,
+            HEAD_LEN,
+        )
+        .await?;
         Ok(classify(&head))
     }
 
@@ -280,14 +271,6 @@ impl Engine {
             return Ok(dest);
         }
         let object = self.input_object(bucket, key, scratch).await?;
-        if let Some(playlist) = playlist
-            && self.input_kind(&object).await? != InputKind::Media
-        {
-            return Err(Failure::new(
-                "InvalidInput",
-                format!("{playlist} references {key}, which is not a media file"),
-            ));
-        }
         let io = |e: std::io::Error| Failure {
             transient: true,
             ..Failure::new("InternalError", format!("cannot stage {key}: {e}"))
@@ -300,8 +283,26 @@ impl Engine {
             None => self.blobs().download_to(&object.blob_id, &dest).await?,
         }
         scratch.names.add(&dest, key);
+        // Checked where it now lies (no second read of the store per file).
+        if let Some(playlist) = playlist
+            && classify(&file_head(&dest).await.map_err(io)?) != InputKind::Media
+        {
+            return Err(Failure::new(
+                "InvalidInput",
+                format!("{playlist} references {key}, which is not a media file"),
+            ));
+        }
         Ok(dest)
     }
+}
+
+/// The first [`HEAD_LEN`] bytes of the file at `path` (all of it when shorter).
+async fn file_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let mut head = Vec::new();
+    file.take(HEAD_LEN).read_to_end(&mut head).await?;
+    Ok(head)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! ([`reelflow_store::SubTaskStore::pieces_to_collect`]), deletes each blob (idempotent), then
 //! clears the part's result, so a crash between the two only deletes again. A part whose end
 //! the store refused (cancelled with its parent, or its lease lost) never had its result
-//! stored: it deletes its own piece ([`Engine::drop_refused_piece`]).
+//! stored: it deletes its own piece ([`Engine::drop_refused_piece`]). The same loop removes
+//! this worker's kept inputs of ended parents ([`super::kept`]).
 
 use reelflow_model::execution::{Task, TaskState};
 use reelflow_model::workflow::NodeType;
@@ -28,6 +29,13 @@ pub(crate) async fn collect_loop(engine: Engine, shutdown: CancellationToken) {
             Ok(0) => {}
             Ok(n) => tracing::info!(pieces = n, "removed the pieces of ended segmented tasks"),
             Err(error) => tracing::error!(?error, "could not collect segment pieces"),
+        }
+        let kept = engine.collect_kept_inputs().await;
+        if kept > 0 {
+            tracing::info!(
+                inputs = kept,
+                "removed the kept inputs of ended segmented tasks"
+            );
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}

@@ -22,6 +22,7 @@ mod collect;
 mod decide;
 #[cfg(test)]
 mod fixtures;
+mod kept;
 mod part;
 mod split;
 mod stitch;
@@ -86,6 +87,11 @@ pub(crate) struct PartSpec {
     pub segments: usize,
     /// [`reelflow_media::SegmentPlan::video_offset`].
     pub video_offset: f64,
+    /// The input object's blob the parent planned from (its content checked as media);
+    /// a part whose input object now names another blob fails instead of encoding a
+    /// different file with this plan. `None` for inputs fetched by URL.
+    #[serde(default)]
+    pub input_blob: Option<String>,
 }
 
 /// One piece of a segmented transcode.

@@ -66,7 +66,8 @@ impl Engine {
                 None,
             )
         } else {
-            self.ranged_object(&job.task.input_bucket, &job.task.input_key, scratch)
+            let (bucket, key) = (&job.task.input_bucket, &job.task.input_key);
+            self.ranged_object(bucket, key, spec.input_blob.as_deref(), scratch)
                 .await?
         };
         let tools = MediaTools::default();

@@ -10,7 +10,7 @@ use reelflow_model::workflow::NodeType;
 
 use super::{Part, PartSpec, supported_spec};
 use crate::Engine;
-use crate::execute::{Failure, Job};
+use crate::execute::{Failure, Job, ScratchDir};
 
 /// The code a parent "fails" with towards its worker after it split: the worker then leaves
 /// it alone (the store parked it: no longer leased, no slot held). Never stored.
@@ -27,6 +27,7 @@ impl Engine {
         &self,
         job: &Job,
         input: &Path,
+        scratch: &ScratchDir,
         ctl: &RunControl,
     ) -> Option<Failure> {
         if job.task.node_type != NodeType::Transcode || job.task.sub.is_some() {
@@ -35,7 +36,12 @@ impl Engine {
         supported_spec(job)?;
         let target = self.segment_target().await?;
         let (info, plan) = self.segment_plan(input, &target, ctl).await?;
-        let parts = sub_tasks(job, &info, &plan);
+        let input_blob = scratch.media_blob(&job.task.input_key);
+        if let Some(blob) = &input_blob {
+            self.keep_input(input, blob, &job.task.job_id, scratch)
+                .await;
+        }
+        let parts = sub_tasks(job, &info, &plan, input_blob);
         let split = self
             .store()
             .split_task(&job.task.job_id, &self.inner.config.node_id, &parts)
@@ -157,13 +163,19 @@ impl Target {
 
 /// The audio pass, then one sub-task per segment, in claim order (job ids ascend): the audio
 /// pass starts first so that it does not lengthen the tail.
-fn sub_tasks(job: &Job, info: &MediaInfo, plan: &SegmentPlan) -> Vec<Task> {
+fn sub_tasks(
+    job: &Job,
+    info: &MediaInfo,
+    plan: &SegmentPlan,
+    input_blob: Option<String>,
+) -> Vec<Task> {
     let spec = |part: Part| PartSpec {
         node: job.node.name.clone(),
         part,
         info: info.clone(),
         segments: plan.segments.len(),
         video_offset: plan.video_offset,
+        input_blob: input_blob.clone(),
     };
     let audio = (format!("{}#audio", job.node.name), spec(Part::Audio));
     std::iter::once(audio)

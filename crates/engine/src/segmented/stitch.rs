@@ -112,15 +112,25 @@ impl Engine {
     }
 }
 
-/// The parts' pieces in plan order (segments by index, the audio pass last), or the failure
-/// of the first part that did not succeed, naming the node and the piece.
+/// The parts' pieces in plan order (segments by index, the audio pass last), or why not,
+/// naming the node and the piece: a failed part first (a failure resubmits the parent while
+/// other parts still run), else a cancelled one, else one that has not finished.
 fn finished_pieces(task: &Task, parts: &[Task]) -> Result<Vec<Piece>, Failure> {
+    let rank = |state: TaskState| match state {
+        TaskState::Failed => 0,
+        TaskState::Cancel => 1,
+        _ => 2,
+    };
+    let failed = parts
+        .iter()
+        .filter(|p| p.state != TaskState::Success)
+        .min_by_key(|p| rank(p.state));
+    if let Some(part) = failed {
+        return Err(part_failure(task, part, &PartSpec::parse(part)?));
+    }
     let mut pieces = Vec::with_capacity(parts.len());
     for part in parts {
         let spec = PartSpec::parse(part)?;
-        if part.state != TaskState::Success {
-            return Err(part_failure(task, part, &spec));
-        }
         let out: PartOutput = serde_json::from_str(&part.result).unwrap_or_default();
         pieces.push(Piece {
             spec,
@@ -177,6 +187,7 @@ mod tests {
             info: reelflow_media::MediaInfo::default(),
             segments: 4,
             video_offset: 0.0,
+            input_blob: None,
         };
         let mut t = task(
             state,
@@ -204,7 +215,14 @@ mod tests {
         let mut failed = part(1, TaskState::Failed);
         failed.code = "InvalidInput".into();
         failed.message = "input object in.mp4: ffmpeg could not decode".into();
-        let err = finished_pieces(&parent, &[part(0, TaskState::Success), failed]).err();
+        // Named even when parts before it are still running or were cancelled.
+        let parts = [
+            part(0, TaskState::Running),
+            part(2, TaskState::Cancel),
+            failed,
+            part(3, TaskState::Success),
+        ];
+        let err = finished_pieces(&parent, &parts).err();
         let err = err.expect("a failed part fails the parent");
         assert_eq!(err.code, "InvalidInput");
         assert_eq!(

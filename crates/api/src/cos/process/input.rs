@@ -52,10 +52,14 @@ impl MediaInput {
     /// makes ffmpeg open other files (a playlist, whatever the key: see
     /// [`reelflow_media::sniff`]) is refused with 400 before ffmpeg sees it.
     pub(super) async fn open(state: &AppState, record: &ObjectRecord) -> Result<Self, ApiError> {
-        let head = match record.size {
-            0 => Vec::new(),
-            _ => read_head(state.blobs.as_ref(), &record.blob_id).await?,
-        };
+        let head = reelflow_objects::read_prefix(
+            state.blobs.as_ref(),
+            &record.blob_id,
+            record.size,
+            reelflow_media::sniff::HEAD_LEN,
+        )
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
         let kind = reelflow_media::sniff::classify(&head);
         if kind != reelflow_media::sniff::InputKind::Media {
             tracing::debug!(key = %record.key, ?kind, "ci-process input names other files");
@@ -214,23 +218,4 @@ impl Drop for Scratch {
             tracing::warn!(%error, dir = %self.0.display(), "could not remove a ci-process scratch directory");
         }
     }
-}
-
-/// The first [`HEAD_LEN`](reelflow_media::sniff::HEAD_LEN) bytes of a blob (fewer when it is
-/// shorter).
-async fn read_head(store: &dyn BlobStore, id: &str) -> Result<Vec<u8>, ApiError> {
-    use futures::StreamExt;
-    let len = reelflow_media::sniff::HEAD_LEN;
-    let mut stream = store
-        .get(id, Some((0, len - 1)))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let mut head = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        head.extend_from_slice(&chunk.map_err(|e| ApiError::internal(&e))?);
-        if head.len() as u64 >= len {
-            break;
-        }
-    }
-    Ok(head)
 }
