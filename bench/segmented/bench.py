@@ -238,8 +238,11 @@ def segmented_run(args, work: Path, receiver, src: Path) -> tuple[float, float, 
         print("\n".join(timeline(many)))
         reads = [(int(r), int(n)) for r, n in RANGED.findall(many.logs())]
         if reads:
-            print("  segment input reads (ranged, MB of MB): "
+            print("  part input reads (ranged, MB of MB): "
                   + ", ".join(f"{r / 1e6:.1f}/{n / 1e6:.1f}" for r, n in reads))
+        kept = many.logs().count("input read from the parent's download kept on this worker")
+        if kept:
+            print(f"  parts reading the parent's download kept on its worker: {kept}")
         return seconds, upload, split, stitch, segments
     finally:
         many.stop()

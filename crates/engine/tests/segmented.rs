@@ -256,3 +256,60 @@ async fn parts_of_an_input_replaced_mid_run_fail_naming_it() {
         parent.message
     );
 }
+
+/// On a lone node (splitting not forced) a Transcode splits only when its encoder cannot
+/// spread over the node's cores: VP9 narrower than 512 px encodes one tile column (one
+/// thread), H.264 uses every core.
+#[tokio::test]
+async fn a_lone_node_splits_only_what_its_encoder_cannot_spread() {
+    if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
+        eprintln!("skipped: one core, where nothing gains from splitting");
+        return;
+    }
+    let h = harness_setup(Setup {
+        segmented: SegmentedConfig {
+            min_input_secs: 5.0,
+            force: false,
+            segments: Some(2),
+            max_segments: 16,
+            min_segment_secs: 4.0,
+        },
+        // Sibling Transcodes would be fused into one ffmpeg, which is never split.
+        no_fuse: true,
+        ..Setup::default()
+    })
+    .await;
+    let vp9 = h
+        .template(
+            "<Request><Tag>Transcode</Tag><Name>vp9</Name><Container><Format>webm</Format>\
+             </Container><Video><Codec>VP9</Codec><Preset>realtime</Preset></Video>\
+             <Audio><Codec>Vorbis</Codec></Audio></Request>",
+        )
+        .await;
+    let h264 = h.template(H264).await;
+    let nodes = format!(
+        "{}{}",
+        node("V", "Transcode", &vp9, "out/v.${Ext}"),
+        node("H", "Transcode", &h264, "out/h.${Ext}")
+    );
+    h.workflow("<Start>V,H</Start><V>End</V><H>End</H>", &nodes)
+        .await;
+    let runs = h.upload("in/l.mp4", &clip(&h, 12)).await;
+    let (instance, tasks) = h.wait_run(&runs[0]).await;
+    assert_eq!(instance.state, RunState::Success, "{tasks:#?}");
+    let parts_of = |name: &str| {
+        let parent = tasks.iter().find(|t| t.node_name == name).unwrap();
+        let prefix = format!("{name}#");
+        assert_eq!(parent.state, TaskState::Success);
+        tasks
+            .iter()
+            .filter(|t| t.node_name.starts_with(&prefix))
+            .count()
+    };
+    assert_eq!(
+        parts_of("V"),
+        3,
+        "VP9 at 320 px: two segments and the audio pass"
+    );
+    assert_eq!(parts_of("H"), 0, "H.264 is not split on a lone node");
+}

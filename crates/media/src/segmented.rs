@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::encode::{
-    VBV_BUFSIZE_FACTOR, VBV_MAXRATE_FACTOR, audio_format, audio_pass_args, segment_args,
-    segment_format,
+    VBV_BUFSIZE_FACTOR, VBV_MAXRATE_FACTOR, audio_format, audio_pass_args, encoder_thread_limit,
+    segment_args, segment_format,
 };
 pub use self::plan::{
     FrameIndex, PlanError, PlannedSegment, SegmentParams, SegmentPlan, choose_cuts, plan_segments,

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use reelflow_media::{MediaInfo, MediaTools, RunControl, SegmentParams, SegmentPlan};
+use reelflow_media::{
+    MediaInfo, MediaTools, RunControl, SegmentParams, SegmentPlan, TranscodeSpec,
+};
 use reelflow_model::clock::now_unix;
 use reelflow_model::execution::{SubTask, Task, TaskState};
 use reelflow_model::node::{NodeRole, NodeState};
@@ -33,9 +35,9 @@ impl Engine {
         if job.task.node_type != NodeType::Transcode || job.task.sub.is_some() {
             return None;
         }
-        supported_spec(job)?;
+        let spec = supported_spec(job)?;
         let target = self.segment_target().await?;
-        let (info, plan) = self.segment_plan(input, &target, ctl).await?;
+        let (info, plan) = self.segment_plan(input, &target, &spec, ctl).await?;
         let input_blob = scratch.media_blob(&job.task.input_key);
         if let Some(blob) = &input_blob {
             self.keep_input(input, blob, &job.task.job_id, scratch)
@@ -64,17 +66,19 @@ impl Engine {
     }
 
     /// How many segments to plan, or `None` when segmentation does not apply now: off, or
-    /// fewer than two live nodes running tasks (one ffmpeg already uses a node's cores), unless
-    /// forced. The default count is [`SEGMENTS_PER_SLOT`] per live task slot.
+    /// fewer than two task slots, unless forced. On a lone node the plan goes ahead only when
+    /// the encoder cannot use the node's cores ([`Target::lone`]). The default count is
+    /// [`SEGMENTS_PER_SLOT`] per live task slot.
     async fn segment_target(&self) -> Option<Target> {
         let config = &self.inner.config.segmented;
         if !config.enabled() {
             return None;
         }
         let (nodes, slots) = self.cluster_capacity().await;
-        if !config.force && (nodes < 2 || slots < 2) {
+        if !config.force && slots < 2 {
             return None;
         }
+        let lone = !config.force && nodes < 2;
         // Several per slot by default: parts are claimed as slots free up, so the slot that
         // drew the slower pieces (content, a busier core) takes fewer of them and the last
         // part ends soon after the others. A part reads only its stretch of the input
@@ -84,10 +88,12 @@ impl Engine {
             Some(n) => Target {
                 segments: n.clamp(2, max),
                 slots: None,
+                lone,
             },
             None => Target {
                 segments: slots.saturating_mul(SEGMENTS_PER_SLOT).clamp(2, max),
                 slots: Some(slots),
+                lone,
             },
         })
     }
@@ -111,11 +117,15 @@ impl Engine {
         &self,
         input: &Path,
         target: &Target,
+        spec: &TranscodeSpec,
         ctl: &RunControl,
     ) -> Option<(MediaInfo, SegmentPlan)> {
         let config = &self.inner.config.segmented;
         let info = reelflow_media::probe(input, ctl).await.ok()?;
         let duration = info.duration?;
+        if target.lone && !lone_node_helps(spec, &info) {
+            return None;
+        }
         // A playlist (HLS/DASH, whatever its key) is many objects; parts read one blob.
         let playlist = ["hls", "dash"].contains(&info.format_name.as_str());
         if playlist || !info.has_video() || duration <= config.min_input_secs {
@@ -144,6 +154,25 @@ struct Target {
     segments: usize,
     /// The cluster's task slots, when the count follows from them (not configured).
     slots: Option<usize>,
+    /// Only this node runs tasks (and splitting is not forced): one ffmpeg usually keeps all
+    /// its cores busy, so it splits only when [`lone_node_helps`].
+    lone: bool,
+}
+
+/// Whether this node has more cores than one encode of `spec` on `info` keeps busy
+/// ([`reelflow_media::segmented::encoder_thread_limit`]: VP9 at 1080p uses 4 threads).
+fn lone_node_helps(spec: &TranscodeSpec, info: &MediaInfo) -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let width = info.video().and_then(|v| v.width).unwrap_or(0);
+    helps_with(
+        reelflow_media::segmented::encoder_thread_limit(spec, width),
+        cores,
+    )
+}
+
+/// Splitting helps a lone node with `cores` when the encoder's thread `limit` is below them.
+fn helps_with(limit: Option<usize>, cores: usize) -> bool {
+    limit.is_some_and(|limit| cores > limit)
 }
 
 impl Target {
@@ -214,13 +243,14 @@ fn sub_task(parent: &Task, node_name: String, spec: &PartSpec) -> Task {
 
 #[cfg(test)]
 mod tests {
-    use super::Target;
+    use super::{Target, helps_with};
 
     #[test]
     fn a_count_from_the_slots_fills_every_slot_to_the_end() {
         let slots = |segments, slots| Target {
             segments,
             slots: Some(slots),
+            lone: false,
         };
         assert_eq!(slots(6, 2).for_duration(600.0, 20.0), 6);
         assert_eq!(
@@ -238,11 +268,22 @@ mod tests {
         let fixed = Target {
             segments: 5,
             slots: None,
+            lone: false,
         };
         assert_eq!(
             fixed.for_duration(59.97, 10.0),
             5,
             "a configured count is kept"
         );
+    }
+
+    #[test]
+    fn a_lone_node_splits_only_past_the_encoder_thread_limit() {
+        // VP9 at 1080p keeps 4 threads busy: a 16-core node gains, a 4-core one does not.
+        assert!(helps_with(Some(4), 16));
+        assert!(!helps_with(Some(4), 4));
+        assert!(!helps_with(Some(4), 2));
+        // Encoders that scale with the cores never split on their own node.
+        assert!(!helps_with(None, 64));
     }
 }

@@ -54,6 +54,15 @@ pub(crate) fn segment_video(spec: &TranscodeSpec) -> Result<(VideoCodec, VideoSp
     }
 }
 
+/// The most threads one encode of `spec` keeps busy on an input `input_width` pixels wide
+/// (the output's width when the template sets one), when its encoder caps it below a large
+/// machine's cores ([`VideoCodec::thread_limit`]); `None` when it scales with them or the spec
+/// cannot be segmented. On a lone node segmenting helps only above that limit.
+pub fn encoder_thread_limit(spec: &TranscodeSpec, input_width: u32) -> Option<usize> {
+    let (codec, video) = segment_video(spec).ok()?;
+    codec.thread_limit(video.width.unwrap_or(input_width))
+}
+
 /// `(muxer, extension)` of the segment files: Matroska for VP8/VP9 (mp4 cannot carry
 /// VP8), mp4 otherwise.
 pub fn segment_format(spec: &TranscodeSpec) -> Result<(&'static str, &'static str), MediaError> {

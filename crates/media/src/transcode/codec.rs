@@ -158,6 +158,23 @@ impl VideoCodec {
         }
     }
 
+    /// The most threads one encode `width` pixels wide keeps busy, when the encoder's
+    /// threading model caps it below a large machine's cores; `None` when it scales with
+    /// them. libvpx-vp9 without row-based multithreading (ffmpeg's default) works in
+    /// parallel only across tile columns, each at least 256 px wide and a power of two in
+    /// number (libvpx `vp9_get_tile_n_bits`, `--tile-columns`): 4 at 720p and 1080p, 8 at
+    /// 2160p. x264, x265 and SVT-AV1 thread by frames and rows; measured on 2 cores, every
+    /// encoder here keeps 1.67 (VP9) to 1.93 (SVT-AV1) of them busy (README).
+    pub(crate) fn thread_limit(self, width: u32) -> Option<usize> {
+        match self {
+            Self::Vp9 => {
+                let columns = (width / 256).max(1);
+                Some(1 << columns.ilog2().min(6))
+            }
+            _ => None,
+        }
+    }
+
     /// CI spelling, for messages.
     pub(crate) fn ci_name(self) -> &'static str {
         match self {
@@ -232,6 +249,10 @@ mod tests {
         assert_eq!(VideoCodec::parse("H.264").unwrap(), VideoCodec::H264);
         assert_eq!(VideoCodec::parse("h265").unwrap(), VideoCodec::H265);
         assert_eq!(VideoCodec::parse("AV1").unwrap().encoder(), "libsvtav1");
+        let vp9 = VideoCodec::Vp9;
+        let limits = [200, 1280, 1920, 3840, 7680].map(|w| vp9.thread_limit(w));
+        assert_eq!(limits, [Some(1), Some(4), Some(4), Some(8), Some(16)]);
+        assert_eq!(VideoCodec::H265.thread_limit(3840), None);
         assert_eq!(AudioCodec::parse("Vorbis").unwrap(), AudioCodec::Vorbis);
         assert!(AudioCodec::parse("amr").is_err());
     }
