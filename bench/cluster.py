@@ -42,6 +42,19 @@ def setting(file_name: str) -> str:
     return path.read_text().strip()
 
 
+def s3_blob_env() -> dict[str, str]:
+    """Settings that keep object bodies in a new bucket of the S3 test server."""
+    endpoint = setting("test-s3-url")
+    blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
+    return dict(REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
+                REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
+                REELFLOW_S3_SECRET_ACCESS_KEY="test")
+
+
 class Process:
     def __init__(self, binary: str, data: Path, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -99,15 +112,7 @@ class Deployment:
             self._root_url, self._db_name = root, name
             base["REELFLOW_DATABASE_URL"] = self.database
             if shared_blobs:
-                endpoint = setting("test-s3-url")
-                blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
-                import boto3
-
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                             aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
-                base.update(REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
-                            REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
-                            REELFLOW_S3_SECRET_ACCESS_KEY="test")
+                base.update(s3_blob_env())
             self.api = Process(binary, work / "api", dict(base, REELFLOW_ROLE="api"))
             self.workers = [Process(binary, work / f"worker{i}", dict(base, REELFLOW_ROLE="worker"))
                             for i in range(workers)]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from cluster import BUCKET, Process, setting  # noqa: E402
+from cluster import BUCKET, Process, s3_blob_env, setting  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("workflow_bench", HERE.parent / "workflow" / "bench.py")
 wb = importlib.util.module_from_spec(_spec)
@@ -89,15 +89,7 @@ class Cluster:
                     NO_COLOR="1", REELFLOW_CALLBACK_ALLOW_CIDRS="127.0.0.0/8", REELFLOW_WORKERS="1",
                     REELFLOW_DATABASE_URL=root.rsplit("/", 1)[0] + "/" + self.name, **env)
         if blobs == "s3":
-            endpoint = setting("test-s3-url")
-            blob_bucket = "rf-bench-" + uuid.uuid4().hex[:10]
-            import boto3
-
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                         aws_secret_access_key="test").create_bucket(Bucket=blob_bucket)
-            base.update(REELFLOW_BLOB_URL=f"s3://{blob_bucket}/blobs", REELFLOW_S3_ENDPOINT=endpoint,
-                        REELFLOW_S3_REGION="us-east-1", REELFLOW_S3_ACCESS_KEY_ID="test",
-                        REELFLOW_S3_SECRET_ACCESS_KEY="test")
+            base.update(s3_blob_env())
         else:
             shared = work / "blobs"
             shared.mkdir(parents=True, exist_ok=True)
