@@ -10,7 +10,8 @@ audio pass, encoded by the workers, stitched by the parent task:
   worker, and the job records show the Transcode task only;
 - a worker SIGKILLed while it encodes a segment costs only that segment: its lease expires,
   another worker encodes it, the output is still exact;
-- cancelling the parent while its segments run cancels all of them.
+- cancelling the parent while its segments run cancels all of them;
+- overwriting the input mid-run fails the run with InvalidInput naming the key.
 """
 
 from __future__ import annotations
@@ -188,6 +189,29 @@ def test_segments_spread_over_workers_and_stitch_exactly(server_factory, shared_
     # The job records show the Transcode task only, finished.
     jobs = rf.as_list(c.client.ci_list_media_jobs(Bucket=c.bucket, Tag="Transcode").get("JobsDetail"))
     assert [j["State"] for j in jobs] == ["Success"], jobs
+
+
+def test_an_input_overwritten_mid_run_fails_naming_its_key(server_factory, shared_substrates, receiver, clip, tmp_path):
+    """Overwriting the input through the API deletes its old body at once, under parts that
+    read it by ranged requests (they see a 5XX) or have yet to start: the run fails with
+    InvalidInput naming the key, never a server-fault message, never pieces of two files."""
+    c = Cluster(server_factory, shared_substrates, receiver, "so")
+    rf.upload(c.client, c.bucket, "in/marks.mp4", clip.read_bytes())
+    deadline = time.monotonic() + 120
+    while not any("split into segments" in c.log(w) for w in c.workers):
+        assert time.monotonic() < deadline, "the parent did not split"
+        time.sleep(0.05)
+    other = tmp_path / "other.mp4"
+    run("ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+        "testsrc2=size=160x120:rate=25:duration=2", "-c:v", "libx264", "-preset", "veryfast", str(other))
+    rf.upload(c.client, c.bucket, "in/marks.mp4", other.read_bytes())
+    d = receiver.wait_for(lambda d: d.path == receiver.path_of(c.url) and b"<State>Failed</State>" in d.body,
+                          timeout=300, what="the first run's failure callback")
+    job_id = rf.text_of(rf.callback_execution(d).find("Tasks"), "JobId")
+    job = rf.as_list(c.client.ci_get_media_jobs(Bucket=c.bucket, JobIDs=job_id)["JobsDetail"])[0]
+    assert job["Code"] == "InvalidInput", job
+    assert "in/marks.mp4 was replaced while its segments were encoded" in job["Message"], job
+    assert "5XX" not in job["Message"] and "/tmp/" not in job["Message"], job
 
 
 def test_a_worker_killed_mid_segment_costs_only_its_segment(server_factory, shared_substrates, receiver, clip, tmp_path):

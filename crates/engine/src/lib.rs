@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use batch::{BatchError, BatchLimits};
+pub use blob_http::loopback_listener;
 pub use error::EngineError;
 pub use fetch::{FETCH_ALLOW_SETTING, FetchConfig, FetchError, check_input_url, fetch_to};
 pub use jobs::JobError;

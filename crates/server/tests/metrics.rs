@@ -44,6 +44,20 @@ async fn a_worker_process_serves_signed_metrics_beside_its_health_check() {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 403);
+    // A client pointed at a worker by mistake learns where requests go, signed or not.
+    for request in [
+        signed(&app, reqwest::Method::GET, "/b-1250000000/in/a.mp4"),
+        reqwest::Client::new().get(format!("{}/b-1250000000/in/a.mp4", app.base)),
+    ] {
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 501);
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("<Code>NotImplemented</Code>"), "{body}");
+        assert!(
+            body.contains("--role worker") && body.contains("<RequestId>"),
+            "{body}"
+        );
+    }
     app.stop().await.unwrap();
 }
 

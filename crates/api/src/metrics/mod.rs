@@ -136,17 +136,28 @@ pub fn public_router(
 }
 
 /// `GET /_reelflow/metrics` behind the COS signature, alone: what a worker process (which
-/// serves no API) answers besides its health check.
+/// serves no API) answers besides its health check. Anything else, signed or not, gets a
+/// `501 NotImplemented` error document saying where requests go.
 pub fn signed_router(state: AppState, metrics: Metrics) -> Router {
     Router::new()
         .route("/_reelflow/metrics", get(scrape))
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::middleware::authenticate,
         ))
+        .fallback(not_an_api_process)
         .layer(axum::middleware::from_fn(
             crate::middleware::request_id_and_errors,
         ))
         .layer(Extension(metrics))
         .with_state(state)
+}
+
+async fn not_an_api_process() -> crate::ApiError {
+    crate::ApiError::new(
+        axum::http::StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        "this reelflow process runs with --role worker: it runs tasks and serves no COS or CI \
+         API; send requests to a process with --role api or all",
+    )
 }

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use collect::{collect_loop, piece_of};
 pub(crate) use decide::decide_parts;
+pub(crate) use part::input_replaced;
 pub(crate) use split::SPLIT;
 
 use crate::Engine;

@@ -33,7 +33,10 @@ impl Engine {
             progress: ctl.progress.clone(),
         };
         let watch = self.spawn_part_watch(task.job_id.clone(), parent_id, own.cancel.clone());
-        let result = self.encode_part(task, &spec, &scratch, &own).await;
+        let result = match self.encode_part(task, &spec, &scratch, &own).await {
+            Err(failure) => Err(self.input_changed(task, &spec, failure).await),
+            done => done,
+        };
         watch.abort();
         let blob_id = result.map_err(|f| scratch.redact(&task.input_key, f))?;
         Ok(TaskResult {
@@ -101,6 +104,24 @@ impl Engine {
         Ok(Some(written.id))
     }
 
+    /// `failure` of part `task`, or, when its input object no longer names the blob the
+    /// parent planned from (overwritten or deleted while the part ran: the reader then sees
+    /// a missing blob, a 5XX from the loopback server or a missing file), that instead.
+    async fn input_changed(&self, task: &Task, spec: &PartSpec, failure: Failure) -> Failure {
+        let Some(planned) = spec.input_blob.as_deref() else {
+            return failure;
+        };
+        if failure.code == "Cancelled" {
+            return failure;
+        }
+        let key = &task.input_key;
+        match self.store().get_object(&task.input_bucket, key).await {
+            Ok(Some(object)) if object.blob_id != planned => input_replaced(key, "replaced"),
+            Ok(None) => input_replaced(key, "deleted"),
+            _ => failure,
+        }
+    }
+
     /// Every few seconds until aborted: refreshes the parent's progress from its parts',
     /// and cancels `cancel` once the part is no longer running (cancelled with its parent).
     fn spawn_part_watch(
@@ -127,4 +148,13 @@ impl Engine {
             }
         })
     }
+}
+
+/// Why a part of input object `key` cannot run: the object was `how` (replaced, deleted)
+/// after its parent planned the segments from it.
+pub(crate) fn input_replaced(key: &str, how: &str) -> Failure {
+    Failure::new(
+        "InvalidInput",
+        format!("input object {key} was {how} while its segments were encoded"),
+    )
 }

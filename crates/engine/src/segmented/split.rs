@@ -37,6 +37,11 @@ impl Engine {
         }
         let spec = supported_spec(job)?;
         let target = self.segment_target().await?;
+        // On a lone node only an encoder the picture caps can gain: others skip the probe.
+        if target.lone && reelflow_media::segmented::encoder_thread_limit(&spec, u32::MAX).is_none()
+        {
+            return None;
+        }
         let (info, plan) = self.segment_plan(input, &target, &spec, ctl).await?;
         let input_blob = scratch.media_blob(&job.task.input_key);
         if let Some(blob) = &input_blob {

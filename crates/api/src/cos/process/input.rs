@@ -23,7 +23,6 @@
 //! [`BlobStore::local_path`]: reelflow_objects::BlobStore::local_path
 //! [`BlobStore::get`]: reelflow_objects::BlobStore::get
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -114,8 +113,7 @@ struct Loopback {
 
 impl Loopback {
     async fn start(blob: Arc<Blob>) -> std::io::Result<Self> {
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let listener = reelflow_engine::loopback_listener()?;
         let url = format!("http://{}{}", listener.local_addr()?, blob.path);
         let app = axum::Router::new().fallback(serve).with_state(blob);
         let task = tokio::spawn(async move {
